@@ -1,0 +1,95 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_fullsms import __version__
+
+_INTEGRATION = "FullSMS"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """
+    Describe the provider: its connection type, form fields and modules.
+
+    The connection form is built from ``conn-fields`` and ``ui-field-behaviour`` here, so the
+    Airflow 3 UI shows it without importing the hook.
+    """
+    return {
+        "package-name": "airflow-provider-fullsms",
+        "name": "FullSMS",
+        "description": "`FullSMS <https://fullsms.com/>`__ SMS campaigns, OTP and alerts from Airflow.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://api.fullsms.com/docs",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_fullsms.hooks.fullsms"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_fullsms.operators.fullsms"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_fullsms.sensors.fullsms"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_fullsms.triggers.fullsms"],
+            }
+        ],
+        "notifications": ["airflow_provider_fullsms.notifications.fullsms.FullSmsNotifier"],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_fullsms.hooks.fullsms.FullSmsHook",
+                "hook-name": "FullSMS",
+                "connection-type": "fullsms",
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Read timeout (seconds)",
+                        "description": "How long to wait for FullSMS to answer one request.",
+                        "schema": {"type": ["number", "null"], "default": 30, "minimum": 1},
+                    },
+                    "connect_timeout": {
+                        "label": "Connect timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 10, "minimum": 1},
+                    },
+                    "default_sender": {
+                        "label": "Default sender",
+                        "description": "An owned number (E.164 digits) or an approved sender ID, "
+                        "used when a task names no sender.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timezone": {
+                        "label": "Timezone for send_at",
+                        "description": "The account's timezone: send_at is sent to FullSMS in it.",
+                        "schema": {"type": ["string", "null"], "default": "UTC"},
+                    },
+                    "max_concurrency": {
+                        "label": "Max concurrent requests",
+                        "description": "Upper bound of parallel send requests per task.",
+                        "schema": {"type": ["integer", "null"], "default": 4, "minimum": 1, "maximum": 32},
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "relabeling": {"host": "Base URL", "password": "API Token"},
+                    "placeholders": {"host": "https://api.fullsms.com"},
+                },
+            }
+        ],
+    }
