@@ -1,0 +1,327 @@
+"""
+One error hierarchy for everything FullSMS can answer, and the one place that maps a response to it.
+
+Every documented error body of the FullSMS API has its own class, so a DAG author can ``except``
+exactly the failure they care about (``FullSmsBalanceLowError``, ``FullSmsTemplateNotFoundError``,
+...). Each carries the HTTP status, the server's message, field errors and ``reason``; none of them
+ever carries the API token.
+
+Transport failures split by what they mean for an SMS that may have gone out:
+
+* :class:`FullSmsConnectionError` -- the request provably never reached FullSMS (refused, connect
+  timeout): safe to send again.
+* :class:`FullSmsOutcomeUnknownError` -- the request may have been processed (read timeout, dropped
+  connection after the body went out, an ambiguous 5xx on a send): never sent again automatically.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: How much of an unexpected body goes into an error message.
+SNIPPET_LENGTH = 200
+
+
+class FullSmsError(AirflowException):
+    """Root of every error this provider raises."""
+
+    #: Whether sending the same request again is safe and may succeed (decided in ``hooks._policy``).
+    retryable: bool = False
+
+
+class FullSmsConfigurationError(FullSmsError, ValueError):
+    """Bad input or connection settings, found before any request was made."""
+
+
+class FullSmsApiError(FullSmsError):
+    """
+    FullSMS answered with an error status.
+
+    :param status_code: HTTP status of the response.
+    :param message: the server's ``message``.
+    :param errors: field errors, e.g. ``{"to_numbers.0": ["Given number is invalid ..."]}``.
+    :param reason: the server's ``reason`` (``balance_low``), when given.
+    :param retry_after: seconds from a ``Retry-After`` header, when given.
+    """
+
+    # AirflowException declares an HTTPStatus here for Airflow's API server; ours is FullSMS's status.
+    status_code: int  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        reason: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.message = message
+        self.errors: dict[str, list[str]] = dict(errors or {})
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"FullSMS answered {self.status_code}: {self.message}"
+        if self.errors:
+            details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in self.errors.items())
+            text += f" ({details})"
+        return text
+
+
+class FullSmsAuthenticationError(FullSmsApiError):
+    """403 ``Unauthenticated - Missing/Invalid API key``: check the connection's API token."""
+
+    def _describe(self) -> str:
+        return super()._describe() + " -- check the API token in the connection's password field"
+
+
+class FullSmsAccessDeniedError(FullSmsApiError):
+    """403 ``Access Denied``: the token is valid but lacks the rights for this call."""
+
+
+class FullSmsSenderError(FullSmsApiError):
+    """403 about the ``from`` value (``sender`` in Python)."""
+
+
+class FullSmsInvalidSenderNumberError(FullSmsSenderError):
+    """403 ``Number invalid, inactive or unknown``: the sender number is not one of the account's."""
+
+
+class FullSmsSenderIdNotApprovedError(FullSmsSenderError):
+    """403 ``Sender ID is not approved``: see ``FullSmsHook.get_sender_ids()``."""
+
+
+class FullSmsShortlinksNotAllowedError(FullSmsApiError):
+    """403 ``Shortlinks are not allowed in your account``."""
+
+
+class FullSmsNotFoundError(FullSmsApiError):
+    """404: the thing named does not exist."""
+
+
+class FullSmsTemplateNotFoundError(FullSmsNotFoundError):
+    """404 ``Template not found or not valid``: see ``FullSmsHook.get_templates()``."""
+
+
+class FullSmsOtpNotFoundError(FullSmsNotFoundError):
+    """404 ``OTP_ID does not exist``."""
+
+
+class FullSmsValidationError(FullSmsApiError):
+    """422 with field errors: the request was refused, nothing was sent."""
+
+
+class FullSmsListNotFoundError(FullSmsValidationError):
+    """422 ``to_list_ids.N: List with this id could not be found``."""
+
+
+class FullSmsInvalidRecipientsError(FullSmsValidationError):
+    """422 ``to_numbers.N: Given number is invalid or could not receive messages``: no valid recipient."""
+
+
+class FullSmsInvalidOtpCodeError(FullSmsValidationError):
+    """422 ``code: This code is invalid.``: the OTP stays active until it fails three times."""
+
+
+class FullSmsBalanceLowError(FullSmsApiError):
+    """422 ``balance_low``: top up the account; nothing was sent."""
+
+
+class FullSmsOtpNotActiveError(FullSmsApiError):
+    """422 ``OTP is not active``: already verified, cancelled, failed or expired."""
+
+
+class FullSmsRateLimitError(FullSmsApiError):
+    """429 rate limit: nothing was done; wait ``retry_after`` seconds."""
+
+
+class FullSmsOtpRefusedError(FullSmsApiError):
+    """429 that is a business refusal of an OTP request, not a rate limit: retrying does not help."""
+
+
+class FullSmsOtpAlreadyActiveError(FullSmsOtpRefusedError):
+    """429: an OTP to this number is already active (``Two active requests ...`` / ``One Creation``)."""
+
+
+class FullSmsOtpCreateLimitError(FullSmsOtpRefusedError):
+    """429 ``You can create up-to N concurrent active OTP_IDs``."""
+
+
+class FullSmsOtpTooManyAttemptsError(FullSmsOtpRefusedError):
+    """429 ``Wrong code too many times``: the OTP is now failed."""
+
+
+class FullSmsOtpVerificationQuotaError(FullSmsOtpRefusedError):
+    """429 ``Maximum verification``: the verification quota is used up."""
+
+
+class FullSmsServerError(FullSmsApiError):
+    """5xx from FullSMS."""
+
+
+class FullSmsUnexpectedResponseError(FullSmsApiError):
+    """The body is not the JSON FullSMS documents (an HTML 502 page, an empty or truncated body)."""
+
+
+class FullSmsTransportError(FullSmsError):
+    """No usable HTTP response at all."""
+
+
+class FullSmsConnectionError(FullSmsTransportError):
+    """The request provably did not reach FullSMS (connection refused, connect timeout)."""
+
+
+class FullSmsOutcomeUnknownError(FullSmsTransportError):
+    """
+    FullSMS may or may not have acted on the request; sending it again could text people twice.
+
+    :param what: the request, e.g. ``POST messages/send/to_numbers``.
+    :param cause: what happened, e.g. ``read timed out after 30s``.
+    :param status_code: the status of an ambiguous 5xx answer, if there was one (``http_status``).
+    """
+
+    def __init__(self, what: str, cause: str, *, status_code: int | None = None) -> None:
+        self.what = what
+        self.cause = cause
+        self.http_status = status_code
+        super().__init__(
+            f"Outcome of {what} is unknown ({cause}): FullSMS may have accepted it. It was not sent "
+            "again, so nobody is texted twice; check the campaign in FullSMS before resending."
+        )
+
+
+# Classes chosen by the server's message where one status has several documented meanings.
+_BY_MESSAGE: dict[int, list[tuple[str, type[FullSmsApiError]]]] = {
+    403: [
+        ("unauthenticated", FullSmsAuthenticationError),
+        ("access denied", FullSmsAccessDeniedError),
+        ("number invalid, inactive or unknown", FullSmsInvalidSenderNumberError),
+        ("sender id is not approved", FullSmsSenderIdNotApprovedError),
+        ("shortlinks are not allowed", FullSmsShortlinksNotAllowedError),
+    ],
+    404: [
+        ("template", FullSmsTemplateNotFoundError),
+        ("otp_id", FullSmsOtpNotFoundError),
+    ],
+    422: [("otp is not active", FullSmsOtpNotActiveError)],
+    429: [
+        ("two active requests", FullSmsOtpAlreadyActiveError),
+        ("one creation", FullSmsOtpAlreadyActiveError),
+        ("concurrent active otp", FullSmsOtpCreateLimitError),
+        ("wrong code too many times", FullSmsOtpTooManyAttemptsError),
+        ("maximum verification", FullSmsOtpVerificationQuotaError),
+    ],
+}
+_BY_STATUS: dict[int, type[FullSmsApiError]] = {
+    403: FullSmsAccessDeniedError,
+    404: FullSmsNotFoundError,
+    422: FullSmsValidationError,
+    429: FullSmsRateLimitError,
+}
+_BY_FIELD: list[tuple[str, type[FullSmsApiError]]] = [
+    ("to_list_ids", FullSmsListNotFoundError),
+    ("to_numbers", FullSmsInvalidRecipientsError),
+    ("code", FullSmsInvalidOtpCodeError),
+]
+
+
+def snippet(content: bytes | str) -> str:
+    """Return the start of a body, printable, for an error message."""
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    text = " ".join(text.split())
+    return text[:SNIPPET_LENGTH] + ("..." if len(text) > SNIPPET_LENGTH else "") if text else "<empty body>"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header in its delta-seconds form; ``None`` when absent or a date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def decode_json(status_code: int, content: bytes) -> Any:
+    """
+    Decode a FullSMS body, turning anything that is not JSON into a clear error.
+
+    :raises FullSmsUnexpectedResponseError: the body is empty, HTML or truncated.
+    """
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise FullSmsUnexpectedResponseError(
+            status_code, f"the body is not JSON: {snippet(content)}"
+        ) from None
+
+
+def error_from_response(
+    status_code: int, content: bytes, headers: Mapping[str, str] | None = None
+) -> FullSmsApiError:
+    """
+    Map an error response to the class of its documented body.
+
+    Reads both ``status_code`` and ``status-code`` spellings (the docs use both) but trusts the HTTP
+    status first.
+
+    :param status_code: HTTP status.
+    :param content: raw body.
+    :param headers: response headers, for ``Retry-After``.
+    """
+    retry_after = parse_retry_after((headers or {}).get("Retry-After"))
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        error_class = FullSmsServerError if status_code >= 500 else FullSmsUnexpectedResponseError
+        return error_class(status_code, f"unexpected body: {snippet(content)}", retry_after=retry_after)
+
+    status = status_code or _int_or_none(body.get("status_code", body.get("status-code"))) or 0
+    message = str(body.get("message") or "")
+    raw_errors = body.get("errors")
+    errors = (
+        {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in raw_errors.items()}
+        if isinstance(raw_errors, dict)
+        else {}
+    )
+    reason = body.get("reason")
+    reason = str(reason) if reason is not None else None
+    return _error_class(status, message, errors, reason)(
+        status, message or f"HTTP {status}", errors=errors, reason=reason, retry_after=retry_after
+    )
+
+
+def _error_class(
+    status: int, message: str, errors: Mapping[str, list[str]], reason: str | None
+) -> type[FullSmsApiError]:
+    if reason == "balance_low":
+        return FullSmsBalanceLowError
+    lowered = message.lower()
+    for needle, error_class in _BY_MESSAGE.get(status, []):
+        if needle in lowered:
+            return error_class
+    if status == 422:
+        for field_prefix, error_class in _BY_FIELD:
+            if any(field.split(".")[0] == field_prefix for field in errors):
+                return error_class
+    if status >= 500:
+        return FullSmsServerError
+    return _BY_STATUS.get(status, FullSmsApiError)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,165 @@
+"""
+The one place that decides what is safe to retry.
+
+A request either changes nothing (reads: balance, lists, OTP search) or may text someone
+(sends, OTP create/verify/cancel). Reads are retried on anything transient. A write is retried
+only when FullSMS provably did not act on it:
+
+========================================  ============  =========================
+what happened                             read          write (send, OTP)
+========================================  ============  =========================
+connection refused / connect timeout      retry         retry (never reached it)
+429 rate limit (``Retry-After`` honoured)   retry         retry (refused, not done)
+503 Service Unavailable                   retry         retry (refused, not done)
+502 / 504 (a gateway answered)            retry         outcome unknown
+500 Internal Error                        raise         outcome unknown
+read timeout / dropped connection         retry         outcome unknown
+429 OTP business refusal, other 4xx       raise         raise
+========================================  ============  =========================
+
+"Outcome unknown" raises :class:`FullSmsOutcomeUnknownError` and is never retried here:
+the operators record it and tell the user, so nobody is texted twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fullsms.exceptions import (
+    FullSmsConnectionError,
+    FullSmsError,
+    FullSmsOutcomeUnknownError,
+    FullSmsRateLimitError,
+    decode_json,
+    error_from_response,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class TransportFailure(enum.Enum):
+    """What went wrong below HTTP, independent of the client library."""
+
+    NOT_CONNECTED = "could not connect"  # refused, connect timeout, DNS: nothing was sent
+    READ_TIMEOUT = "timed out waiting for the answer"
+    DROPPED = "connection dropped before the answer"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """
+    Bounds of automatic retries inside one hook call.
+
+    :param max_attempts: attempts in all, the first included.
+    :param max_elapsed: seconds after which no new attempt starts.
+    :param backoff_initial: first backoff in seconds; doubles each attempt, with full jitter.
+    :param backoff_max: largest backoff in seconds.
+    :param retry_after_max: largest ``Retry-After`` honoured, in seconds.
+    """
+
+    max_attempts: int = 5
+    max_elapsed: float = 120.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 10.0
+    retry_after_max: float = 60.0
+
+    def wait(self, error: BaseException, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: the server's ``Retry-After``, else backoff."""
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.retry_after_max)
+        ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def delay_before_retry(self, error: BaseException, attempt: int, elapsed: float) -> float | None:
+        """
+        Seconds to wait before trying again, or ``None`` when ``error`` must be raised now.
+
+        :param attempt: attempts made so far (1 after the first).
+        :param elapsed: seconds since the first attempt started.
+        """
+        if not is_retryable(error) or attempt >= self.max_attempts:
+            return None
+        wait = self.wait(error, attempt)
+        return wait if elapsed + wait <= self.max_elapsed else None
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+_READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_WRITE_RETRY_STATUSES = frozenset({429, 503})
+_WRITE_UNKNOWN_STATUSES = frozenset({500, 502, 504})
+
+
+def error_for_status(
+    status_code: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    *,
+    what: str,
+    idempotent: bool,
+) -> FullSmsError:
+    """
+    The error to raise for an error response, with ``retryable`` decided.
+
+    :param what: the request, e.g. ``POST messages/send/to_numbers``, for messages.
+    :param idempotent: whether repeating the request can change nothing (reads).
+    """
+    error = error_from_response(status_code, content, headers)
+    if not idempotent and status_code in _WRITE_UNKNOWN_STATUSES:
+        return FullSmsOutcomeUnknownError(
+            what, f"FullSMS answered {status_code}: {error.message}", status_code=status_code
+        )
+    retry_statuses = _READ_RETRY_STATUSES if idempotent else _WRITE_RETRY_STATUSES
+    # Only a plain rate limit is transient: the documented OTP 429s are business refusals.
+    error.retryable = status_code in retry_statuses and (
+        status_code != 429 or type(error) is FullSmsRateLimitError
+    )
+    return error
+
+
+def read_response(
+    status_code: int, content: bytes, headers: Mapping[str, str], *, what: str, idempotent: bool
+) -> Any:
+    """The decoded JSON of a 2xx answer; for any other status, raise the policy's error."""
+    if 200 <= status_code < 300:
+        return decode_json(status_code, content)
+    raise error_for_status(status_code, content, headers, what=what, idempotent=idempotent)
+
+
+def error_for_transport(
+    failure: TransportFailure, detail: str, *, what: str, idempotent: bool
+) -> FullSmsError:
+    """
+    The error to raise when no HTTP answer came back, with ``retryable`` decided.
+
+    :param detail: the client library's short description (never containing headers).
+    """
+    if failure is TransportFailure.NOT_CONNECTED:
+        error: FullSmsError = FullSmsConnectionError(f"Could not reach FullSMS for {what}: {detail}")
+    elif idempotent:
+        error = FullSmsConnectionError(f"{what}: {failure.value} ({detail})")
+    else:
+        return FullSmsOutcomeUnknownError(what, f"{failure.value}: {detail}")
+    error.retryable = True
+    return error
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether the policy marked ``error`` as safe and worth retrying."""
+    return isinstance(error, FullSmsError) and error.retryable
+
+
+__all__ = [
+    "NO_RETRY",
+    "RetryPolicy",
+    "TransportFailure",
+    "error_for_status",
+    "error_for_transport",
+    "is_retryable",
+    "read_response",
+]

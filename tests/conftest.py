@@ -1,0 +1,40 @@
+"""
+Test-wide set-up: a throw-away AIRFLOW_HOME before Airflow is imported, and a FullSMS connection.
+
+Airflow reads its configuration at import, so the environment is set here, at collection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="fullsms-tests-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(os.path.dirname(__file__), os.pardir, "example_dags")
+os.environ.pop("AIRFLOW_CONN_FULLSMS_DEFAULT", None)
+
+#: A distinctive token: no test output, log, error or XCom may ever contain it.
+SECRET_TOKEN = "20|tok-SECRET-d0n0tle4k-8c1f"
+FAKE_URL = "https://fullsms.test"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+def connection_json(host: str, token: str = SECRET_TOKEN, **extra: object) -> str:
+    """An ``AIRFLOW_CONN_*`` value for a FullSMS connection."""
+    return json.dumps({"conn_type": "fullsms", "host": host, "password": token, "extra": extra})
+
+
+@pytest.fixture
+def fullsms_conn(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``fullsms_default`` pointing at a fake host (for requests-mock), default sender COPERATO."""
+    monkeypatch.setenv("AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(FAKE_URL, default_sender="COPERATO"))
+    return FAKE_URL

@@ -1,0 +1,54 @@
+"""The provider as Airflow sees it: discovery, connection form, CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from airflow_provider_fullsms.get_provider_info import get_provider_info
+
+BIN = Path(sys.executable).parent
+
+
+def test_airflow_providers_list_shows_the_provider() -> None:
+    result = subprocess.run(
+        [str(BIN / "airflow"), "providers", "list"], capture_output=True, text=True, env=os.environ, check=True
+    )
+    assert "airflow-provider-fullsms" in result.stdout
+
+
+def test_connection_form_fields_come_without_importing_the_hook() -> None:
+    """The UI builds the form from provider info; importing the hook there would slow every page."""
+    script = """
+import sys
+from airflow.providers_manager import ProvidersManager
+pm = ProvidersManager()
+pm.initialize_providers_list()
+info = pm.providers["airflow-provider-fullsms"].data["connection-types"][0]
+print(sorted(info["conn-fields"]))
+print(info["ui-field-behaviour"]["relabeling"])
+print("hook imported:", "airflow_provider_fullsms.hooks.fullsms" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    lines = result.stdout.strip().splitlines()[-3:]
+    assert lines[0] == "['connect_timeout', 'default_sender', 'max_concurrency', 'timeout', 'timezone']"
+    assert lines[1] == "{'host': 'Base URL', 'password': 'API Token'}"
+    assert lines[2] == "hook imported: False"
+
+
+def test_provider_info_names_modules_that_exist() -> None:
+    import importlib
+
+    info = get_provider_info()
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info[section]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+    for notifier in info["notifications"]:
+        module, _, name = notifier.rpartition(".")
+        assert hasattr(importlib.import_module(module), name)
+    hook_class = info["connection-types"][0]["hook-class-name"]
+    module, _, name = hook_class.rpartition(".")
+    assert getattr(importlib.import_module(module), name).conn_type == "fullsms"
