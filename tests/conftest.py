@@ -10,8 +10,13 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="fullsms-tests-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
@@ -22,6 +27,8 @@ os.environ.pop("AIRFLOW_CONN_FULLSMS_DEFAULT", None)
 #: A distinctive token: no test output, log, error or XCom may ever contain it.
 SECRET_TOKEN = "20|tok-SECRET-d0n0tle4k-8c1f"
 FAKE_URL = "https://fullsms.test"
+#: The sandbox's token in tests: distinctive too, so secret scans can look for it.
+SANDBOX_TOKEN = "sbx|tok-SECRET-sandbox-5e1f"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -38,3 +45,22 @@ def fullsms_conn(monkeypatch: pytest.MonkeyPatch) -> str:
     """``fullsms_default`` pointing at a fake host (for requests-mock), default sender COPERATO."""
     monkeypatch.setenv("AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(FAKE_URL, default_sender="COPERATO"))
     return FAKE_URL
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxProcess]:
+    """One real sandbox process on a free loopback port for the whole session, stopped by PID."""
+    from airflow_provider_fullsms.sandbox.testing import SandboxProcess
+
+    with SandboxProcess(token=SANDBOX_TOKEN) as process:
+        yield process
+
+
+@pytest.fixture
+def sandbox_conn(sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
+    """A freshly reset sandbox, and ``fullsms_default`` pointing at it (default sender COPERATO)."""
+    sandbox.client.reset()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO")
+    )
+    return sandbox.client
