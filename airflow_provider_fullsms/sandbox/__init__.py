@@ -1,0 +1,14 @@
+"""The FullSMS sandbox: a local server that behaves like FullSMS as documented (think Mailpit or moto).
+
+Run it with ``fullsms-sandbox`` (or ``python -m airflow_provider_fullsms.sandbox``); drive it from
+tests with :mod:`airflow_provider_fullsms.sandbox.testing`. This module stays import-light: the
+server (FastAPI, uvicorn) is only imported when it is started.
+"""
+
+from __future__ import annotations
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8025
+DEFAULT_TOKEN = "sandbox-token"
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TOKEN"]

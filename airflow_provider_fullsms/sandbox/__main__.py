@@ -1,0 +1,81 @@
+"""``fullsms-sandbox`` / ``python -m airflow_provider_fullsms.sandbox``: run a local FullSMS server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from airflow_provider_fullsms.sandbox import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_fullsms.sandbox.server import SandboxServer
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="fullsms-sandbox",
+        description="A local FullSMS server: the documented API, an inbox at / and a /_sandbox/ control API.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 picks a free port)"
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help=f"API token of the first account (default: {DEFAULT_TOKEN} or the state file's)",
+    )
+    parser.add_argument("--balance", type=float, default=None, help="starting balance of the first account")
+    parser.add_argument(
+        "--state", metavar="FILE", default=None, help="JSON file seeding accounts, lists, templates..."
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sandbox until interrupted.
+
+    :param argv: command-line arguments (default: ``sys.argv[1:]``).
+    """
+    args = parse_args(argv)
+    # Imported here so `--help` stays instant.
+    from airflow_provider_fullsms.sandbox.server import SandboxServer
+    from airflow_provider_fullsms.sandbox.state import SandboxState, SeedError
+
+    seed = None
+    if args.state:
+        try:
+            with open(args.state, encoding="utf-8") as handle:
+                seed = json.load(handle)
+        except (OSError, ValueError) as error:
+            print(f"fullsms-sandbox: cannot read state file {args.state}: {error}", file=sys.stderr)
+            return 2
+    try:
+        state = SandboxState(seed)
+        state.set_seed_overrides(token=args.token, balance=args.balance)
+    except SeedError as error:
+        print(f"fullsms-sandbox: bad state file {args.state}: {error}", file=sys.stderr)
+        return 2
+
+    def announce(server: SandboxServer) -> None:
+        # Scripts and tests parse this line to learn the port when --port 0 was given.
+        print(f"FullSMS sandbox listening on {server.url} (token: {state.primary_token})", flush=True)
+
+    server = SandboxServer(state, host=args.host, port=args.port, access_log=args.access_log)
+    try:
+        server.run(announce)
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        print(f"fullsms-sandbox: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
