@@ -761,7 +761,7 @@ def parse_fault(
 
 def render_inbox(state: SandboxState, limit: int = 2000) -> str:
     """The inbox page: the newest ``limit`` messages, grouped per phone number, all text escaped."""
-    messages = state.messages()[-limit:]
+    messages = state.latest_messages(limit)
     by_phone: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         by_phone.setdefault(message["to"], []).append(message)

@@ -718,6 +718,23 @@ class SandboxState:
             result.extend(campaign.messages())
         return result
 
+    def latest_messages(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` messages, oldest first, without building the whole inbox.
+
+        :param limit: how many messages at most.
+        """
+        with self.lock:
+            campaigns = list(self.campaigns)
+        picked: list[Campaign] = []
+        total = 0
+        for campaign in reversed(campaigns):
+            if total >= limit:
+                break
+            picked.append(campaign)
+            total += len(campaign.recipients)
+        result = [message for campaign in reversed(picked) for message in campaign.messages()]
+        return result[-limit:] if limit else []
+
     def set_balance(self, account: Account, balance: Decimal) -> None:
         with self.lock:
             account.balance = balance
