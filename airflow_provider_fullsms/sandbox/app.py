@@ -766,7 +766,9 @@ def render_inbox(state: SandboxState, limit: int = 2000) -> str:
     for message in messages:
         by_phone.setdefault(message["to"], []).append(message)
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>FullSMS sandbox inbox</title>",
+        # A plain meta refresh keeps the page live during a demo without any JavaScript.
+        "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>",
+        "<title>FullSMS sandbox inbox</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
         ".scheduled{color:#a60}</style></head><body>",

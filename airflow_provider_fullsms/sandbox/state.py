@@ -122,12 +122,17 @@ def parse_time(text: str) -> float:
 
     :raises ValueError: if ``text`` has another shape or is not a real date.
     """
+    problem = ValueError(f"{text!r} is not a UTC date and time in the form YYYY-MM-DD HH:MM:SS")
     # strptime alone accepts "2025-1-1 8:5:7"; FullSMS documents the zero-padded form only.
     if len(text) != 19 or text[4] != "-" or text[7] != "-" or text[10] != " ":
-        raise ValueError(text)
-    if not (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:]).isdigit():
-        raise ValueError(text)
-    return float(calendar.timegm(time.strptime(text, TIME_FORMAT)))
+        raise problem
+    digits = text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:]
+    if not (digits.isascii() and digits.isdigit()):
+        raise problem
+    try:
+        return float(calendar.timegm(time.strptime(text, TIME_FORMAT)))
+    except ValueError:
+        raise problem from None
 
 
 def money_json(value: Decimal) -> int | float:

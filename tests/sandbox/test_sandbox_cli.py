@@ -247,3 +247,18 @@ def test_connection_uri_is_an_airflow_connection_json(sbx: SandboxClient) -> Non
         "host": sbx.url,
         "password": sbx.token,
     }
+
+
+def test_a_busy_port_stops_with_a_clear_message(sbx: SandboxClient) -> None:
+    port = sbx.url.rsplit(":", 1)[1]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_fullsms.sandbox", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

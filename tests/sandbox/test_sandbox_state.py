@@ -1,0 +1,181 @@
+"""The sandbox's bookkeeping on its own (no server): time formats, money, faults, seeds, a fake clock."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from airflow_provider_fullsms.sandbox.state import SandboxState, SeedError, money_json, parse_time
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("text", "timestamp"),
+    [
+        ("1970-01-01 00:00:00", 0.0),
+        ("2025-01-01 08:51:07", 1735721467.0),
+        ("2024-02-29 23:59:59", 1709251199.0),
+    ],
+)
+def test_parse_time_reads_utc(text: str, timestamp: float) -> None:
+    assert parse_time(text) == timestamp
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-01-01",
+        "2025-01-01T08:51:07",
+        "2025-1-01 08:51:07",
+        "2025-01-01 8:51:07",
+        "2025-02-30 00:00:00",
+        "2025-01-01 08:51:07Z",
+        "٢٠٢٥-01-01 08:51:07",
+        "",
+    ],
+)
+def test_parse_time_refuses_other_shapes(text: str) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM-DD HH:MM:SS"):
+        parse_time(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "rendered"),
+    [
+        (Decimal("100"), 100),
+        (Decimal("100.00"), 100),
+        (Decimal("99.95"), 99.95),
+        (Decimal("0.12346"), 0.1235),
+        (Decimal("-1.5"), -1.5),
+    ],
+)
+def test_money_is_rendered_like_the_vendor(value: Decimal, rendered: float) -> None:
+    result = money_json(value)
+
+    assert result == rendered
+    assert type(result) is type(rendered)
+
+
+def test_a_thousand_charges_add_up_exactly() -> None:
+    state = SandboxState()
+    account = state.accounts[0]
+
+    for _ in range(1000):
+        state.send_campaign(
+            account,
+            sender="COPERATO",
+            text="Hi",
+            encoding="GSM-7",
+            segments=1,
+            recipients=["972541111111"],
+            send_at=None,
+        )
+
+    assert account.balance == Decimal("50.00")
+
+
+@pytest.mark.parametrize(
+    ("after", "count", "hits"),
+    [
+        (0, 1, [True, False, False, False]),
+        (1, 2, [False, True, True, False]),
+        (3, 1, [False, False, False, True]),
+        (0, 10, [True, True, True, True]),
+    ],
+)
+def test_faults_let_after_requests_through_then_hit_count(after: int, count: int, hits: list[bool]) -> None:
+    state = SandboxState()
+    state.add_fault("error", "/otp/create", after, count, {"status": 500})
+
+    seen = []
+    for _ in hits:
+        state.faults_hitting("/account/balance")  # another path: not counted
+        seen.append(bool(state.faults_hitting("/otp/create")))
+
+    assert seen == hits
+
+
+def test_refuse_triggers_once_after_requests() -> None:
+    state = SandboxState()
+    state.add_fault("refuse", None, 2, 1, {"seconds": 1})
+
+    assert [bool(state.faults_hitting("/otp/create")) for _ in range(4)] == [False, True, False, False]
+
+
+def test_scheduled_campaign_is_delivered_at_its_time() -> None:
+    clock = Clock()
+    state = SandboxState(clock=clock)
+    state.send_campaign(
+        state.accounts[0], sender="COPERATO", text="Later", encoding="GSM-7", segments=1,
+        recipients=["972541111111"], send_at=clock.now + 60,
+    )  # fmt: skip
+
+    clock.now += 59
+    state.deliver_due()
+    before = state.messages()[0]["status"]
+    clock.now += 1
+    state.deliver_due()
+
+    assert before == "scheduled"
+    assert state.messages()[0]["status"] == "delivered"
+
+
+def test_otp_expires_with_the_clock() -> None:
+    clock = Clock()
+    state = SandboxState(clock=clock)
+    account = state.accounts[0]
+    outcome, otp = state.create_otp(account, to_number="442222222222", sender="COPERATO", brand="")
+
+    clock.now += 599
+    alive = state.find_otp(account, otp.otp_id)
+    assert alive is not None
+    assert alive.status == "in_progress"
+    clock.now += 1
+
+    assert outcome == "created"
+    assert state.verify_otp(account, otp.otp_id, otp.code) == "inactive"
+    assert otp.status == "expired"
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        ([], "must hold a JSON object"),
+        ({"accounts": {}}, "accounts must be a non-empty list"),
+        ({"accounts": [{}, {"balance": 1}]}, r"accounts\[1\]\.tokens is required"),
+        ({"accounts": [{}, {"tokens": ["sandbox-token"]}]}, "used by two accounts"),
+        ({"tokens": []}, "non-empty list of tokens"),
+        ({"tokens": [{"rights": False}]}, "each token is a string"),
+        ({"balance": "lots"}, "balance must be a number"),
+        ({"balance": "NaN"}, "finite number"),
+        ({"lists": [{"name": "no id"}]}, "bad list"),
+        ({"templates": [{"template_id": 1}]}, "bad template"),
+        ({"numbers": [{"country": "GB"}]}, "bad number"),
+        ({"sender_ids": "COPERATO"}, "sender_ids must be a list"),
+        ({"otps": [{"to_number": "442222222222"}]}, "bad OTP"),
+    ],
+)
+def test_bad_seeds_say_what_is_wrong(seed: Any, message: str) -> None:
+    with pytest.raises(SeedError, match=message):
+        SandboxState(seed)
+
+
+def test_a_single_account_seed_keeps_the_other_defaults() -> None:
+    state = SandboxState({"balance": 5, "sender_ids": ["ACME"]})
+    account = state.accounts[0]
+
+    assert account.balance == 5
+    assert account.sender_ids == ["ACME"]
+    assert account.owned_numbers == {"441111111111"}
+    assert state.primary_token == "sandbox-token"
