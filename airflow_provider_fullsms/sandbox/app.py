@@ -831,7 +831,9 @@ class SandboxMiddleware:
         for fault in hits:
             if fault.kind == "latency":
                 await asyncio.sleep(fault.fields["ms"] / 1000)
-        terminal = next((fault for fault in hits if fault.kind != "latency"), None)
+        # A refuse window opens after this request is answered, whatever else hit it.
+        refuse = next((fault for fault in hits if fault.kind == "refuse"), None)
+        terminal = next((fault for fault in hits if fault.kind not in ("latency", "refuse")), None)
         if terminal is None:
             await self.app(scope, receive, send)
         elif terminal.kind == "rate_limit":
@@ -857,10 +859,8 @@ class SandboxMiddleware:
                 await send(message)
 
             await self.app(scope, receive, send_late)
-        elif terminal.kind == "refuse":
-            await self.app(scope, receive, send)
-            if self.runner is not None:
-                self.runner.refuse(terminal.fields["seconds"])
+        if refuse is not None and self.runner is not None:
+            self.runner.refuse(refuse.fields["seconds"])
 
     async def _drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle the request for real (so a send is recorded and charged), then cut the connection."""
