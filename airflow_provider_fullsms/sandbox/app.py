@@ -42,6 +42,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_TO_NUMBERS = 500
 _SHORTLINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 _DIGITS_SENDER = re.compile(r"^\+?\d+$")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 UNPROCESSABLE = "422 Unprocessable Content"
 #: Lower-cased name of the header that marks the sandbox client's own calls (see ``testing.py``).
@@ -228,7 +229,7 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value)
     return None
 

@@ -95,7 +95,7 @@ def test_unknown_fields_are_ignored_like_the_vendor_does(api: Api, sbx: SandboxC
     [
         {"to_numbers": [None, {}, [], True, 1.5], "from": "COPERATO", "message": "Hi"},
         {"to_numbers": ["972541111111"], "from": ["COPERATO"], "message": {"a": 1}, "send_at": {"at": 1}},
-        {"to_list_ids": [{"id": 7}, None, "seven", 1e300], "from": "COPERATO", "message": "Hi"},
+        {"to_list_ids": [{"id": 7}, None, "seven", "--7", 1e300], "from": "COPERATO", "message": "Hi"},
         {"to_number": {"n": 1}, "brand": ["b"], "from": None, "otp_id": 5, "code": [1]},
         {"otp_id": ["x"], "code": True},
         {"otp_id": "x" * 100_000, "code": -1},

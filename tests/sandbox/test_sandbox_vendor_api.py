@@ -438,6 +438,8 @@ def test_unknown_otp_id_does_not_exist(api: Api, method: str, path: str, body: A
         ({"code": 123456}, "otp_id"),
         ({"otp_id": EXAMPLE_OTP_ID}, "code"),
         ({"otp_id": EXAMPLE_OTP_ID, "code": "12ab"}, "code"),
+        ({"otp_id": EXAMPLE_OTP_ID, "code": "--5"}, "code"),
+        ({"otp_id": EXAMPLE_OTP_ID, "code": 6.5}, "code"),
     ],
 )
 def test_otp_verify_field_errors_have_the_documented_shape(
