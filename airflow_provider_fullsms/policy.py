@@ -33,6 +33,7 @@ from airflow_provider_fullsms.exceptions import (
     FullSmsError,
     FullSmsOutcomeUnknownError,
     FullSmsRateLimitError,
+    FullSmsServerError,
     decode_json,
     error_from_response,
 )
@@ -154,6 +155,17 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, FullSmsError) and error.retryable
 
 
+def is_worth_waiting_out(error: BaseException) -> bool:
+    """
+    Whether a failed poll of a read (the balance sensor and trigger) should just be polled again.
+
+    Polling changes nothing, so beyond what :func:`is_retryable` allows, any 5xx and any
+    unreachable server are worth another look at the next poke; an authentication or access
+    error, or a bad connection, will not fix itself.
+    """
+    return is_retryable(error) or isinstance(error, FullSmsServerError | FullSmsConnectionError)
+
+
 __all__ = [
     "NO_RETRY",
     "RetryPolicy",
@@ -161,5 +173,6 @@ __all__ = [
     "error_for_status",
     "error_for_transport",
     "is_retryable",
+    "is_worth_waiting_out",
     "read_response",
 ]

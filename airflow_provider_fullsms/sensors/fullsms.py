@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
 
-__all__ = ["FullSmsBalanceSensor", "balance_error_is_transient", "coerce_min_balance"]
+__all__ = ["FullSmsBalanceSensor", "coerce_min_balance"]
 
 
 def coerce_min_balance(value: object) -> float:
@@ -47,22 +47,6 @@ def coerce_min_balance(value: object) -> float:
             "that renders to one (e.g. \"{{ ti.xcom_pull(task_ids='cost') }}\")."
         )
     return number
-
-
-def balance_error_is_transient(error: BaseException) -> bool:
-    """
-    Whether a failed balance check should be waited out rather than fail the wait.
-
-    A balance read changes nothing, so anything the retry policy calls transient (429, 502-504,
-    network trouble) and any 5xx or unreachable server is worth another look at the next poke;
-    an authentication or access error, or a bad connection, is not going to fix itself.
-
-    :param error: what the hook raised.
-    """
-    from airflow_provider_fullsms.exceptions import FullSmsConnectionError, FullSmsServerError
-    from airflow_provider_fullsms.policy import is_retryable
-
-    return is_retryable(error) or isinstance(error, FullSmsServerError | FullSmsConnectionError)
 
 
 class FullSmsBalanceSensor(BaseSensorOperator):
@@ -109,12 +93,13 @@ class FullSmsBalanceSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the balance once; done, with the balance as XCom, when it reaches ``min_balance``."""
         from airflow_provider_fullsms.exceptions import FullSmsError
+        from airflow_provider_fullsms.policy import is_worth_waiting_out
 
         threshold = coerce_min_balance(self.min_balance)
         try:
             balance = self.hook.get_balance()
         except FullSmsError as error:
-            if not balance_error_is_transient(error):
+            if not is_worth_waiting_out(error):
                 raise
             self.log.warning(
                 "Could not read the FullSMS balance (%s); checking again in %gs.", error, self.poke_interval

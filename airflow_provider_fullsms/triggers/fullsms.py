@@ -62,8 +62,7 @@ class FullSmsBalanceTrigger(BaseTrigger):
         """Poll until the balance is high enough or an error is permanent; return the event payload."""
         from airflow_provider_fullsms.exceptions import FullSmsError
         from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook
-        from airflow_provider_fullsms.policy import NO_RETRY
-        from airflow_provider_fullsms.sensors.fullsms import balance_error_is_transient
+        from airflow_provider_fullsms.policy import NO_RETRY, is_worth_waiting_out
 
         # One request per check: poke_interval is the retry loop. `async with` closes the client
         # on every exit, cancellation by the triggerer included (CancelledError propagates).
@@ -72,7 +71,7 @@ class FullSmsBalanceTrigger(BaseTrigger):
                 try:
                     balance = await hook.get_balance()
                 except FullSmsError as error:
-                    if not balance_error_is_transient(error):
+                    if not is_worth_waiting_out(error):
                         return _error_event(error)
                     self.log.warning(
                         "Could not read the FullSMS balance (%s); checking again in %gs.",

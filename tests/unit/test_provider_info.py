@@ -14,7 +14,11 @@ BIN = Path(sys.executable).parent
 
 def test_airflow_providers_list_shows_the_provider() -> None:
     result = subprocess.run(
-        [str(BIN / "airflow"), "providers", "list"], capture_output=True, text=True, env=os.environ, check=True
+        [str(BIN / "airflow"), "providers", "list"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=True,
     )
     assert "airflow-provider-fullsms" in result.stdout
 
