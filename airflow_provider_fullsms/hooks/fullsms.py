@@ -348,16 +348,8 @@ class FullSmsHook(BaseHook):
         :param sender: an owned number or approved sender ID; default: the connection's.
         :param send_at: schedule: aware datetime or ``YYYY-MM-DD HH:MM:SS`` in the connection's timezone.
         """
-        payload = build_send_payload(
-            "to_numbers",
-            [str(n) for n in numbers],
-            message=message,
-            template_id=template_id,
-            sender=sender,
-            send_at=send_at,
-            config=self.config,
-        )
-        return Campaign.from_api(self._request("POST", "messages/send/to_numbers", json=payload))
+        recipients = [str(n) for n in numbers]
+        return self._send("to_numbers", recipients, message, template_id, sender, send_at)
 
     def send_to_lists(
         self,
@@ -373,16 +365,29 @@ class FullSmsHook(BaseHook):
 
         :param list_ids: ids of the account's contact lists (see :meth:`get_contact_lists`).
         """
+        recipients = [_list_id(i) for i in list_ids]
+        return self._send("to_list_ids", recipients, message, template_id, sender, send_at)
+
+    def _send(
+        self,
+        recipients_key: str,
+        recipients: list[str] | list[int],
+        message: str | None,
+        template_id: int | str | None,
+        sender: str | None,
+        send_at: datetime | str | None,
+    ) -> Campaign:
         payload = build_send_payload(
-            "to_list_ids",
-            [_list_id(i) for i in list_ids],
+            recipients_key,
+            recipients,
             message=message,
             template_id=template_id,
             sender=sender,
             send_at=send_at,
             config=self.config,
         )
-        return Campaign.from_api(self._request("POST", "messages/send/to_lists", json=payload))
+        path = "messages/send/to_numbers" if recipients_key == "to_numbers" else "messages/send/to_lists"
+        return Campaign.from_api(self._request("POST", path, json=payload))
 
     # -- OTP -----------------------------------------------------------------------------------
 
