@@ -29,7 +29,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import math
 import string
 import time
 from array import array
@@ -72,27 +71,33 @@ _MASK64 = (1 << 64) - 1
 
 class CompactNumberSet:
     """
-    A set of positive 64-bit ints in one ``array('q')``, open addressing with linear probing.
+    A set of positive 64-bit ints in ``array('q')`` tables: open addressing, linear probing.
 
     A Python ``set`` of a million ints costs about 70 MB (a 32-byte int object plus a 16-byte
-    table slot, at most 60 % full); this table costs 8 bytes a slot at most 70 % full, about 16 MB
-    for a million numbers. Consecutive numbers (a common shape of generated audiences) are spread
-    by Fibonacci hashing, so probes stay short.
-
-    :param capacity_hint: expected size; the table grows by doubling anyway.
+    table slot, at most 60 % full); these tables cost 8 bytes a slot at most 75 % full, about
+    16 MB for a million numbers. The keys are spread over 64 segments by the top bits of a
+    Fibonacci hash (which also scatters consecutive numbers, a common shape of generated
+    audiences, so probes stay short). Each segment doubles on its own, so growing never holds
+    the old and the new copy of the whole set at once: the peak stays within about 1/64 of the
+    steady size, and memory grows smoothly with the audience.
     """
 
-    __slots__ = ("_bits", "_count", "_limit", "_table")
+    __slots__ = ("_bits", "_count", "_limits", "_tables")
 
-    def __init__(self, capacity_hint: int = 1024) -> None:
-        bits = max(10, math.ceil(math.log2(max(capacity_hint, 1) / 0.7 + 1)))
-        self._allocate(bits)
+    _SEGMENT_BITS = 6
+    _SEGMENTS = 1 << _SEGMENT_BITS
+    _LOAD = 0.75
+
+    def __init__(self) -> None:
         self._count = 0
+        self._bits = [4] * self._SEGMENTS
+        self._tables = [self._new_table(4) for _ in range(self._SEGMENTS)]
+        self._limits = [int(16 * self._LOAD)] * self._SEGMENTS
 
-    def _allocate(self, bits: int) -> None:
-        self._bits = bits
-        self._table = array("q", bytes(8 << bits))
-        self._limit = int((1 << bits) * 0.7)
+    @staticmethod
+    def _new_table(bits: int) -> array[int]:
+        # Repetition builds the array in place: no temporary bytes object of the same size.
+        return array("q", [_EMPTY]) * (1 << bits)
 
     def __len__(self) -> int:
         return self._count
@@ -100,8 +105,11 @@ class CompactNumberSet:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, int) or key <= 0:
             return False
-        table, mask = self._table, (1 << self._bits) - 1
-        slot = ((key * _FIB) & _MASK64) >> (64 - self._bits)
+        hashed = (key * _FIB) & _MASK64
+        segment = hashed >> (64 - self._SEGMENT_BITS)
+        bits = self._bits[segment]
+        table, mask = self._tables[segment], (1 << bits) - 1
+        slot = (hashed >> (64 - self._SEGMENT_BITS - bits)) & mask
         while True:
             value = table[slot]
             if value == key:
@@ -118,9 +126,17 @@ class CompactNumberSet:
         """
         if key <= 0:
             raise ValueError(f"CompactNumberSet holds positive ints only, got {key!r}")
-        table, bits = self._table, self._bits
-        mask = (1 << bits) - 1
-        slot = ((key * _FIB) & _MASK64) >> (64 - bits)
+        hashed = (key * _FIB) & _MASK64
+        segment = hashed >> (64 - self._SEGMENT_BITS)
+        if self._insert(segment, hashed, key):
+            self._count += 1
+            return True
+        return False
+
+    def _insert(self, segment: int, hashed: int, key: int) -> bool:
+        bits = self._bits[segment]
+        table, mask = self._tables[segment], (1 << bits) - 1
+        slot = (hashed >> (64 - self._SEGMENT_BITS - bits)) & mask
         while True:
             value = table[slot]
             if value == key:
@@ -129,23 +145,25 @@ class CompactNumberSet:
                 break
             slot = (slot + 1) & mask
         table[slot] = key
-        self._count += 1
-        if self._count > self._limit:
-            self._grow()
+        self._limits[segment] -= 1
+        if self._limits[segment] < 0:
+            self._grow(segment)
         return True
 
-    def _grow(self) -> None:
-        old = self._table
-        self._allocate(self._bits + 1)
-        self._count = 0
+    def _grow(self, segment: int) -> None:
+        old = self._tables[segment]
+        bits = self._bits[segment] + 1
+        self._bits[segment] = bits
+        self._tables[segment] = self._new_table(bits)
+        self._limits[segment] = int((1 << bits) * self._LOAD)
         for value in old:
             if value != _EMPTY:
-                self.add(value)
+                self._insert(segment, (value * _FIB) & _MASK64, value)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the table."""
-        return self._table.itemsize * len(self._table)
+        """Bytes held by the tables."""
+        return sum(table.itemsize * len(table) for table in self._tables)
 
 
 # -- audience ----------------------------------------------------------------------------------

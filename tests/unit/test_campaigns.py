@@ -55,7 +55,7 @@ def batches_of(
 
 @given(st.lists(st.integers(min_value=1, max_value=10**15), max_size=3000))
 def test_compact_number_set_behaves_like_a_set(values: list[int]) -> None:
-    compact = CompactNumberSet(capacity_hint=4)
+    compact = CompactNumberSet()
     reference: set[int] = set()
     for value in values:
         assert compact.add(value) == (value not in reference)
