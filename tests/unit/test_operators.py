@@ -175,6 +175,19 @@ def test_a_csv_file_is_streamed_with_its_columns(api: Api, tmp_path: Path) -> No
     assert summary["duplicates"] == 1
 
 
+@pytest.mark.parametrize("as_object", [True, False], ids=["ObjectStoragePath", "URL string"])
+def test_an_object_storage_file_is_streamed(api: Api, tmp_path: Path, as_object: bool) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    path = tmp_path / "audience.csv"
+    path.write_text("number\n447700900001\n447700900002\n")
+    url = f"file://{path}"
+    source: Any = ObjectStoragePath(url) if as_object else url
+    summary = send_op(numbers_file=source).execute(context())
+    assert api.payloads[0]["to_numbers"] == ["447700900001", "447700900002"]
+    assert summary["sent"] == 2
+
+
 def test_json_lines_with_a_message_column(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "audience.jsonl"
     path.write_text('{"phone": "447700900001", "text": "One"}\n{"phone": "447700900002", "text": "Two"}\n')
