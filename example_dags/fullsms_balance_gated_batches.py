@@ -1,0 +1,136 @@
+"""
+A large send split into shards, one mapped task each, gated on the balance by a deferrable sensor.
+
+The user story: an audience too large for one task (here generated: ``params.shards`` files of
+``params.shard_size`` numbers) is sent by one mapped task per shard, so shards run on different
+workers and a failed shard is retried alone. Nothing is sent until the account can pay for all of
+it: a deferrable :class:`~airflow_provider_fullsms.sensors.fullsms.FullSmsBalanceSensor` waits in
+the triggerer, holding no worker slot, until someone tops up.
+
+Each shard is resumable: the send operator records every accepted batch of 500 in the task's
+state store, so a retry (``retries=2``) sends only the batches the failed try did not, and a batch
+whose outcome is unknown is reported, never resent. Nobody is texted twice.
+
+The shard files live in this run's working folder (``params.work_dir``, default
+``<tmp>/fullsms-examples``): local disk is enough on one machine; on Celery or Kubernetes workers use
+shared storage, e.g. an ``s3://`` path (``numbers_file`` accepts an ``ObjectStoragePath``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
+from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
+
+MESSAGE = "Your Coperato parcel is ready for collection at your local store. Reply STOP to opt out."
+
+
+def _run_dir(context: Any) -> str:
+    """This run's working folder: one per DAG run, so runs never share (or overwrite) shards."""
+    import re
+    import tempfile
+
+    base = context["params"].get("work_dir") or os.path.join(tempfile.gettempdir(), "fullsms-examples")
+    run = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
+    path = os.path.join(base, context["dag"].dag_id, run)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+@dag(
+    dag_id="fullsms_balance_gated_batches",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    tags=["fullsms", "example"],
+    doc_md=__doc__,
+    params={
+        "shards": Param(3, type="integer", minimum=1, maximum=100, description="Mapped send tasks."),
+        "shard_size": Param(600, type="integer", minimum=1, description="Numbers per shard."),
+        "price_per_segment": Param(
+            0.05, type="number", minimum=0, description="Your FullSMS price per SMS segment."
+        ),
+        "balance_reserve": Param(
+            1.0,
+            type="number",
+            minimum=0,
+            description="Balance FullSMS keeps back: it refuses sends when the balance is below it.",
+        ),
+        "work_dir": Param("", type="string", description="Working folder; empty: <tmp>/fullsms-examples."),
+    },
+)
+def fullsms_balance_gated_batches() -> None:
+    @task
+    def build_shards(**context: Any) -> list[str]:
+        """Write the audience as shard files; only their paths go to XCom (and map the send)."""
+        params = context["params"]
+        folder = _run_dir(context)
+        paths = []
+        for shard in range(int(params["shards"])):
+            path = os.path.join(folder, f"shard-{shard:03d}.csv")
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write("number\n")
+                # Distinct numbers across shards: shard s holds 4477<s:02d><i:06d>.
+                stream.writelines(f"4477{shard:02d}{i:06d}\n" for i in range(int(params["shard_size"])))
+            paths.append(path)
+        return paths
+
+    @task
+    def campaign_cost(**context: Any) -> float:
+        """Recipients x segments x price, plus the reserve FullSMS keeps: the balance to wait for."""
+        from airflow_provider_fullsms.sms import analyse_message
+
+        params = context["params"]
+        recipients = int(params["shards"]) * int(params["shard_size"])
+        cost = recipients * analyse_message(MESSAGE).segments * float(params["price_per_segment"])
+        needed = round(cost + float(params["balance_reserve"]), 2)
+        print(f"{recipients} recipients: cost {cost:.2f}, need a balance of {needed}")
+        return needed
+
+    @task
+    def report(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add up the shards' summaries."""
+        total = {
+            "shards": 0,
+            "recipients": 0,
+            "sent": 0,
+            "invalid": 0,
+            "batches": 0,
+            "skipped_already_accepted": 0,
+            "campaign_ids": 0,
+        }
+        for summary in summaries:
+            total["shards"] += 1
+            total["recipients"] += summary["recipients"]
+            total["sent"] += summary["sent"]
+            total["invalid"] += summary["invalid"]["count"]
+            total["batches"] += summary["batches"]["total"]
+            total["skipped_already_accepted"] += summary["batches"]["skipped_already_accepted"]
+            total["campaign_ids"] += len(summary["campaign_ids"])
+        print(f"FullSMS sharded campaign: {total}")
+        return total
+
+    shards = build_shards()
+    wait_for_balance = FullSmsBalanceSensor(
+        task_id="wait_for_balance",
+        min_balance="{{ ti.xcom_pull(task_ids='campaign_cost') }}",
+        deferrable=True,
+        poke_interval=5,
+        timeout=24 * 3600,
+    )
+    send_shard = FullSmsSendToNumbersOperator.partial(
+        task_id="send_shard",
+        message=MESSAGE,
+        retries=2,
+        retry_delay=timedelta(seconds=30),
+    ).expand(numbers_file=shards)
+    campaign_cost() >> wait_for_balance >> send_shard
+    report(send_shard)
+
+
+fullsms_balance_gated_batches()

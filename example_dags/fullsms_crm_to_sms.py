@@ -1,0 +1,232 @@
+"""
+CRM to SMS: extract contacts from a CRM export, clean and personalise them, gate on the cost, send.
+
+The user story: marketing exports its contacts from the CRM (``data/crm_contacts.csv``, 3,000
+rows with the usual mess: numbers typed with spaces, ``+`` or ``00``, the same person twice,
+national-format or missing numbers, contacts who opted out) and wants each reachable person
+texted once, by first name, with the text for their segment.
+
+1. ``extract_contacts`` snapshots the export into this run's working folder, so a retry sends to
+   exactly the audience the first try saw (the send operator refuses a changed audience rather
+   than guess which batches went out).
+2. ``transform_contacts`` normalises numbers to E.164, drops everyone who opted out (under any of
+   their records), drops duplicates and invalid numbers, personalises the text, and writes the
+   audience to a CSV. Only counts and the file's path go to XCom: the audience never does.
+3. ``campaign_cost`` prices the campaign: SMS segments of every text x price per segment, plus the
+   balance FullSMS keeps back (it refuses sends below its minimum balance).
+4. ``wait_for_balance`` waits (rescheduling, so no worker slot is held) until the account can pay.
+5. ``send_campaign`` streams the audience file in batches of 500 with
+   :class:`~airflow_provider_fullsms.operators.fullsms.FullSmsSendToNumbersOperator`; a retry
+   resumes without texting anybody twice.
+6. ``publish_summary`` logs and returns what happened: who was texted, who was dropped and why,
+   the campaign ids and the balance before and after.
+
+Run it against the sandbox with ``make demo``. The working folder is local disk
+(``params.work_dir``, default ``<tmp>/fullsms-examples``); on Celery or Kubernetes workers point it
+at shared storage, e.g. an ``ObjectStoragePath`` (``s3://...``), which the operator reads too.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
+from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
+
+CRM_EXPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "crm_contacts.csv")
+#: One text per CRM segment, filled with the contact's first name. Plain GSM-7 and no links (FullSMS
+#: refuses shortlinks unless the account allows them), so most texts are one segment.
+MESSAGES = {
+    "regular": "Hi {first_name}, our spring sale is on: 20% off everything at Coperato until Sunday. "
+    "Reply STOP to opt out.",
+    "vip": "Hi {first_name}, as a VIP you shop our spring sale first: 30% off from today. "
+    "Reply STOP to opt out.",
+    "lapsed": "Hi {first_name}, we miss you! Here is 25% off your next Coperato order, valid until "
+    "Sunday. Reply STOP to opt out.",
+}
+#: How many invalid numbers the summary lists (the count is always exact).
+LISTED_INVALID = 10
+
+
+def _run_dir(context: Any) -> str:
+    """This run's working folder: one per DAG run, so runs never share (or overwrite) an audience."""
+    import re
+    import tempfile
+
+    base = context["params"].get("work_dir") or os.path.join(tempfile.gettempdir(), "fullsms-examples")
+    run = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
+    path = os.path.join(base, context["dag"].dag_id, run)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _is_true(value: str) -> bool:
+    return value.strip().lower() in {"true", "yes", "1", "y"}
+
+
+@dag(
+    dag_id="fullsms_crm_to_sms",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    tags=["fullsms", "example"],
+    doc_md=__doc__,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    params={
+        "crm_export": Param(CRM_EXPORT, type="string", description="The CRM export (CSV) to read."),
+        "price_per_segment": Param(
+            0.05, type="number", minimum=0, description="Your FullSMS price per SMS segment."
+        ),
+        "balance_reserve": Param(
+            1.0,
+            type="number",
+            minimum=0,
+            description="Balance FullSMS keeps back: it refuses sends when the balance is below it.",
+        ),
+        "work_dir": Param("", type="string", description="Working folder; empty: <tmp>/fullsms-examples."),
+    },
+)
+def fullsms_crm_to_sms() -> None:
+    @task
+    def extract_contacts(**context: Any) -> dict[str, Any]:
+        """Snapshot the CRM export for this run; return its path and row count (never its rows)."""
+        import shutil
+
+        source = context["params"]["crm_export"]
+        target = os.path.join(_run_dir(context), "crm_contacts.csv")
+        shutil.copyfile(source, target)
+        with open(target, encoding="utf-8") as stream:
+            rows = sum(1 for _ in stream) - 1
+        return {"contacts_file": target, "rows": rows}
+
+    @task
+    def transform_contacts(extract: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Normalise, drop opted-out, duplicate and invalid numbers, personalise; write the audience."""
+        import csv
+
+        from airflow_provider_fullsms.sms import InvalidNumberError, analyse_message, normalise_number
+
+        def numbers(rows: Any) -> Any:
+            for row in rows:
+                try:
+                    yield normalise_number(row["phone"]), row
+                except InvalidNumberError:
+                    yield None, row
+
+        # Pass 1: everyone who opted out under any record, so a duplicate record that still says
+        # "subscribed" cannot text them.
+        with open(extract["contacts_file"], encoding="utf-8", newline="") as stream:
+            opted_out = {n for n, row in numbers(csv.DictReader(stream)) if n and _is_true(row["opted_out"])}
+
+        stats: dict[str, Any] = {
+            "rows": 0,
+            "recipients": 0,
+            "opted_out": 0,
+            "duplicates": 0,
+            "invalid": {"count": 0, "numbers": []},
+            "segments": 0,
+            "by_segment": {},
+            "encodings": {},
+        }
+        seen: set[str] = set()
+        audience_file = os.path.join(_run_dir(context), "audience.csv")
+        with (
+            open(extract["contacts_file"], encoding="utf-8", newline="") as source,
+            open(audience_file, "w", encoding="utf-8", newline="") as target,
+        ):
+            writer = csv.writer(target)
+            writer.writerow(["number", "first_name", "message"])
+            for number, row in numbers(csv.DictReader(source)):
+                stats["rows"] += 1
+                if number is None:
+                    stats["invalid"]["count"] += 1
+                    if len(stats["invalid"]["numbers"]) < LISTED_INVALID:
+                        stats["invalid"]["numbers"].append(row["phone"])
+                    continue
+                if number in opted_out:
+                    stats["opted_out"] += 1
+                    continue
+                if number in seen:
+                    stats["duplicates"] += 1
+                    continue
+                seen.add(number)
+                segment = row["segment"] if row["segment"] in MESSAGES else "regular"
+                first_name = row["first_name"].strip().title() or "there"
+                text = MESSAGES[segment].format(first_name=first_name)
+                analysis = analyse_message(text)
+                stats["recipients"] += 1
+                stats["segments"] += analysis.segments
+                stats["by_segment"][segment] = stats["by_segment"].get(segment, 0) + 1
+                stats["encodings"][analysis.encoding] = stats["encodings"].get(analysis.encoding, 0) + 1
+                writer.writerow([number, first_name, text])
+        stats["audience_file"] = audience_file
+        print(
+            f"{stats['rows']} CRM rows -> {stats['recipients']} recipients; dropped "
+            f"{stats['opted_out']} opted out, {stats['duplicates']} duplicates, "
+            f"{stats['invalid']['count']} invalid (e.g. {stats['invalid']['numbers'][:3]})"
+        )
+        return stats
+
+    @task
+    def campaign_cost(stats: dict[str, Any], **context: Any) -> float:
+        """What the send will cost, plus the reserve FullSMS keeps: the balance to wait for."""
+        params = context["params"]
+        cost = stats["segments"] * float(params["price_per_segment"])
+        needed = round(cost + float(params["balance_reserve"]), 2)
+        print(
+            f"{stats['recipients']} recipients, {stats['segments']} segments: cost {cost:.2f}, need {needed}"
+        )
+        return needed
+
+    @task
+    def publish_summary(
+        stats: dict[str, Any], summary: dict[str, Any], balance_before: float, **context: Any
+    ) -> dict[str, Any]:
+        """Log and return the campaign's outcome (counts and ids only: no phone numbers but invalid ones)."""
+        from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
+
+        balance_after = FullSmsHook(fullsms_conn_id="fullsms_default").get_balance()
+        report = {
+            "crm_rows": stats["rows"],
+            "texted": summary["sent"],
+            "recipients": stats["recipients"],
+            "dropped": {
+                "opted_out": stats["opted_out"],
+                "duplicates": stats["duplicates"] + summary["duplicates"],
+                "invalid": stats["invalid"]["count"] + summary["invalid"]["count"],
+            },
+            "invalid_examples": stats["invalid"]["numbers"],
+            "by_segment": stats["by_segment"],
+            "segments": stats["segments"],
+            "campaign_ids": len(summary["campaign_ids"]),
+            "batches": summary["batches"]["total"],
+            "balance_before": balance_before,
+            "balance_after": balance_after,
+            "spent": round(balance_before - balance_after, 2),
+        }
+        print(f"FullSMS campaign summary: {report}")
+        return report
+
+    extracted = extract_contacts()
+    stats = transform_contacts(extracted)
+    wait_for_balance = FullSmsBalanceSensor(
+        task_id="wait_for_balance",
+        min_balance="{{ ti.xcom_pull(task_ids='campaign_cost') }}",
+        mode="reschedule",
+        poke_interval=300,
+        timeout=6 * 3600,
+    )
+    send_campaign = FullSmsSendToNumbersOperator(
+        task_id="send_campaign",
+        numbers_file="{{ ti.xcom_pull(task_ids='transform_contacts')['audience_file'] }}",
+        message_column="message",
+    )
+    campaign_cost(stats) >> wait_for_balance >> send_campaign
+    publish_summary(stats, send_campaign.output, wait_for_balance.output)
+
+
+fullsms_crm_to_sms()

@@ -1,0 +1,45 @@
+"""
+Fixtures for running the example DAGs with ``dag.test()`` against the sandbox.
+
+``dag.test()`` needs a migrated metadata database: ``airflow db migrate`` runs once per session in
+the throw-away AIRFLOW_HOME that ``tests/conftest.py`` set up (whose DAGS_FOLDER is ``example_dags``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """``airflow db migrate`` once, in the test session's throw-away AIRFLOW_HOME."""
+    assert "fullsms-tests-airflow-" in os.environ["AIRFLOW_HOME"]
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def dagbag() -> Any:
+    """The example DAGs, parsed the way the DAG processor parses them."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(EXAMPLE_DAGS))
+
+
+@pytest.fixture
+def work_dir(tmp_path: Path) -> str:
+    """A working folder for the DAGs' files, removed with the test's tmp_path."""
+    return str(tmp_path / "work")
