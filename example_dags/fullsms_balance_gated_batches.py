@@ -130,7 +130,7 @@ def fullsms_balance_gated_batches() -> None:
         retry_delay=timedelta(seconds=30),
     ).expand(numbers_file=shards)
     campaign_cost() >> wait_for_balance >> send_shard
-    report(send_shard)
+    report(send_shard.output)
 
 
 fullsms_balance_gated_batches()

@@ -1,0 +1,243 @@
+"""
+The example DAGs: they parse cleanly and fast, and each runs end to end (``dag.test()``) against the
+sandbox, texting exactly the people its story says, once each.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_fullsms.sandbox.testing import SandboxClient
+from airflow_provider_fullsms.sms import InvalidNumberError, normalise_number
+from tests.dags.conftest import EXAMPLE_DAGS
+
+DAG_IDS = {"fullsms_crm_to_sms", "fullsms_scheduled_campaign", "fullsms_balance_gated_batches"}
+CRM_EXPORT = EXAMPLE_DAGS / "data" / "crm_contacts.csv"
+ONCALL = "447700900999"
+LIST_7 = {"447700900001", "447700900002", "447700900003"}
+
+# Run in a fresh interpreter, so every module is imported for the first time and every warning an
+# import emits is seen (in this process, Airflow was imported long ago).
+_IMPORT_PROBE = """
+import glob, importlib.util, json, sys, time, warnings
+
+results = {"warnings": [], "seconds": {}}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import airflow.sdk  # what the DAG processor has loaded before it parses a file
+    for path in sorted(glob.glob(sys.argv[1] + "/*.py")):
+        name = path.rsplit("/", 1)[-1]
+        started = time.perf_counter()
+        spec = importlib.util.spec_from_file_location("example_" + name[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        results["seconds"][name] = time.perf_counter() - started
+results["warnings"] = [
+    {"category": w.category.__name__, "bases": [c.__name__ for c in w.category.__mro__],
+     "filename": w.filename, "message": str(w.message)[:300]}
+    for w in caught
+]
+print(json.dumps(results))
+"""
+
+
+def expected_crm_audience() -> tuple[dict[str, dict[str, str]], set[str], int]:
+    """Worked out independently of the DAG: who must be texted (first record wins), who opted out."""
+    with CRM_EXPORT.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    opted_out: set[str] = set()
+    first: dict[str, dict[str, str]] = {}
+    invalid = 0
+    for row in rows:
+        try:
+            number = normalise_number(row["phone"])
+        except InvalidNumberError:
+            invalid += 1
+            continue
+        if row["opted_out"] == "true":
+            opted_out.add(number)
+        first.setdefault(number, row)
+    return {n: row for n, row in first.items() if n not in opted_out}, opted_out, invalid
+
+
+class TopUpAfterChecks(threading.Thread):
+    """Top the balance up once the sensor has read it ``checks`` times: waiting is then certain."""
+
+    def __init__(self, client: SandboxClient, balance: float, checks: int) -> None:
+        super().__init__(daemon=True)
+        self.client, self.balance, self.checks = client, balance, checks
+        self.stop = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            if self.client.requests_count("/account/balance") >= self.checks:
+                self.client.set_balance(self.balance)
+                self.done.set()
+                return
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def test_every_example_dag_imports_without_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == DAG_IDS
+    for dag_id in DAG_IDS:
+        dag = dagbag.dags[dag_id]
+        assert "fullsms" in dag.tags
+        assert dag.doc_md, f"{dag_id} explains its story in doc_md"
+
+
+def test_example_dags_import_without_deprecation_warnings_and_parse_fast() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, str(EXAMPLE_DAGS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, seconds in sorted(probe["seconds"].items()):
+        print(f"parse {name}: {seconds * 1000:.1f} ms")
+    assert set(probe["seconds"]) == {f"{dag_id}.py" for dag_id in DAG_IDS}
+    deprecations = [
+        w
+        for w in probe["warnings"]
+        if {"DeprecationWarning", "PendingDeprecationWarning", "FutureWarning"} & set(w["bases"])
+        or "RemovedInAirflow" in w["category"]
+    ]
+    assert deprecations == []
+    ours = [w for w in probe["warnings"] if "example_dags" in w["filename"] or "fullsms" in w["filename"]]
+    assert ours == []
+
+
+# -- fullsms_crm_to_sms -------------------------------------------------------------------------
+
+
+def test_crm_to_sms_texts_every_reachable_contact_once_by_first_name(
+    dagbag: Any, sandbox_conn: SandboxClient, airflow_db: None, work_dir: str, dag_results: Any
+) -> None:
+    sandbox_conn.set_balance(500)
+    expected, opted_out, invalid = expected_crm_audience()
+
+    run = dagbag.dags["fullsms_crm_to_sms"].test(run_conf={"work_dir": work_dir})
+
+    assert run.state == "success"
+    messages = sandbox_conn.messages()
+    per_number = Counter(m["to"] for m in messages)
+    assert set(per_number) == set(expected)
+    assert max(per_number.values()) == 1  # nobody twice, duplicates in the export included
+    assert not opted_out & set(per_number)  # opted out under any record: nothing
+    texts = {m["to"]: m["text"] for m in messages}
+    for number, row in list(expected.items())[:50]:
+        assert texts[number].startswith(f"Hi {row['first_name']}, ")
+    # Row C100001 of the export: Yusuf, segment "regular", phone "972542412352".
+    assert texts["972542412352"] == (
+        "Hi Yusuf, our spring sale is on: 20% off everything at Coperato until Sunday. Reply STOP to opt out."
+    )
+    # Names outside GSM-7 make the whole text UCS-2: two segments, and priced as two.
+    ucs2 = [m for m in messages if m["encoding"] == "UCS-2"]
+    assert ucs2
+    assert {m["segments"] for m in ucs2} == {2}
+
+    results = dag_results(run)
+    summary = results["publish_summary"]
+    assert summary["texted"] == len(expected)
+    assert summary["dropped"]["invalid"] == invalid
+    assert "unknown" in summary["invalid_examples"]  # invalid numbers are named, not just counted
+    assert summary["dropped"]["opted_out"] > 0
+    assert summary["dropped"]["duplicates"] > 0
+    segments = sum(m["segments"] for m in messages)
+    assert summary["segments"] == segments
+    assert results["campaign_cost"] == pytest.approx(segments * 0.05 + 1.0)
+    assert summary["spent"] == pytest.approx(segments * 0.05)
+    assert summary["balance_after"] == pytest.approx(sandbox_conn.balance())
+    # The audience went through a file: no XCom holds a phone number of a recipient.
+    assert not any(number in json.dumps(results) for number in list(expected)[:200])
+
+
+# -- fullsms_scheduled_campaign -----------------------------------------------------------------
+
+
+def test_scheduled_campaign_schedules_list_7_three_hours_after_the_run_is_due(
+    dagbag: Any, sandbox_conn: SandboxClient, airflow_db: None
+) -> None:
+    run = dagbag.dags["fullsms_scheduled_campaign"].test()
+
+    assert run.state == "success"
+    messages = sandbox_conn.messages()
+    assert Counter(m["to"] for m in messages) == dict.fromkeys(LIST_7, 1)
+    expected_send_at = (run.data_interval_end + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+    assert {(m["status"], m["send_at"]) for m in messages} == {("scheduled", expected_send_at)}
+    assert {m["text"] for m in messages} == {
+        "Coperato this week: 2-for-1 on every coffee from Monday to Wednesday, and live music on "
+        "Friday. Reply STOP to opt out."
+    }
+    assert sandbox_conn.messages(to=ONCALL) == []
+
+
+def test_scheduled_campaign_texts_the_oncall_and_sends_nothing_when_the_balance_is_low(
+    dagbag: Any, sandbox_conn: SandboxClient, airflow_db: None
+) -> None:
+    sandbox_conn.set_balance(2)
+
+    run = dagbag.dags["fullsms_scheduled_campaign"].test()
+
+    assert run.state == "failed"
+    tis = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert tis == {"check_balance": "failed", "send_weekly_campaign": "upstream_failed"}
+    alerts = sandbox_conn.messages(to=ONCALL)
+    assert len(alerts) == 1  # a balance below the minimum fails at once: no retries, one alert
+    assert alerts[0]["text"].startswith("FullSMS weekly campaign: check_balance failed for the run due ")
+    assert not LIST_7 & {m["to"] for m in sandbox_conn.messages()}
+    assert sandbox_conn.requests_count("/messages/send/to_lists") == 0
+
+
+# -- fullsms_balance_gated_batches --------------------------------------------------------------
+
+
+def test_balance_gated_batches_wait_for_a_top_up_then_text_every_shard_once(
+    dagbag: Any, sandbox_conn: SandboxClient, airflow_db: None, work_dir: str, dag_results: Any
+) -> None:
+    sandbox_conn.set_balance(10)  # the campaign costs 1800 x 0.05 = 90, plus the 1.00 reserve
+    topper = TopUpAfterChecks(sandbox_conn, balance=200, checks=2)
+    topper.start()
+    try:
+        started = time.monotonic()
+        run = dagbag.dags["fullsms_balance_gated_batches"].test(
+            run_conf={"work_dir": work_dir, "shard_size": 600}
+        )
+        print(f"balance-gated run took {time.monotonic() - started:.1f}s")
+    finally:
+        topper.stop.set()
+        topper.join(timeout=10)
+
+    assert topper.done.is_set(), "the sensor went on without seeing the low balance twice"
+    assert run.state == "success"
+    tis = Counter((ti.task_id, ti.state) for ti in run.get_task_instances())
+    assert tis[("send_shard", "success")] == 3
+    messages = sandbox_conn.messages()
+    per_number = Counter(m["to"] for m in messages)
+    assert len(per_number) == 1800
+    assert set(per_number.values()) == {1}
+    shard_files = sorted(Path(work_dir).glob("**/shard-*.csv"))
+    assert len(shard_files) == 3
+    in_files = {line.strip() for path in shard_files for line in path.read_text().splitlines()[1:]}
+    assert in_files == set(per_number)
+    results = dag_results(run)
+    assert results["report"]["sent"] == 1800
+    assert results["report"]["batches"] == 6  # 500 + 100 per shard of 600
+    assert results["wait_for_balance"] == 200.0
+    assert sandbox_conn.balance() == pytest.approx(200 - 90)
