@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -64,3 +66,16 @@ def sandbox_conn(sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Sa
         "AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO")
     )
     return sandbox.client
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """``airflow db migrate`` once per session, in the throw-away AIRFLOW_HOME (``dag.test()`` needs it)."""
+    assert os.environ["AIRFLOW_HOME"] == _AIRFLOW_HOME
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )

@@ -7,9 +7,6 @@ a test are registered under the ``dags-folder`` bundle, as the DAG processor wou
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,19 +15,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """``airflow db migrate`` once, in the throw-away AIRFLOW_HOME set by tests/conftest.py."""
-    assert "fullsms-tests-airflow-" in os.environ["AIRFLOW_HOME"]
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-        timeout=300,
-    )
 
 
 @dataclass
