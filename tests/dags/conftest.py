@@ -1,34 +1,18 @@
 """
 Fixtures for running the example DAGs with ``dag.test()`` against the sandbox.
 
-``dag.test()`` needs a migrated metadata database: ``airflow db migrate`` runs once per session in
-the throw-away AIRFLOW_HOME that ``tests/conftest.py`` set up (whose DAGS_FOLDER is ``example_dags``).
+``dag.test()`` needs a migrated metadata database: the session's ``airflow_db`` fixture (in
+``tests/conftest.py``) migrates the throw-away AIRFLOW_HOME, whose DAGS_FOLDER is ``example_dags``.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """``airflow db migrate`` once, in the test session's throw-away AIRFLOW_HOME."""
-    assert "fullsms-tests-airflow-" in os.environ["AIRFLOW_HOME"]
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="session")

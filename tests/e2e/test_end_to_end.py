@@ -1,0 +1,88 @@
+"""
+End to end on real Airflow processes: api-server, scheduler, triggerer and dag-processor run
+``fullsms_balance_gated_batches`` from ``example_dags`` against a sandbox process.
+
+The account starts too poor for the campaign, so the deferrable balance sensor must be seen
+``deferred`` (waiting in the triggerer, holding no worker slot); a top-up through the sandbox then
+lets the run finish, and every recipient of every shard is texted exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_fullsms.sandbox.testing import SandboxProcess
+from tests.e2e.airflow_stack import AirflowStack
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+DAG_ID = "fullsms_balance_gated_batches"
+SHARDS, SHARD_SIZE = 3, 600
+#: 1,800 one-segment texts at 0.05, plus the 1.00 the account keeps back.
+NEEDED = SHARDS * SHARD_SIZE * 0.05 + 1.0
+
+
+@pytest.mark.slow
+def test_deferred_balance_sensor_waits_for_a_top_up_then_every_shard_is_sent_once(tmp_path: Path) -> None:
+    work_dir = tmp_path / "work"
+    with SandboxProcess(balance=5) as sandbox:
+        client = sandbox.client
+        connection = json.dumps(
+            {
+                "conn_type": "fullsms",
+                "host": sandbox.url,
+                "password": sandbox.token,
+                "extra": {"default_sender": "COPERATO"},
+            }
+        )
+        home = tmp_path / "airflow"
+        home.mkdir()
+        with AirflowStack(home, EXAMPLE_DAGS, {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}) as stack:
+            stack.wait_for_dag(DAG_ID)
+            run_id = "e2e_low_balance"
+            stack.trigger(
+                DAG_ID, run_id, conf={"shards": SHARDS, "shard_size": SHARD_SIZE, "work_dir": str(work_dir)}
+            )
+
+            def sensor_state() -> str | None:
+                return stack.task_states(DAG_ID, run_id).get("wait_for_balance")
+
+            stack.wait_until("the balance sensor to defer", lambda: sensor_state() == "deferred", timeout=90)
+            # Still deferred after the triggerer has checked the low balance again: it is waiting,
+            # not failing, and nothing was sent.
+            checks = client.requests_count("/account/balance")
+            stack.wait_until(
+                "the trigger to check the balance again",
+                lambda: client.requests_count("/account/balance") > checks,
+                timeout=30,
+                interval=0.5,
+            )
+            assert sensor_state() == "deferred"
+            assert client.messages() == []
+            assert client.requests_count("/messages/send/to_numbers") == 0
+
+            client.set_balance(NEEDED + 50)
+            stack.wait_until(
+                "the run to finish",
+                lambda: stack.run_state(DAG_ID, run_id) in {"success", "failed"},
+                timeout=120,
+            )
+            states = stack.task_states(DAG_ID, run_id)
+            assert stack.run_state(DAG_ID, run_id) == "success", f"{states}\n{stack.logs()}"
+
+        assert states == {
+            "build_shards": "success",
+            "campaign_cost": "success",
+            "wait_for_balance": "success",
+            **{f"send_shard[{i}]": "success" for i in range(SHARDS)},
+            "report": "success",
+        }
+        per_number = Counter(message["to"] for message in client.messages())
+        assert len(per_number) == SHARDS * SHARD_SIZE
+        assert set(per_number.values()) == {1}
+        written = {line for path in work_dir.glob("**/shard-*.csv") for line in path.read_text().split()[1:]}
+        assert set(per_number) == written
+        assert client.balance() == pytest.approx(50 + 1.0)
