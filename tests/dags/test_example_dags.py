@@ -241,3 +241,34 @@ def test_balance_gated_batches_wait_for_a_top_up_then_text_every_shard_once(
     assert results["report"]["batches"] == 6  # 500 + 100 per shard of 600
     assert results["wait_for_balance"] == 200.0
     assert sandbox_conn.balance() == pytest.approx(200 - 90)
+
+
+def test_a_failed_shard_resumes_on_retry_without_texting_anybody_twice(
+    sandbox_conn: SandboxClient, airflow_db: None, work_dir: str, dag_results: Any
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    sandbox_conn.set_balance(200)
+    # The first shard to run gets its first batch accepted and its second rate-limited on every one
+    # of the hook's attempts, so that task fails and Airflow retries it.
+    sandbox_conn.inject_fault(
+        "rate_limit", path="/messages/send/to_numbers", after=1, count=5, retry_after=0.2
+    )
+    dag = DagBag(dag_folder=str(EXAMPLE_DAGS / "fullsms_balance_gated_batches.py")).dags[
+        "fullsms_balance_gated_batches"
+    ]
+    # A private copy of the DAG: the 30 s between tries would only slow the test down.
+    dag.task_dict["send_shard"].partial_kwargs["retry_delay"] = timedelta(0)
+
+    run = dag.test(run_conf={"work_dir": work_dir, "shard_size": 600})
+
+    assert run.state == "success"
+    tries = {ti.map_index: ti.try_number for ti in run.get_task_instances() if ti.task_id == "send_shard"}
+    assert sorted(tries.values()) == [1, 1, 2]
+    retried = next(index for index, tries in tries.items() if tries == 2)
+    per_number = Counter(m["to"] for m in sandbox_conn.messages())
+    assert len(per_number) == 1800
+    assert set(per_number.values()) == {1}
+    summary = dag_results(run)["send_shard"][retried]
+    assert summary["batches"]["skipped_already_accepted"] == 1  # the retry skipped the accepted batch
+    assert summary["sent"] == 600
