@@ -39,14 +39,15 @@ def ensure_airflow_home() -> str:
     """
     Point Airflow at a throw-away home unless one is set already (the test suite sets its own).
 
-    Benchmarks never touch a user's real Airflow home: the operator reads its connection from
-    ``AIRFLOW_CONN_FULLSMS_DEFAULT`` and needs no metadata database.
+    The benchmarks need no metadata database (the operator reads its connection from
+    ``AIRFLOW_CONN_FULLSMS_DEFAULT``), so a home that is already set is only read.
     """
     if "AIRFLOW_HOME" not in os.environ:
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="fullsms-bench-airflow-")
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    # The operator's progress lines would bury the tables; warnings still show.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        # Standalone runs only: the operator's progress lines would bury the tables. Under a
+        # test session the environment is the session's, so it is left alone.
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     return os.environ["AIRFLOW_HOME"]
 
 

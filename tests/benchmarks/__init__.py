@@ -1,0 +1,1 @@
+"""Smoke runs of the benchmarks and the reliability report at tiny sizes."""

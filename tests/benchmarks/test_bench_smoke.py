@@ -1,0 +1,179 @@
+"""
+Every benchmark and the reliability report, run at a tiny size so they never rot.
+
+These assert what a run must get right whatever the machine -- who was texted, how many
+requests, the tables' columns, the correctness figures -- and never how fast it was: timings
+belong to ``make bench`` on a quiet machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from benchmarks import __main__ as runner
+from benchmarks import bench_parse, bench_personalised, bench_sandbox, bench_throughput, reliability
+
+
+def header(text: str, first_column: str) -> list[str]:
+    """The column names of the markdown table in ``text`` whose first column is ``first_column``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == first_column:
+            return cells
+    raise AssertionError(f"no table starting with {first_column!r} in:\n{text}")
+
+
+def verdicts(result: dict[str, Any]) -> list[str]:
+    """Each target of a result is printed beside its measurement with PASS or FAIL."""
+    text = result["text"]
+    assert header(text, "target") == ["target", "measured", "limit", "result"]
+    for check in result["checks"]:
+        assert f"**{check.verdict}**" in text
+    return [c.verdict for c in result["checks"]]
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_connection() -> Iterator[None]:
+    """The benchmarks point ``fullsms_default`` at their sandbox only while they run."""
+    import os
+
+    before = os.environ.get("AIRFLOW_CONN_FULLSMS_DEFAULT")
+    yield
+    assert os.environ.get("AIRFLOW_CONN_FULLSMS_DEFAULT") == before
+
+
+def test_throughput_runs_all_three_sides_with_the_same_requests() -> None:
+    result = bench_throughput.run(2_000, repeat=1)
+
+    assert header(result["text"], "side") == ["side", "requests", "seconds", "recipients/s", "vs (a)"]
+    labels = [r["label"][:3] for r in result["rows"]]
+    assert labels == ["(a)", "(b)", "(c)"]
+    assert [r["requests"] for r in result["rows"]] == [4, 4, 4]  # 2,000 / 500, on every side
+    assert all(r["sent"] == 2_000 for r in result["rows"])
+    assert len(verdicts(result)) == 2
+    assert "Reproduce: `.venv/bin/python -m benchmarks.bench_throughput --recipients 2000`" in result["text"]
+
+
+def test_personalised_groups_shared_texts_and_sends_distinct_ones_alone() -> None:
+    result = bench_personalised.run({"grouped": 1_500, "distinct": 40}, latency_ms=5)
+
+    grouped, distinct = result["rows"]
+    assert header(result["text"], "audience")[:4] == [
+        "audience",
+        "distinct texts",
+        "latency added",
+        "provider requests",
+    ]
+    assert (grouped["distinct"], grouped["provider_requests"], grouped["limit_requests"]) == (3, 3, 3)
+    assert (distinct["distinct"], distinct["provider_requests"], distinct["limit_requests"]) == (40, 40, 40)
+    assert verdicts(result) == ["PASS"]  # a request count, not a timing: it holds on any machine
+
+
+def test_parse_cost_measures_our_modules_beside_the_http_provider() -> None:
+    result = bench_parse.run(rounds=1)
+
+    assert header(result["text"], "module (imported after airflow.sdk)") == [
+        "module (imported after airflow.sdk)",
+        "median ms",
+        "min ms",
+        "max ms",
+        "vs HTTP provider",
+        "interpreters",
+    ]
+    assert [r["module"] for r in result["rows"]] == [*bench_parse.OURS, bench_parse.HTTP]
+    assert all(r["median_ms"] > 0 for r in result["rows"])
+    assert len(verdicts(result)) == 6
+
+
+def test_costly_imports_are_read_from_importtime() -> None:
+    costs = bench_parse.costly_imports(bench_parse.HTTP, bench_parse._env())
+
+    assert costs
+    assert all(ms >= 0 for _, ms in costs)
+
+
+def test_sandbox_capacity_counts_what_it_served() -> None:
+    result = bench_sandbox.run(20)
+
+    assert result["rows"][0]["requests"] == 20
+    assert header(result["text"], "load")[:3] == ["load", "requests", "seconds"]
+    assert len(verdicts(result)) == 1
+
+
+def test_the_runner_wraps_the_memory_and_message_analysis_benchmarks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert runner.main(["--small", "--only", "memory", "message_analysis"]) == 0
+
+    out = capsys.readouterr().out
+    assert "CRASHED" not in out
+    assert "### Memory: peak RSS against the audience size" in out
+    assert "### Message analysis" in out
+    assert header(out, "recipients")[:3] == ["recipients", "peak RSS (MB)", "sent"]
+    summary = out[out.index("## Summary") :]
+    assert "memory: peak(" in summary
+    assert "message_analysis: mismatches with gsm0338 | 0 | = 0 | **PASS**" in summary
+    assert header(summary, "machine") == ["machine", ""]
+
+
+@pytest.fixture(scope="module")
+def reliability_report() -> dict[str, Any]:
+    return reliability.run(small=True)
+
+
+def test_reliability_matrix_never_texts_twice_and_accounts_for_everyone(
+    reliability_report: dict[str, Any],
+) -> None:
+    cells = reliability_report["cells"]
+    faults = {c["fault"] for c in cells}
+    assert {f.name for f in reliability.SMALL_FAULTS} == faults
+    assert header(reliability_report["text"], "fault") == [
+        "fault",
+        "hits",
+        "task retries",
+        "delivered",
+        "duplicates",
+        "reported sent",
+        "reported unknown",
+        "reported failed",
+        "final task state",
+        "s",
+        "checks",
+    ]
+    for cell in cells:
+        assert cell["duplicates"] == 0, cell
+        assert cell["sent"] + cell["unknown"] + cell["failed"] == reliability.SMALL_AUDIENCE, cell
+        assert cell["sent"] <= cell["delivered"] <= cell["sent"] + cell["unknown"], cell
+        assert all(cell["checks"].values()), cell
+    transient = {f.name for f in reliability.SMALL_FAULTS if f.transient}
+    for cell in cells:
+        if cell["fault"] in transient:
+            assert (cell["state"], cell["delivered"]) == ("success", reliability.SMALL_AUDIENCE), cell
+        else:
+            assert cell["state"] == "failed", cell
+            assert cell["unknown"] == 500, cell
+
+
+def test_reliability_secret_scan_finds_nothing_but_the_planted_control(
+    reliability_report: dict[str, Any],
+) -> None:
+    scan = reliability_report["scan"]
+    searched = {s["source"] for s in scan}
+    assert "console output of the runs" in searched
+    assert any(s.startswith("DB table `xcom`") for s in searched)
+    assert any(s.startswith("DB table `rendered_task_instance_fields`") for s in searched)
+    assert sum(len(s["hits"]) for s in scan) == 0
+    assert next(s["control_found"] for s in scan if "control_found" in s) == 2
+
+
+def test_reliability_bad_input_checks_run_cases_and_find_no_failures(
+    reliability_report: dict[str, Any],
+) -> None:
+    rows = reliability_report["bad_input"]
+    assert len(rows) == 5  # three properties, valid and invalid OpenAPI cases
+    assert all(r["cases"] > 0 for r in rows)
+    assert [r["failures"] for r in rows] == [0] * 5
+    assert all(c.passed for c in reliability_report["checks"])
