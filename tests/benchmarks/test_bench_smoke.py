@@ -139,6 +139,7 @@ def test_reliability_matrix_never_texts_twice_and_accounts_for_everyone(
         "reported sent",
         "reported unknown",
         "reported failed",
+        "in no figure",
         "final task state",
         "s",
         "checks",
