@@ -92,7 +92,7 @@ def _run(args: list[str], env: dict[str, str], log_path: Path) -> int:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
                 try:
-                    process.wait(timeout=15)
+                    process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C / kill -INT must still clean up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     elapsed: dict[str, float] = {}
     DEMO.mkdir(exist_ok=True)
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("http://127.0.0.1:8025/ and point AIRFLOW_CONN_FULLSMS_DEFAULT at it (see README, Sandbox).")
         return 0
     except (KeyboardInterrupt, Interrupted) as stop:
-        _say(f"\nInterrupted ({stop or 'Ctrl-C'}): the sandbox and Airflow were stopped.")
+        _say(f"\nInterrupted ({str(stop) or 'SIGINT'}): the sandbox and Airflow were stopped.")
         return 130
 
 
