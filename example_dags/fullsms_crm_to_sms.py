@@ -29,6 +29,7 @@ at shared storage, e.g. an ``ObjectStoragePath`` (``s3://...``), which the opera
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,7 +111,8 @@ def fullsms_crm_to_sms() -> None:
 
         from airflow_provider_fullsms.sms import InvalidNumberError, analyse_message, normalise_number
 
-        def numbers(rows: Any) -> Any:
+        def numbers(rows: Iterable[dict[str, str]]) -> Iterator[tuple[str | None, dict[str, str]]]:
+            """Each row with its E.164 number, or ``None`` when the number cannot be one."""
             for row in rows:
                 try:
                     yield normalise_number(row["phone"]), row
