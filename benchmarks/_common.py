@@ -8,9 +8,11 @@ import, because Airflow reads its configuration when it is imported.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -43,7 +45,9 @@ def ensure_airflow_home() -> str:
     ``AIRFLOW_CONN_FULLSMS_DEFAULT``), so a home that is already set is only read.
     """
     if "AIRFLOW_HOME" not in os.environ:
-        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="fullsms-bench-airflow-")
+        home = tempfile.mkdtemp(prefix="fullsms-bench-airflow-")
+        os.environ["AIRFLOW_HOME"] = home
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
         os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
         # Standalone runs only: the operator's progress lines would bury the tables. Under a
         # test session the environment is the session's, so it is left alone.

@@ -26,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from typing import Any
 
 from benchmarks._common import Check, markdown_table, report
@@ -48,11 +47,11 @@ _TIMER = (
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    # A throw-away home: the first import of airflow writes its default config there.
-    env.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="fullsms-bench-parse-"))
-    env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    return env
+    from benchmarks._common import ensure_airflow_home
+
+    # A throw-away home unless one is set: the first import of airflow writes its config there.
+    ensure_airflow_home()
+    return dict(os.environ)
 
 
 def time_import(module: str, env: dict[str, str]) -> float:
