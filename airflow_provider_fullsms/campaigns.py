@@ -30,6 +30,7 @@ import enum
 import hashlib
 import json
 import string
+import sys
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -80,16 +81,25 @@ class CompactNumberSet:
     audiences, so probes stay short). Each segment doubles on its own, so growing never holds
     the old and the new copy of the whole set at once: the peak stays within about 1/64 of the
     steady size, and memory grows smoothly with the audience.
+
+    Probing in Python costs about 1.4 µs a key against 0.2 µs for the built-in ``set``, so the
+    first ``small_limit`` keys (17 MB at the default) live in a plain ``set``: a typical campaign
+    never pays for compactness, and a million-number one moves to the tables once, when the set
+    fills up.
+
+    :param small_limit: keys held in a built-in ``set`` before moving to the compact tables.
     """
 
-    __slots__ = ("_bits", "_count", "_limits", "_tables")
+    __slots__ = ("_bits", "_count", "_limits", "_small", "_small_limit", "_tables")
 
     _SEGMENT_BITS = 6
     _SEGMENTS = 1 << _SEGMENT_BITS
     _LOAD = 0.75
 
-    def __init__(self) -> None:
+    def __init__(self, small_limit: int = 250_000) -> None:
         self._count = 0
+        self._small: set[int] | None = set()
+        self._small_limit = small_limit
         self._bits = [4] * self._SEGMENTS
         self._tables = [self._new_table(4) for _ in range(self._SEGMENTS)]
         self._limits = [int(16 * self._LOAD)] * self._SEGMENTS
@@ -105,6 +115,8 @@ class CompactNumberSet:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, int) or key <= 0:
             return False
+        if self._small is not None:
+            return key in self._small
         hashed = (key * _FIB) & _MASK64
         segment = hashed >> (64 - self._SEGMENT_BITS)
         bits = self._bits[segment]
@@ -126,6 +138,15 @@ class CompactNumberSet:
         """
         if key <= 0:
             raise ValueError(f"CompactNumberSet holds positive ints only, got {key!r}")
+        small = self._small
+        if small is not None:
+            if key in small:
+                return False
+            small.add(key)
+            self._count += 1
+            if self._count > self._small_limit:
+                self._move_to_tables()
+            return True
         hashed = (key * _FIB) & _MASK64
         segment = hashed >> (64 - self._SEGMENT_BITS)
         if self._insert(segment, hashed, key):
@@ -160,9 +181,17 @@ class CompactNumberSet:
             if value != _EMPTY:
                 self._insert(segment, (value * _FIB) & _MASK64, value)
 
+    def _move_to_tables(self) -> None:
+        small, self._small = self._small or set(), None
+        for key in small:
+            hashed = (key * _FIB) & _MASK64
+            self._insert(hashed >> (64 - self._SEGMENT_BITS), hashed, key)
+
     @property
     def nbytes(self) -> int:
-        """Bytes held by the tables."""
+        """Bytes held: the compact tables, or the built-in set and its int objects while small."""
+        if self._small is not None:
+            return sys.getsizeof(self._small) + 32 * len(self._small)
         return sum(table.itemsize * len(table) for table in self._tables)
 
 
@@ -783,6 +812,8 @@ class CampaignReport:
     api_invalid: list[str] = field(default_factory=list)
     unknown: list[dict[str, Any]] = field(default_factory=list)
     not_sent: list[dict[str, Any]] = field(default_factory=list)
+    #: Recipients of the batches this try settled as sent or unknown (accepted, skipped, assumed).
+    settled_recipients: int = 0
     stopped_by: BaseException | None = None
     stop_kind: Failure | None = None
 
@@ -800,6 +831,19 @@ class CampaignReport:
     @property
     def unknown_recipients(self) -> int:
         return sum(item["recipients"] for item in self.unknown)
+
+    @property
+    def not_started_batches(self) -> int:
+        """Batches this try never reached, because an earlier batch stopped it."""
+        settled = (
+            self.accepted + self.skipped_accepted + self.assumed_sent + len(self.unknown) + len(self.not_sent)
+        )
+        return max(self.batches_total - settled, 0)
+
+    @property
+    def not_sent_recipients(self) -> int:
+        """Recipients nobody texted in this try: refused or transient batches, and batches never reached."""
+        return max(self.recipients_total - self.settled_recipients, 0)
 
     def summary(self, stats: AudienceStats | None = None) -> dict[str, Any]:
         """
@@ -829,8 +873,10 @@ class CampaignReport:
                 "assumed_sent": self.assumed_sent,
                 "unknown": list(self.unknown),
                 "not_sent": list(self.not_sent),
+                "not_started": self.not_started_batches,
             },
             "unknown_recipients": self.unknown_recipients,
+            "not_sent_recipients": self.not_sent_recipients,
         }
 
 
@@ -906,6 +952,7 @@ def run_batches(
         nonlocal done_recipients, done_batches
         done_recipients += batch.recipients
         done_batches += 1
+        report.settled_recipients += batch.recipients
 
     def collect(futures: Iterable[Future[SendResult]]) -> None:
         for future in futures:

@@ -296,7 +296,7 @@ def judge(cell: dict[str, Any], audience: int) -> dict[str, Any]:
     if summary is not None:
         sent = int(summary["sent"])
         unknown = int(summary["unknown_recipients"])
-        failed = sum(int(b["recipients"]) for b in summary["batches"]["not_sent"])
+        failed = int(summary["not_sent_recipients"])
     elif cell["state"] == "failed" and cell["delivered"] == 0:
         # Failed before the first send (e.g. the account checks): the failure covers everyone.
         sent, unknown, failed = 0, 0, audience

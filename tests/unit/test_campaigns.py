@@ -53,9 +53,9 @@ def batches_of(
 # -- CompactNumberSet ------------------------------------------------------------------------------
 
 
-@given(st.lists(st.integers(min_value=1, max_value=10**15), max_size=3000))
-def test_compact_number_set_behaves_like_a_set(values: list[int]) -> None:
-    compact = CompactNumberSet()
+@given(st.lists(st.integers(min_value=1, max_value=10**15), max_size=3000), st.sampled_from([0, 50, 10**6]))
+def test_compact_number_set_behaves_like_a_set(values: list[int], small_limit: int) -> None:
+    compact = CompactNumberSet(small_limit=small_limit)
     reference: set[int] = set()
     for value in values:
         assert compact.add(value) == (value not in reference)
@@ -68,7 +68,7 @@ def test_compact_number_set_behaves_like_a_set(values: list[int]) -> None:
 
 
 def test_compact_number_set_is_much_smaller_than_a_set() -> None:
-    compact = CompactNumberSet()
+    compact = CompactNumberSet(small_limit=1000)
     for value in range(447700000000, 447700000000 + 200_000):
         compact.add(value)
     # 8 bytes a slot at most 70% full, doubling: under 24 bytes a number (a set of ints: ~70).
@@ -573,6 +573,17 @@ def test_a_not_accepted_batch_stops_new_submissions_but_finishes_the_ones_out(
     assert store.get("fullsms.batch.1")["s"] == "not_sent"
     assert len(api.sent) < 20
     assert all(store.get(f"fullsms.batch.{i}")["s"] != "in_flight" for i in api.sent)
+
+
+@pytest.mark.parametrize("failing", [0, 4, 9])
+def test_a_stopped_try_accounts_for_every_recipient(failing: int) -> None:
+    """Batches never reached after a stop count as not sent, so nobody falls out of the summary."""
+    api = FakeApi({failing: Transient("503")})
+    report = run(make_batches(10), api, MemoryStateStore(), max_concurrency=1)
+    summary = report.summary()
+    assert summary["batches"]["not_started"] == 10 - failing - 1
+    assert summary["not_sent_recipients"] == 10 - failing
+    assert summary["sent"] + summary["unknown_recipients"] + summary["not_sent_recipients"] == 10
 
 
 def test_work_in_flight_is_bounded() -> None:
