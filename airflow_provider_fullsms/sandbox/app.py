@@ -289,6 +289,23 @@ class _Send:
             return "", json_response(403, SHORTLINKS_REFUSED)
         return text, None
 
+    def send(self, state: SandboxState, account: Account, recipients: list[str]) -> str | Response:
+        """Resolve the text, charge and record the campaign: its id, or the documented refusal."""
+        text, refusal = self.resolve(account)
+        if refusal is not None:
+            return refusal
+        analysis = analyse_message(text)
+        campaign_id = state.send_campaign(
+            account,
+            sender=self.from_,
+            text=text,
+            encoding=analysis.encoding,
+            segments=analysis.segments,
+            recipients=recipients,
+            send_at=self.send_at,
+        )
+        return balance_low(account) if campaign_id is None else campaign_id
+
 
 def check_sender(account: Account, sender: Any) -> Response | None:
     """``from`` must be a number the account owns or one of its approved sender IDs."""
@@ -444,21 +461,9 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         send = _Send(body, errors)
         if errors:
             return field_errors(errors)
-        text, refusal = send.resolve(account)
-        if refusal is not None:
-            return refusal
-        analysis = analyse_message(text)
-        campaign_id = state.send_campaign(
-            account,
-            sender=send.from_,
-            text=text,
-            encoding=analysis.encoding,
-            segments=analysis.segments,
-            recipients=valid,
-            send_at=send.send_at,
-        )
-        if campaign_id is None:
-            return balance_low(account)
+        campaign_id = send.send(state, account, valid)
+        if isinstance(campaign_id, Response):
+            return campaign_id
         return json_response(
             200,
             {
@@ -501,25 +506,13 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         send = _Send(body, errors)
         if errors:
             return field_errors(errors)
-        text, refusal = send.resolve(account)
-        if refusal is not None:
-            return refusal
         # A contact on two of the lists gets the campaign once.
         recipients = list(
             dict.fromkeys(number for contact_list in lists for number in contact_list.subscribed)
         )
-        analysis = analyse_message(text)
-        campaign_id = state.send_campaign(
-            account,
-            sender=send.from_,
-            text=text,
-            encoding=analysis.encoding,
-            segments=analysis.segments,
-            recipients=recipients,
-            send_at=send.send_at,
-        )
-        if campaign_id is None:
-            return balance_low(account)
+        campaign_id = send.send(state, account, recipients)
+        if isinstance(campaign_id, Response):
+            return campaign_id
         return json_response(200, {"status": "approved", "campaign_id": campaign_id})
 
     # -- OTP ----------------------------------------------------------------------------------------
