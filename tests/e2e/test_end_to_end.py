@@ -86,3 +86,47 @@ def test_deferred_balance_sensor_waits_for_a_top_up_then_every_shard_is_sent_onc
         written = {line for path in work_dir.glob("**/shard-*.csv") for line in path.read_text().split()[1:]}
         assert set(per_number) == written
         assert client.balance() == pytest.approx(50 + 1.0)
+
+
+TIMEOUT_DAG = """
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
+
+with DAG("fullsms_e2e_sensor_timeout", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    FullSmsBalanceSensor(
+        task_id="soft", min_balance=1000, deferrable=True, poke_interval=1, timeout=6, soft_fail=True
+    )
+    FullSmsBalanceSensor(task_id="hard", min_balance=1000, deferrable=True, poke_interval=1, timeout=6)
+"""
+
+
+@pytest.mark.slow
+def test_a_deferred_sensor_times_out_in_the_triggerer_like_in_any_other_mode(tmp_path: Path) -> None:
+    """The deferral carries the sensor's timeout: skipped under soft_fail, failed without it."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "fullsms_e2e_sensor_timeout.py").write_text(TIMEOUT_DAG)
+    home = tmp_path / "airflow"
+    home.mkdir()
+    with SandboxProcess(balance=5) as sandbox:
+        connection = sandbox.client.connection_uri()
+        with AirflowStack(home, dags, {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}) as stack:
+            dag_id, run_id = "fullsms_e2e_sensor_timeout", "e2e_timeout"
+            stack.wait_for_dag(dag_id)
+            stack.trigger(dag_id, run_id)
+            stack.wait_until(
+                "both sensors to defer",
+                lambda: set(stack.task_states(dag_id, run_id).values()) == {"deferred"},
+                90,
+            )
+            stack.wait_until(
+                "the run to finish", lambda: stack.run_state(dag_id, run_id) in {"success", "failed"}, 120
+            )
+            states = stack.task_states(dag_id, run_id)
+        checks = sandbox.client.requests_count("/account/balance")
+    assert states == {"soft": "skipped", "hard": "failed"}
+    assert checks >= 4, "the triggerer kept checking until the timeout"
