@@ -449,7 +449,9 @@ class FullSmsSendToNumbersOperator(_FullSmsSendOperator):
         send_at = self._resolve_send_at()
         template_id = self._check_template()
         sender = self._check_sender()
-        campaign_key = fingerprint("to_numbers", sender, self.send_at, send_at, template_id)
+        # The send_at asked for, not the resolved one: that turns from a time into "now" once it
+        # has passed, and a retry must still recognise the campaign it is resuming.
+        campaign_key = fingerprint("to_numbers", sender, self.send_at, template_id)
         try:
             plan = plan_campaign(self._entries(source), source, campaign_key=campaign_key)
         except CampaignInputError as err:
@@ -715,7 +717,8 @@ class FullSmsSendToListsOperator(_FullSmsSendOperator):
             index=0,
             numbers=(),
             text=text,
-            fingerprint=fingerprint("to_lists", sender, self.send_at, send_at, template_id, text, list_ids),
+            # self.send_at, not the resolved send_at: see FullSmsSendToNumbersOperator.execute.
+            fingerprint=fingerprint("to_lists", sender, self.send_at, template_id, text, list_ids),
             recipients=subscribed,
         )
         stats = AudienceStats(rows=subscribed, unique=subscribed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -206,6 +207,29 @@ def test_send_at_just_past_sends_now(api: Api) -> None:
     just_now = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
     send_op(numbers=["447700900001"], send_at=just_now).execute(context())
     assert "send_at" not in api.payloads[0]
+
+
+def test_a_retry_resumes_after_send_at_has_passed(api: Api) -> None:
+    # Try 1 schedules batch 0 for a time that has passed when the retry runs: the retry sends the
+    # rest now instead of refusing the campaign as changed.
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    for call in range(1, 6):
+        api.script[call] = (429, {"message": "Too Many Attempts."})
+    store = MemoryStateStore()
+    with pytest.raises(AirflowException):
+        send_op(numbers=numbers(1500), send_at=when.isoformat()).execute(context(store))
+    assert api.payloads[0]["send_at"] == when.strftime("%Y-%m-%d %H:%M:%S")
+    # time.sleep is patched out (no_sleep); an Event's wait is not.
+    threading.Event().wait(max(0.0, (when - datetime.now(UTC)).total_seconds()) + 0.2)
+    api.payloads.clear()
+    api.script.clear()
+    summary = send_op(numbers=numbers(1500), send_at=when.isoformat()).execute(context(store))
+    assert [("send_at" in p, p["to_numbers"][0]) for p in api.payloads] == [
+        (False, "447700000500"),
+        (False, "447700001000"),
+    ]
+    assert summary["batches"]["skipped_already_accepted"] == 1
+    assert summary["sent"] == 1500
 
 
 def test_template_id_is_checked_and_sent(api: Api) -> None:
