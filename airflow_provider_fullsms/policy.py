@@ -12,7 +12,7 @@ connection refused / connect timeout      retry         retry (never reached it)
 429 rate limit (``Retry-After`` honoured)   retry         retry (refused, not done)
 503 Service Unavailable                   retry         retry (refused, not done)
 502 / 504 (a gateway answered)            retry         outcome unknown
-500 Internal Error                        raise         outcome unknown
+500 Internal Error, any other 5xx         raise         outcome unknown
 read timeout / dropped connection         retry         outcome unknown
 429 OTP business refusal, other 4xx       raise         raise
 ========================================  ============  =========================
@@ -93,7 +93,6 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 _READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _WRITE_RETRY_STATUSES = frozenset({429, 503})
-_WRITE_UNKNOWN_STATUSES = frozenset({500, 502, 504})
 
 
 def error_for_status(
@@ -111,7 +110,9 @@ def error_for_status(
     :param idempotent: whether repeating the request can change nothing (reads).
     """
     error = error_from_response(status_code, content, headers)
-    if not idempotent and status_code in _WRITE_UNKNOWN_STATUSES:
+    # Any 5xx but 503 on a write is ambiguous, not only the documented 500 and the usual 502/504:
+    # a proxy's 520-524 may have forwarded the request before giving up on the answer.
+    if not idempotent and status_code >= 500 and status_code not in _WRITE_RETRY_STATUSES:
         return FullSmsOutcomeUnknownError(
             what, f"FullSMS answered {status_code}: {error.message}", status_code=status_code
         )

@@ -402,6 +402,17 @@ def test_get_is_retried_after_read_timeout(
     assert hook.get_balance() == 100.0
 
 
+@pytest.mark.parametrize("status", [500, 502, 504, 520, 524])
+def test_an_ambiguous_5xx_on_a_send_is_outcome_unknown(
+    hook: FullSmsHook, requests_mock: Any, sleeps: list[float], status: int
+) -> None:
+    requests_mock.post(f"{FAKE_URL}/messages/send/to_numbers", status_code=status, text="<html>oops</html>")
+    with pytest.raises(exc.FullSmsOutcomeUnknownError) as raised:
+        hook.send_to_numbers(["972541111111"], message="hi")
+    assert raised.value.http_status == status
+    assert requests_mock.call_count == 1
+
+
 @pytest.mark.parametrize(
     "failure",
     [
