@@ -48,6 +48,8 @@ DEFAULT_BASE_URL = "https://api.fullsms.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_CONCURRENCY = 4
+#: The most send requests one task keeps out at once (the connection form says the same).
+MAX_CONCURRENCY = 32
 MAX_NUMBERS_PER_REQUEST = 500
 SEND_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
 _SEND_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -88,7 +90,9 @@ class ConnectionConfig:
             default_sender=str(extras["default_sender"]) if extras.get("default_sender") else None,
             timezone=str(extras.get("timezone") or "UTC"),
             max_concurrency=int(
-                _positive_number(extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY, conn_id)
+                _positive_number(
+                    extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY, conn_id, maximum=MAX_CONCURRENCY
+                )
             ),
         )
         config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
@@ -129,7 +133,9 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
     return host
 
 
-def _positive_number(extras: Mapping[str, Any], key: str, default: float, conn_id: str) -> float:
+def _positive_number(
+    extras: Mapping[str, Any], key: str, default: float, conn_id: str, *, maximum: float | None = None
+) -> float:
     value = extras.get(key)
     if value in (None, ""):
         return default
@@ -137,9 +143,10 @@ def _positive_number(extras: Mapping[str, Any], key: str, default: float, conn_i
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if number <= 0:
+    if number <= 0 or (maximum is not None and number > maximum):
+        bound = f" no larger than {maximum:g}" if maximum is not None else ""
         raise FullSmsConfigurationError(
-            f"Connection {conn_id!r}: extra {key!r} must be a positive number, got {value!r}."
+            f"Connection {conn_id!r}: extra {key!r} must be a positive number{bound}, got {value!r}."
         )
     return number
 

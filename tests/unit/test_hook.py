@@ -531,6 +531,24 @@ def test_send_at_is_sent_in_the_connection_timezone(value: Any, timezone: str, e
     assert format_send_at(value, pendulum.timezone(timezone)) == expected
 
 
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ({"max_concurrency": 33}, "'max_concurrency' must be a positive number no larger than 32, got 33"),
+        ({"timeout": "soon"}, "'timeout' must be a positive number, got 'soon'"),
+        ({"connect_timeout": 0}, "'connect_timeout' must be a positive number, got 0"),
+    ],
+)
+def test_bad_connection_extras_are_refused_with_their_value(
+    monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], match: str
+) -> None:
+    from tests.conftest import connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(FAKE_URL, **extra))
+    with pytest.raises(exc.FullSmsConfigurationError, match=match):
+        FullSmsHook().config  # noqa: B018
+
+
 def test_unknown_timezone_extra_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.conftest import connection_json
 

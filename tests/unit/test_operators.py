@@ -232,6 +232,34 @@ def test_a_retry_resumes_after_send_at_has_passed(api: Api) -> None:
     assert summary["sent"] == 1500
 
 
+def test_a_retry_long_after_send_at_finishes_the_started_campaign(api: Api) -> None:
+    # Try 1 schedules batch 0 and stops on 429s; the retry comes after send_at_tolerance has run
+    # out. Part of the audience has the text, so the rest goes out now instead of never.
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    for call in range(1, 6):
+        api.script[call] = (429, {"message": "Too Many Attempts."})
+    store = MemoryStateStore()
+    with pytest.raises(AirflowException):
+        send_op(numbers=numbers(1500), send_at=when.isoformat(), send_at_tolerance=0).execute(context(store))
+    threading.Event().wait(max(0.0, (when - datetime.now(UTC)).total_seconds()) + 1.2)
+    api.payloads.clear()
+    api.script.clear()
+    retry = send_op(numbers=numbers(1500), send_at=when.isoformat(), send_at_tolerance=0)
+    summary = retry.execute(context(store))
+    assert [p["to_numbers"][0] for p in api.payloads] == ["447700000500", "447700001000"]
+    assert all("send_at" not in p for p in api.payloads)
+    assert summary["sent"] == 1500
+
+
+def test_a_first_try_after_send_at_is_still_refused(api: Api) -> None:
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    with pytest.raises(AirflowFailException, match="in the past"):
+        send_op(numbers=numbers(10), send_at=when.isoformat(), send_at_tolerance=0).execute(
+            context(MemoryStateStore())
+        )
+    assert api.payloads == []
+
+
 def test_template_id_is_checked_and_sent(api: Api) -> None:
     send_op(numbers=["447700900001"], message=None, template_id=7).execute(context())
     assert api.payloads[0]["template_id"] == "7"
@@ -360,6 +388,10 @@ PAST = (datetime.now(UTC) - timedelta(days=2)).isoformat()
         ({"numbers": ["447700900001"], "message": None}, "Nothing to send"),
         ({"numbers": ["447700900001"], "on_unknown_outcome": "maybe"}, "on_unknown_outcome='maybe'"),
         ({"numbers": ["447700900001"], "max_concurrency": 0}, "max_concurrency=0"),
+        (
+            {"numbers": ["447700900001"], "max_concurrency": 33},
+            "max_concurrency=33: use a whole number from 1 to 32",
+        ),
         ({"recipients": [{"number": "447700900001"}], "message": "Hi {first_name}"}, "first_name"),
     ],
 )
