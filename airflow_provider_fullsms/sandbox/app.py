@@ -13,7 +13,7 @@ import html
 import json
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -187,8 +187,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def read_json(request: Request, *, otp: bool = False) -> dict[str, Any] | Response:
-    """Read a JSON object body, answering anything else with the documented 422 shape.
+class Refusal(Exception):
+    """A documented refusal, raised where it is found and answered as it is by the app."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _authenticated(request: Request, *, need_rights: bool) -> Account:
+    found = request.app.state.sandbox.authenticate(request.headers.get("authorization"))
+    if found is None:
+        raise Refusal(json_response(403, UNAUTHENTICATED))
+    account, rights = found
+    if need_rights and not rights:
+        raise Refusal(json_response(403, ACCESS_DENIED))
+    return account
+
+
+def vendor_account(request: Request) -> Account:
+    """The account of the Bearer token; a token without rights gets ``403 Access Denied``."""
+    return _authenticated(request, need_rights=True)
+
+
+def sandbox_account(request: Request) -> Account:
+    """The account of the Bearer token for ``/_sandbox/`` calls (any valid token will do)."""
+    return _authenticated(request, need_rights=False)
+
+
+VendorAccount = Annotated[Account, Depends(vendor_account)]
+SandboxAccount = Annotated[Account, Depends(sandbox_account)]
+
+
+async def read_json(request: Request, *, otp: bool = False) -> dict[str, Any]:
+    """Read a JSON object body; anything else is refused with the documented 422 shape.
 
     The body is always read to the end, even when too large, so the client gets the answer
     instead of a reset connection while it is still sending.
@@ -200,10 +232,12 @@ async def read_json(request: Request, *, otp: bool = False) -> dict[str, Any] | 
         if size <= MAX_BODY_BYTES:
             chunks.append(chunk)
     if size > MAX_BODY_BYTES:
-        return field_errors(
-            {"body": [f"The request body must not be larger than {MAX_BODY_BYTES} bytes."]},
-            otp=otp,
-            status=413,
+        raise Refusal(
+            field_errors(
+                {"body": [f"The request body must not be larger than {MAX_BODY_BYTES} bytes."]},
+                otp=otp,
+                status=413,
+            )
         )
     raw = b"".join(chunks)
     if not raw.strip():
@@ -212,9 +246,9 @@ async def read_json(request: Request, *, otp: bool = False) -> dict[str, Any] | 
         body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         # ValueError covers bad JSON, bad UTF-8 and over-long integers.
-        return field_errors({"body": ["The request body must be valid JSON."]}, otp=otp)
+        raise Refusal(field_errors({"body": ["The request body must be valid JSON."]}, otp=otp)) from None
     if not isinstance(body, dict):
-        return field_errors({"body": ["The request body must be a JSON object."]}, otp=otp)
+        raise Refusal(field_errors({"body": ["The request body must be a JSON object."]}, otp=otp))
     return body
 
 
@@ -334,26 +368,16 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         description="A local FullSMS server: the documented vendor API, /_sandbox/ inspection and faults.",
         version="1",
     )
+    app.state.sandbox = state
     bearer = HTTPBearer(auto_error=False, description="The sandbox token (default: sandbox-token).")
-
-    def auth(request: Request) -> Account | Response:
-        found = state.authenticate(request.headers.get("authorization"))
-        if found is None:
-            return json_response(403, UNAUTHENTICATED)
-        account, rights = found
-        if not rights:
-            return json_response(403, ACCESS_DENIED)
-        return account
-
-    def admin_auth(request: Request) -> Account | Response:
-        found = state.authenticate(request.headers.get("authorization"))
-        if found is None:
-            return json_response(403, UNAUTHENTICATED)
-        return found[0]
 
     secured = [Depends(bearer)]
 
     # -- error shapes: never FastAPI's {"detail": ...} ----------------------------------------------
+
+    @app.exception_handler(Refusal)
+    async def on_refusal(request: Request, exc: Refusal) -> Response:
+        return exc.response
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -374,24 +398,15 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
     # -- account ------------------------------------------------------------------------------------
 
     @app.get("/account/balance", tags=["Account"], dependencies=secured)
-    async def get_balance(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def get_balance(account: VendorAccount) -> Response:
         return json_response(200, {"balance": money_json(account.balance)})
 
     @app.get("/account/numbers", tags=["Account"], dependencies=secured)
-    async def get_numbers(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def get_numbers(account: VendorAccount) -> Response:
         return json_response(200, {"total_numbers": len(account.numbers), "numbers": account.numbers})
 
     @app.get("/account/lists", tags=["Account"], dependencies=secured)
-    async def get_lists(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def get_lists(account: VendorAccount) -> Response:
         lists = [
             {
                 "list_id": contact_list.list_id,
@@ -404,19 +419,13 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         return json_response(200, {"total_lists": len(lists), "lists": lists})
 
     @app.get("/account/senderids", tags=["Account"], dependencies=secured)
-    async def get_sender_ids(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def get_sender_ids(account: VendorAccount) -> Response:
         return json_response(
             200, {"total_senderids": len(account.sender_ids), "senderids": account.sender_ids}
         )
 
     @app.get("/account/templates", tags=["Account"], dependencies=secured)
-    async def get_templates(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def get_templates(account: VendorAccount) -> Response:
         templates = [
             {"template_id": _as_int(t.template_id) or t.template_id, "name": t.name, "content": t.content}
             for t in account.templates.values()
@@ -431,13 +440,8 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         dependencies=secured,
         openapi_extra=_body_schema(SendToNumbersBody),
     )
-    async def send_to_numbers(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def send_to_numbers(request: Request, account: VendorAccount) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         errors: dict[str, list[str]] = {}
         to_numbers = body.get("to_numbers")
         valid: list[str] = []
@@ -480,13 +484,8 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         dependencies=secured,
         openapi_extra=_body_schema(SendToListsBody),
     )
-    async def send_to_lists(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def send_to_lists(request: Request, account: VendorAccount) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         errors: dict[str, list[str]] = {}
         list_ids = body.get("to_list_ids")
         lists = []
@@ -518,13 +517,8 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
     # -- OTP ----------------------------------------------------------------------------------------
 
     @app.post("/otp/create", tags=["OTP"], dependencies=secured, openapi_extra=_body_schema(OtpCreateBody))
-    async def otp_create(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def otp_create(request: Request, account: VendorAccount) -> Response:
         body = await read_json(request, otp=True)
-        if isinstance(body, Response):
-            return body
         errors: dict[str, list[str]] = {}
         to_number = body.get("to_number")
         if not (isinstance(to_number, str) and NUMBER_PATTERN.fullmatch(to_number)):
@@ -559,13 +553,8 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         return otp_id
 
     @app.post("/otp/verify", tags=["OTP"], dependencies=secured, openapi_extra=_body_schema(OtpVerifyBody))
-    async def otp_verify(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def otp_verify(request: Request, account: VendorAccount) -> Response:
         body = await read_json(request, otp=True)
-        if isinstance(body, Response):
-            return body
         errors: dict[str, list[str]] = {}
         otp_id = otp_id_of(body, errors)
         code = _as_int(body.get("code"))
@@ -586,13 +575,8 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         return field_errors({"code": ["This code is invalid."]}, otp=True)
 
     @app.post("/otp/cancel", tags=["OTP"], dependencies=secured, openapi_extra=_body_schema(OtpCancelBody))
-    async def otp_cancel(request: Request) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def otp_cancel(request: Request, account: VendorAccount) -> Response:
         body = await read_json(request, otp=True)
-        if isinstance(body, Response):
-            return body
         errors: dict[str, list[str]] = {}
         otp_id = otp_id_of(body, errors)
         if errors:
@@ -605,10 +589,7 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         return json_response(200, ["ok"])
 
     @app.get("/otp/search", tags=["OTP"], dependencies=secured)
-    async def otp_search(request: Request, otp_id: str | None = None) -> Response:
-        account = auth(request)
-        if isinstance(account, Response):
-            return account
+    async def otp_search(account: VendorAccount, otp_id: str | None = None) -> Response:
         if not otp_id:
             return field_errors({"otp_id": ["This otp_id is invalid."]}, otp=True)
         otp = state.find_otp(account, otp_id)
@@ -620,18 +601,16 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
 
     @app.get("/_sandbox/messages", tags=["Sandbox"], dependencies=secured)
     async def sandbox_messages(
-        request: Request, to: str | None = None, campaign_id: str | None = None, otp_id: str | None = None
+        request: Request,
+        account: SandboxAccount,
+        to: str | None = None,
+        campaign_id: str | None = None,
+        otp_id: str | None = None,
     ) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
         return json_response(200, {"messages": state.messages(to=to, campaign_id=campaign_id, otp_id=otp_id)})
 
     @app.get("/_sandbox/requests", tags=["Sandbox"], dependencies=secured)
-    async def sandbox_requests(request: Request) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
+    async def sandbox_requests(account: SandboxAccount) -> Response:
         with state.lock:
             counts = dict(state.request_counts)
         return json_response(200, {"requests": counts, "total": sum(counts.values())})
@@ -639,13 +618,8 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
     @app.put(
         "/_sandbox/balance", tags=["Sandbox"], dependencies=secured, openapi_extra=_body_schema(BalanceBody)
     )
-    async def sandbox_balance(request: Request) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
+    async def sandbox_balance(request: Request, account: SandboxAccount) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         raw = body.get("balance")
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             return field_errors({"balance": ["The balance must be a number."]})
@@ -656,38 +630,24 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         return json_response(200, {"balance": money_json(account.balance)})
 
     @app.post("/_sandbox/reset", tags=["Sandbox"], dependencies=secured)
-    async def sandbox_reset(request: Request) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
+    async def sandbox_reset(account: SandboxAccount) -> Response:
         state.reset()
         return json_response(200, {"status": "reset"})
 
     @app.get("/_sandbox/faults", tags=["Sandbox"], dependencies=secured)
-    async def sandbox_faults(request: Request) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
+    async def sandbox_faults(account: SandboxAccount) -> Response:
         return json_response(200, {"faults": state.fault_list()})
 
     @app.delete("/_sandbox/faults", tags=["Sandbox"], dependencies=secured)
-    async def sandbox_clear_faults(request: Request) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
+    async def sandbox_clear_faults(account: SandboxAccount) -> Response:
         state.clear_faults()
         return json_response(200, {"faults": []})
 
     @app.post(
         "/_sandbox/faults", tags=["Sandbox"], dependencies=secured, openapi_extra=_body_schema(FaultBody)
     )
-    async def sandbox_add_fault(request: Request) -> Response:
-        account = admin_auth(request)
-        if isinstance(account, Response):
-            return account
+    async def sandbox_add_fault(request: Request, account: SandboxAccount) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         parsed = parse_fault(body, refuse_supported=runner is not None)
         if isinstance(parsed, Response):
             return parsed
