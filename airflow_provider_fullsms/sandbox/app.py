@@ -601,7 +601,6 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
 
     @app.get("/_sandbox/messages", tags=["Sandbox"], dependencies=secured)
     async def sandbox_messages(
-        request: Request,
         account: SandboxAccount,
         to: str | None = None,
         campaign_id: str | None = None,
