@@ -462,8 +462,6 @@ def positive_control() -> list[dict[str, Any]]:
 
 def properties(max_examples: int) -> list[dict[str, Any]]:
     """The message-analysis properties (as in ``tests/unit/test_sms_properties.py``), bounded and counted."""
-    import codecs
-
     import gsm0338  # noqa: F401  -- registers the "gsm03.38" reference codec
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -472,9 +470,9 @@ def properties(max_examples: int) -> list[dict[str, Any]]:
         GSM7,
         GSM7_BASIC_CHARACTERS,
         GSM7_EXTENSION_CHARACTERS,
-        UCS2,
         analyse_message,
     )
+    from benchmarks.bench_message_analysis import codec_analysis
 
     gsm = GSM7_BASIC_CHARACTERS + GSM7_EXTENSION_CHARACTERS
     mixed = gsm + "`\tçПΩ\N{WAVING HAND SIGN}\N{GRINNING FACE}"
@@ -496,14 +494,8 @@ def properties(max_examples: int) -> list[dict[str, Any]]:
     def agrees_with_gsm0338(text: str) -> None:
         tried["encoding and units agree with gsm0338"] += 1
         analysis = analyse_message(text)
-        try:
-            septets = codecs.encode(text, "gsm03.38")
-        except UnicodeEncodeError:
-            assert analysis.encoding == UCS2
-            assert analysis.units == len(text.encode("utf-16-le")) // 2
-        else:
-            assert analysis.encoding == GSM7
-            assert analysis.units == len(septets)
+        encoding, units, _ = codec_analysis(text)
+        assert (analysis.encoding, analysis.units) == (encoding, units)
 
     checks: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
         (
