@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -32,16 +32,21 @@ def _key(protocol: Any) -> tuple[Any, Any]:
     return (tuple(protocol.server or ()), tuple(protocol.client or ()))
 
 
-class TrackingH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, recording its transport so a ``drop`` fault can abort it."""
+class _TracksTransport:
+    """Mixed into a uvicorn HTTP protocol: records its transport so a ``drop`` fault can abort it."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        TRANSPORTS[_key(self)] = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        # uvicorn serves HTTP over TCP: the transport is a full asyncio.Transport.
+        TRANSPORTS[_key(self)] = cast("asyncio.Transport", transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         TRANSPORTS.pop(_key(self), None)
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+class TrackingH11Protocol(_TracksTransport, H11Protocol):
+    """uvicorn's h11 protocol, recording its transport so a ``drop`` fault can abort it."""
 
 
 def http_protocol() -> type[asyncio.Protocol]:
@@ -51,16 +56,8 @@ def http_protocol() -> type[asyncio.Protocol]:
     except ImportError:  # httptools is optional in uvicorn
         return TrackingH11Protocol
 
-    class TrackingHttpToolsProtocol(HttpToolsProtocol):
+    class TrackingHttpToolsProtocol(_TracksTransport, HttpToolsProtocol):
         """uvicorn's httptools protocol, recording its transport so a ``drop`` fault can abort it."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            TRANSPORTS[_key(self)] = transport
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            TRANSPORTS.pop(_key(self), None)
-            super().connection_lost(exc)
 
     return TrackingHttpToolsProtocol
 
