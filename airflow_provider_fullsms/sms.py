@@ -44,6 +44,7 @@ __all__ = [
     "GSM7",
     "GSM7_BASIC_CHARACTERS",
     "GSM7_EXTENSION_CHARACTERS",
+    "MAX_NUMBERS_PER_REQUEST",
     "MESSAGE_LIMITS",
     "NUMBER_PATTERN",
     "SEGMENT_LIMITS",
@@ -64,6 +65,8 @@ __all__ = [
 GSM7: Final = "GSM-7"
 UCS2: Final = "UCS-2"
 
+#: FullSMS accepts at most this many numbers in one ``to_numbers`` request.
+MAX_NUMBERS_PER_REQUEST: Final = 500
 #: FullSMS's per-message limits, in GSM-7 septets / UTF-16 code units (4 concatenated parts).
 MESSAGE_LIMITS: Final[dict[str, int]] = {GSM7: 612, UCS2: 268}
 #: FullSMS's limits for the OTP ``brand`` field.
