@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
 from airflow_provider_fullsms.sms import (
     InvalidMessageError,
     InvalidNumberError,
@@ -55,7 +56,7 @@ LEDGER_PREFIX = "fullsms"
 LEDGER_VERSION = 1
 
 
-class CampaignInputError(ValueError):
+class CampaignInputError(FullSmsConfigurationError):
     """The audience or the message cannot be sent as given; nothing was sent."""
 
 

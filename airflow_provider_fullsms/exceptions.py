@@ -36,7 +36,13 @@ class FullSmsError(AirflowException):
 
 
 class FullSmsConfigurationError(FullSmsError, ValueError):
-    """Bad input or connection settings, found before any request was made."""
+    """
+    Your input is wrong: a parameter, a message, a number, the audience or a connection setting.
+
+    The one kind of bad-input error: every check of what a user passed raises this class or a
+    subclass of it, always before the request it concerns is made. Retrying cannot fix it, so the
+    operators fail the task without retry (in :mod:`airflow_provider_fullsms.outcomes`).
+    """
 
 
 class FullSmsApiError(FullSmsError):

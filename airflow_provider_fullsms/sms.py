@@ -1,4 +1,4 @@
-"""SMS message analysis and phone-number normalisation for FullSMS — pure Python, no Airflow.
+"""SMS message analysis and phone-number normalisation for FullSMS — pure functions.
 
 FullSMS bills and limits messages by encoding (see ``reference/fullsms-api-docs.txt``):
 a message that uses only the 3GPP TS 23.038 default alphabet and its extension
@@ -35,6 +35,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
+
+from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -205,11 +207,11 @@ def analyse_message(text: str) -> MessageAnalysis:
     return MessageAnalysis(encoding, units, _split_segments(text, encoding, units), MESSAGE_LIMITS[encoding])
 
 
-class InvalidMessageError(ValueError):
+class InvalidMessageError(FullSmsConfigurationError):
     """A message or brand FullSMS would reject; the text says which value and what to do."""
 
 
-class InvalidNumberError(ValueError):
+class InvalidNumberError(FullSmsConfigurationError):
     """A phone number that cannot be turned into FullSMS's digits-only E.164 form."""
 
 
