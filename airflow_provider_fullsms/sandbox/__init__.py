@@ -9,6 +9,10 @@ from __future__ import annotations
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8025
+#: The first token of the default account.
 DEFAULT_TOKEN = "sandbox-token"
+#: Requests carrying this header (value ``1``) are not counted by ``/_sandbox/requests`` and
+#: never hit faults: the sandbox client's own calls must not disturb what a test measures.
+INSPECTION_HEADER = "X-FullSMS-Sandbox-Inspection"
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TOKEN"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TOKEN", "INSPECTION_HEADER"]

@@ -22,6 +22,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN, INSPECTION_HEADER
 from airflow_provider_fullsms.sandbox.state import (
     FAULT_FIELDS,
     FAULT_KINDS,
@@ -32,21 +33,20 @@ from airflow_provider_fullsms.sandbox.state import (
     money_json,
     parse_time,
 )
-from airflow_provider_fullsms.sms import NUMBER_PATTERN, analyse_message
+from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST, NUMBER_PATTERN, analyse_message
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Bodies larger than this are refused (after being read, so the client sees the answer).
 MAX_BODY_BYTES = 1024 * 1024
-MAX_TO_NUMBERS = 500
 _SHORTLINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 _DIGITS_SENDER = re.compile(r"^\+?\d+$")
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 UNPROCESSABLE = "422 Unprocessable Content"
-#: Lower-cased name of the header that marks the sandbox client's own calls (see ``testing.py``).
-INSPECTION_HEADER = b"x-fullsms-sandbox-inspection"
+#: The inspection header as it appears in an ASGI scope (lower-cased bytes).
+_INSPECTION_HEADER = INSPECTION_HEADER.lower().encode()
 
 
 class RefuseController(Protocol):
@@ -126,7 +126,9 @@ def otp_limit(maximum: int) -> Response:
 
 
 class SendToNumbersBody(BaseModel):
-    to_numbers: list[str] = Field(max_length=MAX_TO_NUMBERS, description="Digits-only E.164 numbers.")
+    to_numbers: list[str] = Field(
+        max_length=MAX_NUMBERS_PER_REQUEST, description="Digits-only E.164 numbers."
+    )
     message: str | None = Field(None, description="Required without template_id; 612 GSM-7 / 268 UCS-2.")
     from_: str = Field(alias="from", description="An owned number or an approved sender ID.")
     template_id: str | None = None
@@ -369,7 +371,7 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         version="1",
     )
     app.state.sandbox = state
-    bearer = HTTPBearer(auto_error=False, description="The sandbox token (default: sandbox-token).")
+    bearer = HTTPBearer(auto_error=False, description=f"The sandbox token (default: {DEFAULT_TOKEN}).")
 
     secured = [Depends(bearer)]
 
@@ -450,8 +452,10 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
             errors["to_numbers"] = ["The to numbers field is required."]
         elif not isinstance(to_numbers, list):
             errors["to_numbers"] = ["The to numbers must be an array."]
-        elif len(to_numbers) > MAX_TO_NUMBERS:
-            errors["to_numbers"] = [f"The to numbers must not have more than {MAX_TO_NUMBERS} items."]
+        elif len(to_numbers) > MAX_NUMBERS_PER_REQUEST:
+            errors["to_numbers"] = [
+                f"The to numbers must not have more than {MAX_NUMBERS_PER_REQUEST} items."
+            ]
         else:
             match = NUMBER_PATTERN.fullmatch
             for number in to_numbers:
@@ -773,7 +777,7 @@ class SandboxMiddleware:
         state = self.state
         state.deliver_due()
         path = scope["path"]
-        if path not in VENDOR_PATHS or (INSPECTION_HEADER, b"1") in scope["headers"]:
+        if path not in VENDOR_PATHS or (_INSPECTION_HEADER, b"1") in scope["headers"]:
             await self.app(scope, receive, send)
             return
         state.count_request(path)

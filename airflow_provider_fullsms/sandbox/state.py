@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
 from airflow_provider_fullsms.sms import BRAND_LIMITS, analyse_message
 
 #: Paths of the vendor API, as FullSMS documents them (with a leading slash).
@@ -40,7 +41,6 @@ VENDOR_PATHS: tuple[str, ...] = (
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-DEFAULT_TOKEN = "sandbox-token"
 #: A token of the default account that authenticates but has no API rights (403 Access Denied).
 DEFAULT_NO_RIGHTS_TOKEN = "sandbox-token-no-rights"
 

@@ -24,13 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN, INSPECTION_HEADER
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-#: Requests carrying this header are not counted by ``/_sandbox/requests`` and never hit faults.
-INSPECTION_HEADER = "X-FullSMS-Sandbox-Inspection"
 _LISTENING = re.compile(r"FullSMS sandbox listening on (\S+) \(token: (\S+)\)")
 
 

@@ -8,12 +8,13 @@ import pytest
 import requests
 
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox.state import DEFAULT_NO_RIGHTS_TOKEN
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-NO_RIGHTS_TOKEN = "sandbox-token-no-rights"
+NO_RIGHTS_TOKEN = DEFAULT_NO_RIGHTS_TOKEN
 
 
 class Api:

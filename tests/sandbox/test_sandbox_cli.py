@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 from tests.sandbox.conftest import Api
 
@@ -173,15 +174,16 @@ def test_console_script_announces_url_and_token_and_stops_on_terminate() -> None
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
+        token = re.escape(DEFAULT_TOKEN)
         match = re.fullmatch(
-            r"FullSMS sandbox listening on (http://127\.0\.0\.1:\d+) \(token: sandbox-token\)\n", line
+            rf"FullSMS sandbox listening on (http://127\.0\.0\.1:\d+) \(token: {token}\)\n", line
         )
         assert match, line
         deadline = time.monotonic() + 10
         while True:
             try:
                 response = requests.get(
-                    f"{match.group(1)}/account/numbers", headers={"Authorization": "Bearer sandbox-token"}
+                    f"{match.group(1)}/account/numbers", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}
                 )
                 break
             except requests.ConnectionError:

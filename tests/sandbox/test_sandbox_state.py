@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
 from airflow_provider_fullsms.sandbox.state import SandboxState, SeedError, money_json, parse_time
 
 
@@ -154,7 +155,7 @@ def test_otp_expires_with_the_clock() -> None:
         ([], "must hold a JSON object"),
         ({"accounts": {}}, "accounts must be a non-empty list"),
         ({"accounts": [{}, {"balance": 1}]}, r"accounts\[1\]\.tokens is required"),
-        ({"accounts": [{}, {"tokens": ["sandbox-token"]}]}, "used by two accounts"),
+        ({"accounts": [{}, {"tokens": [DEFAULT_TOKEN]}]}, "used by two accounts"),
         ({"tokens": []}, "non-empty list of tokens"),
         ({"tokens": [{"rights": False}]}, "each token is a string"),
         ({"balance": "lots"}, "balance must be a number"),
@@ -178,4 +179,4 @@ def test_a_single_account_seed_keeps_the_other_defaults() -> None:
     assert account.balance == 5
     assert account.sender_ids == ["ACME"]
     assert account.owned_numbers == {"441111111111"}
-    assert state.primary_token == "sandbox-token"
+    assert state.primary_token == DEFAULT_TOKEN
