@@ -1,10 +1,184 @@
 """
 What the provider reads from an Airflow connection of type ``fullsms``, read in one place.
 
-Light on purpose: operators, sensors and notifiers import it while a DAG file is parsed.
+Light on purpose: operators, sensors and notifiers import it while a DAG file is parsed, so it
+imports neither ``requests`` nor ``httpx``, and pendulum only when a timezone is needed.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pendulum.tz.timezone import FixedTimezone, Timezone
+
 #: The connection every class of this provider uses unless told otherwise.
 DEFAULT_CONN_ID = "fullsms_default"
+#: Where the API lives when the connection's host is empty.
+DEFAULT_BASE_URL = "https://api.fullsms.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_MAX_CONCURRENCY = 4
+#: The most send requests one task keeps out at once (the connection form says the same).
+MAX_CONCURRENCY = 32
+SEND_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
+_SEND_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_USER_AGENT = "airflow-provider-fullsms"
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """
+    Everything the hooks read from an Airflow connection, read in one place.
+
+    :param base_url: API root without a trailing slash.
+    :param token: the API token (never shown in ``repr``).
+    """
+
+    base_url: str
+    token: str = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    default_sender: str | None = None
+    timezone: str = "UTC"
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+
+    @classmethod
+    def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> ConnectionConfig:
+        """Build from an Airflow ``Connection`` and its (already decoded) extras."""
+        conn_id = getattr(conn, "conn_id", "?")
+        token = conn.password or ""
+        if not token:
+            raise FullSmsConfigurationError(
+                f"Connection {conn_id!r} has no API token: put it in the password field (API Token)."
+            )
+        config = cls(
+            base_url=_base_url(conn.host, conn.port, conn.schema),
+            token=token,
+            timeout=_positive_number(extras, "timeout", DEFAULT_TIMEOUT, conn_id),
+            connect_timeout=_positive_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, conn_id),
+            default_sender=str(extras["default_sender"]) if extras.get("default_sender") else None,
+            timezone=str(extras.get("timezone") or "UTC"),
+            max_concurrency=int(
+                _positive_number(
+                    extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY, conn_id, maximum=MAX_CONCURRENCY
+                )
+            ),
+        )
+        config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
+        return config
+
+    @property
+    def tz(self) -> Timezone | FixedTimezone:
+        import pendulum
+
+        try:
+            return pendulum.timezone(self.timezone)
+        except Exception:
+            raise FullSmsConfigurationError(
+                f"Unknown timezone {self.timezone!r} in the connection's 'timezone' extra: "
+                "use an IANA name such as 'UTC' or 'Europe/London'."
+            ) from None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
+
+
+def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" not in host:
+        host = f"{schema or 'https'}://{host}"
+    host = host.rstrip("/")
+    if port and not re.search(r":\d+$", host.split("://", 1)[1].split("/", 1)[0]):
+        scheme, rest = host.split("://", 1)
+        netloc, _, path = rest.partition("/")
+        host = f"{scheme}://{netloc}:{port}" + (f"/{path}" if path else "")
+    return host
+
+
+def _positive_number(
+    extras: Mapping[str, Any], key: str, default: float, conn_id: str, *, maximum: float | None = None
+) -> float:
+    value = extras.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number <= 0 or (maximum is not None and number > maximum):
+        bound = f" no larger than {maximum:g}" if maximum is not None else ""
+        raise FullSmsConfigurationError(
+            f"Connection {conn_id!r}: extra {key!r} must be a positive number{bound}, got {value!r}."
+        )
+    return number
+
+
+def format_send_at(value: datetime | str | None, tz: Timezone | FixedTimezone) -> str | None:
+    """
+    Turn ``send_at`` into FullSMS's ``YYYY-MM-DD HH:MM:SS`` in the account's timezone.
+
+    :param value: an aware ``datetime``/pendulum value, an ISO 8601 string with an offset, or a
+        ``YYYY-MM-DD HH:MM:SS`` string already in the account's timezone.
+    :param tz: the connection's timezone.
+    :raises FullSmsConfigurationError: a naive datetime or a malformed string.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if _SEND_AT_PATTERN.match(text):
+            try:
+                datetime.strptime(text, SEND_AT_FORMAT)
+            except ValueError:
+                raise _bad_send_at(value) from None
+            return text
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise _bad_send_at(value) from None
+    if not isinstance(value, datetime):
+        raise _bad_send_at(value)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise FullSmsConfigurationError(
+            f"send_at={value.isoformat()!r} has no timezone: pass an aware datetime "
+            "(e.g. pendulum.datetime(..., tz='UTC')) or a 'YYYY-MM-DD HH:MM:SS' string in the "
+            "connection's timezone."
+        )
+    return value.astimezone(tz).strftime(SEND_AT_FORMAT)
+
+
+def _bad_send_at(value: object) -> FullSmsConfigurationError:
+    return FullSmsConfigurationError(
+        f"send_at={value!r} is not a date and time: use 'YYYY-MM-DD HH:MM:SS' (in the connection's "
+        "timezone), an ISO 8601 string with an offset, or an aware datetime."
+    )
+
+
+def resolve_sender(sender: str | None, config: ConnectionConfig) -> str:
+    """
+    The explicit sender, else the connection's default sender, else a clear error.
+
+    Not checked against the account here: :meth:`FullSmsHook.check_sender` does that.
+    """
+    chosen = sender or config.default_sender
+    if not chosen:
+        raise FullSmsConfigurationError(
+            "No sender: pass sender= (an owned number, see get_numbers(), or an approved sender ID, "
+            "see get_sender_ids()) or set 'default_sender' in the connection's extras."
+        )
+    return str(chosen)

@@ -91,6 +91,16 @@ class RetryPolicy:
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 
+
+def is_idempotent(method: str) -> bool:
+    """
+    Whether a request with this HTTP method is a read, so repeating it can change nothing.
+
+    GET is the only read of the FullSMS API; every POST may text someone (a send, an OTP).
+    """
+    return method.upper() == "GET"
+
+
 _READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _WRITE_RETRY_STATUSES = frozenset({429, 503})
 
@@ -173,6 +183,7 @@ __all__ = [
     "TransportFailure",
     "error_for_status",
     "error_for_transport",
+    "is_idempotent",
     "is_retryable",
     "is_worth_waiting_out",
     "read_response",

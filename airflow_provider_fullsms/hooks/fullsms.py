@@ -1,25 +1,36 @@
 """
-Hooks for the FullSMS API: :class:`FullSmsHook` (requests) and :class:`FullSmsAsyncHook` (httpx).
+:class:`FullSmsHook`: the FullSMS API with ``requests``, for operators, sensors and notifiers.
 
-One method per endpoint of the vendor documentation, named after the API's nouns. Results are
+One method per endpoint of the vendor documentation, named after the API's nouns, plus the
+account look-ups made before sending (:meth:`~FullSmsHook.check_sender`,
+:meth:`~FullSmsHook.get_template`, :meth:`~FullSmsHook.get_contact_lists_by_id`). Results are
 small frozen dataclasses (:mod:`airflow_provider_fullsms.models`), failures are the typed errors
-of :mod:`airflow_provider_fullsms.exceptions`, and what is retried is decided in
-:mod:`airflow_provider_fullsms.policy`. Nothing connects before the first call.
+of :mod:`airflow_provider_fullsms.exceptions`, what is retried is decided in
+:mod:`airflow_provider_fullsms.policy`, and every call goes through the retry core of
+:mod:`airflow_provider_fullsms.hooks.transport`. Nothing connects before the first call.
+
+The async twin, :class:`FullSmsAsyncHook`, lives in :mod:`~airflow_provider_fullsms.hooks.fullsms_async`
+and the connection's settings in :mod:`airflow_provider_fullsms.connection`; both can still be
+imported from here.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_fullsms.connection import (
+    MAX_CONCURRENCY,
+    SEND_AT_FORMAT,
+    ConnectionConfig,
+    format_send_at,
+    resolve_sender,
+)
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError, FullSmsError
+from airflow_provider_fullsms.hooks.base import FullSmsBaseHook, build_send_payload, list_id, read_balance
+from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
+from airflow_provider_fullsms.hooks.transport import ApiCall, requests_failure
 from airflow_provider_fullsms.models import (
     Campaign,
     ContactList,
@@ -30,228 +41,32 @@ from airflow_provider_fullsms.models import (
     Template,
     read_body,
 )
-from airflow_provider_fullsms.policy import (
-    RetryPolicy,
-    TransportFailure,
-    error_for_transport,
-    read_response,
-)
+from airflow_provider_fullsms.policy import RetryPolicy
+from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from datetime import datetime
 
-    import httpx
     import requests
-    from pendulum.tz.timezone import FixedTimezone, Timezone
 
-DEFAULT_BASE_URL = "https://api.fullsms.com"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_MAX_CONCURRENCY = 4
-#: The most send requests one task keeps out at once (the connection form says the same).
-MAX_CONCURRENCY = 32
-MAX_NUMBERS_PER_REQUEST = 500
-SEND_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
-_SEND_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_USER_AGENT = "airflow-provider-fullsms"
+__all__ = [
+    "MAX_CONCURRENCY",
+    "MAX_NUMBERS_PER_REQUEST",
+    "SEND_AT_FORMAT",
+    "ConnectionConfig",
+    "FullSmsAsyncHook",
+    "FullSmsHook",
+    "build_send_payload",
+    "format_send_at",
+    "resolve_sender",
+]
 
-
-@dataclass(frozen=True)
-class ConnectionConfig:
-    """
-    Everything the hooks read from an Airflow connection, read in one place.
-
-    :param base_url: API root without a trailing slash.
-    :param token: the API token (never shown in ``repr``).
-    """
-
-    base_url: str
-    token: str = field(repr=False)
-    timeout: float = DEFAULT_TIMEOUT
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    default_sender: str | None = None
-    timezone: str = "UTC"
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-
-    @classmethod
-    def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> ConnectionConfig:
-        """Build from an Airflow ``Connection`` and its (already decoded) extras."""
-        conn_id = getattr(conn, "conn_id", "?")
-        token = conn.password or ""
-        if not token:
-            raise FullSmsConfigurationError(
-                f"Connection {conn_id!r} has no API token: put it in the password field (API Token)."
-            )
-        config = cls(
-            base_url=_base_url(conn.host, conn.port, conn.schema),
-            token=token,
-            timeout=_positive_number(extras, "timeout", DEFAULT_TIMEOUT, conn_id),
-            connect_timeout=_positive_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, conn_id),
-            default_sender=str(extras["default_sender"]) if extras.get("default_sender") else None,
-            timezone=str(extras.get("timezone") or "UTC"),
-            max_concurrency=int(
-                _positive_number(
-                    extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY, conn_id, maximum=MAX_CONCURRENCY
-                )
-            ),
-        )
-        config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
-        return config
-
-    @property
-    def tz(self) -> Timezone | FixedTimezone:
-        import pendulum
-
-        try:
-            return pendulum.timezone(self.timezone)
-        except Exception:
-            raise FullSmsConfigurationError(
-                f"Unknown timezone {self.timezone!r} in the connection's 'timezone' extra: "
-                "use an IANA name such as 'UTC' or 'Europe/London'."
-            ) from None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.token}",
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": _USER_AGENT,
-        }
+#: The connection test keeps the UI waiting: one quick retry at most, not the task-time policy.
+CONNECTION_TEST_POLICY = RetryPolicy(max_attempts=2, max_elapsed=5.0)
 
 
-def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
-    if not host:
-        return DEFAULT_BASE_URL
-    if "://" not in host:
-        host = f"{schema or 'https'}://{host}"
-    host = host.rstrip("/")
-    if port and not re.search(r":\d+$", host.split("://", 1)[1].split("/", 1)[0]):
-        scheme, rest = host.split("://", 1)
-        netloc, _, path = rest.partition("/")
-        host = f"{scheme}://{netloc}:{port}" + (f"/{path}" if path else "")
-    return host
-
-
-def _positive_number(
-    extras: Mapping[str, Any], key: str, default: float, conn_id: str, *, maximum: float | None = None
-) -> float:
-    value = extras.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if number <= 0 or (maximum is not None and number > maximum):
-        bound = f" no larger than {maximum:g}" if maximum is not None else ""
-        raise FullSmsConfigurationError(
-            f"Connection {conn_id!r}: extra {key!r} must be a positive number{bound}, got {value!r}."
-        )
-    return number
-
-
-def format_send_at(value: datetime | str | None, tz: Timezone | FixedTimezone) -> str | None:
-    """
-    Turn ``send_at`` into FullSMS's ``YYYY-MM-DD HH:MM:SS`` in the account's timezone.
-
-    :param value: an aware ``datetime``/pendulum value, an ISO 8601 string with an offset, or a
-        ``YYYY-MM-DD HH:MM:SS`` string already in the account's timezone.
-    :param tz: the connection's timezone.
-    :raises FullSmsConfigurationError: a naive datetime or a malformed string.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if _SEND_AT_PATTERN.match(text):
-            try:
-                datetime.strptime(text, SEND_AT_FORMAT)
-            except ValueError:
-                raise _bad_send_at(value) from None
-            return text
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise _bad_send_at(value) from None
-    if not isinstance(value, datetime):
-        raise _bad_send_at(value)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise FullSmsConfigurationError(
-            f"send_at={value.isoformat()!r} has no timezone: pass an aware datetime "
-            "(e.g. pendulum.datetime(..., tz='UTC')) or a 'YYYY-MM-DD HH:MM:SS' string in the "
-            "connection's timezone."
-        )
-    return value.astimezone(tz).strftime(SEND_AT_FORMAT)
-
-
-def _bad_send_at(value: object) -> FullSmsConfigurationError:
-    return FullSmsConfigurationError(
-        f"send_at={value!r} is not a date and time: use 'YYYY-MM-DD HH:MM:SS' (in the connection's "
-        "timezone), an ISO 8601 string with an offset, or an aware datetime."
-    )
-
-
-def build_send_payload(
-    recipients_key: str,
-    recipients: list[str] | list[int],
-    *,
-    message: str | None,
-    template_id: int | str | None,
-    sender: str | None,
-    send_at: datetime | str | None,
-    config: ConnectionConfig,
-) -> dict[str, Any]:
-    """
-    The JSON body of a send, checked before anything goes out.
-
-    :param recipients_key: ``to_numbers`` or ``to_list_ids``.
-    :raises FullSmsConfigurationError: no recipients, both or neither of message and template,
-        a message FullSMS would refuse, no sender, or a bad ``send_at``.
-    """
-    from airflow_provider_fullsms.sms import InvalidMessageError, check_message
-
-    if not recipients:
-        raise FullSmsConfigurationError(f"{recipients_key} is empty: nobody to send to.")
-    if len(recipients) > MAX_NUMBERS_PER_REQUEST and recipients_key == "to_numbers":
-        raise FullSmsConfigurationError(
-            f"{len(recipients)} numbers in one request: FullSMS accepts at most "
-            f"{MAX_NUMBERS_PER_REQUEST}; use FullSmsSendToNumbersOperator, which batches."
-        )
-    if (message is None) == (template_id is None):
-        raise FullSmsConfigurationError(
-            "Pass exactly one of message= and template_id= (got "
-            + ("both" if message is not None else "neither")
-            + ")."
-        )
-    payload: dict[str, Any] = {recipients_key: recipients}
-    if message is not None:
-        try:
-            check_message(message)
-        except InvalidMessageError as err:
-            raise FullSmsConfigurationError(str(err)) from None
-        payload["message"] = message
-    else:
-        payload["template_id"] = str(template_id)
-    payload["from"] = resolve_sender(sender, config)
-    formatted = format_send_at(send_at, config.tz)
-    if formatted is not None:
-        payload["send_at"] = formatted
-    return payload
-
-
-def resolve_sender(sender: str | None, config: ConnectionConfig) -> str:
-    """The explicit sender, else the connection's default sender, else a clear error."""
-    chosen = sender or config.default_sender
-    if not chosen:
-        raise FullSmsConfigurationError(
-            "No sender: pass sender= (an owned number, see get_numbers(), or an approved sender ID, "
-            "see get_sender_ids()) or set 'default_sender' in the connection's extras."
-        )
-    return str(chosen)
-
-
-class FullSmsHook(BaseHook):
+class FullSmsHook(FullSmsBaseHook):
     """
     Call the FullSMS API with the token of an Airflow connection.
 
@@ -259,24 +74,6 @@ class FullSmsHook(BaseHook):
         URL (empty means ``https://api.fullsms.com``).
     :param retry_policy: bounds of automatic retries (see :mod:`airflow_provider_fullsms.policy`).
     """
-
-    conn_name_attr = "fullsms_conn_id"
-    default_conn_name = "fullsms_default"
-    conn_type = "fullsms"
-    hook_name = "FullSMS"
-
-    def __init__(
-        self,
-        fullsms_conn_id: str = default_conn_name,
-        *,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        super().__init__()
-        self.fullsms_conn_id = fullsms_conn_id
-        self.retry_policy = retry_policy or RetryPolicy()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(fullsms_conn_id={self.fullsms_conn_id!r})"
 
     @cached_property
     def config(self) -> ConnectionConfig:
@@ -310,11 +107,79 @@ class FullSmsHook(BaseHook):
             self.session.close()
             del self.__dict__["session"]
 
+    # -- look-ups: what a user named, checked against the account --------------------------------
+
+    def check_sender(self, sender: str | None = None) -> str:
+        """
+        The sender to send with, checked against the account before anything goes out.
+
+        :param sender: a number the account owns, in any form
+            :func:`~airflow_provider_fullsms.sms.normalise_number` reads, or an approved sender ID;
+            default: the connection's ``default_sender``.
+        :return: the owned number in FullSMS's digits-only form, or the sender ID.
+        :raises FullSmsConfigurationError: no sender at all, or one that is neither a number of
+            :meth:`get_numbers` nor a sender ID of :meth:`get_sender_ids`.
+        """
+        from airflow_provider_fullsms.sms import InvalidNumberError, normalise_number
+
+        chosen = resolve_sender(sender, self.config)
+        owned = [n.number for n in self.get_numbers()]
+        try:
+            as_number: str | None = normalise_number(chosen)
+        except InvalidNumberError:
+            as_number = None
+        if as_number is not None and as_number in owned:
+            return as_number
+        sender_ids = self.get_sender_ids()
+        if chosen in sender_ids:
+            return chosen
+        raise FullSmsConfigurationError(
+            f"sender={chosen!r} is neither a number this FullSMS account owns ({', '.join(owned) or 'none'}) "
+            f"nor an approved sender ID ({', '.join(sender_ids) or 'none'}): pass one of those, or have "
+            "the sender ID approved in FullSMS first."
+        )
+
+    def get_template(self, template_id: int | str) -> Template:
+        """
+        One of the account's templates, by id.
+
+        :param template_id: the template's id, as a number or a string (see :meth:`get_templates`).
+        :raises FullSmsConfigurationError: the account has no template with that id.
+        """
+        wanted = str(template_id).strip()
+        templates = self.get_templates()
+        for template in templates:
+            if str(template.template_id) == wanted:
+                return template
+        listed = ", ".join(f"{t.template_id} ({t.name})" for t in templates) or "none"
+        raise FullSmsConfigurationError(
+            f"template_id={template_id!r} is not a template of this FullSMS account (templates: "
+            f"{listed}): pass one of those ids, or send the text with message=."
+        )
+
+    def get_contact_lists_by_id(self, list_ids: Iterable[int]) -> list[ContactList]:
+        """
+        The account's contact lists with these ids, in the order given.
+
+        :param list_ids: ids of the account's contact lists (see :meth:`get_contact_lists`).
+        :raises FullSmsConfigurationError: an id that is not one of the account's lists.
+        """
+        wanted = [list_id(i) for i in list_ids]
+        lists = {item.list_id: item for item in self.get_contact_lists()}
+        missing = [i for i in wanted if i not in lists]
+        if missing:
+            existing = ", ".join(f"{i} ({item.name})" for i, item in lists.items()) or "none"
+            raise FullSmsConfigurationError(
+                f"Contact list {', '.join(map(str, missing))} does not exist in this FullSMS account "
+                f"(lists: {existing}): pass ids from that list. Nothing was sent."
+            )
+        return [lists[i] for i in wanted]
+
     # -- account -------------------------------------------------------------------------------
 
     def get_balance(self) -> float:
         """The account's current balance (``GET account/balance``)."""
-        return read_body(self._request("GET", "account/balance"), "account/balance", _balance)
+        return read_balance(self._request("GET", "account/balance"))
 
     def get_numbers(self) -> list[PhoneNumber]:
         """The numbers the account owns (``GET account/numbers``)."""
@@ -372,7 +237,7 @@ class FullSmsHook(BaseHook):
 
         :param list_ids: ids of the account's contact lists (see :meth:`get_contact_lists`).
         """
-        recipients = [_list_id(i) for i in list_ids]
+        recipients = [list_id(i) for i in list_ids]
         return self._send("to_list_ids", recipients, message, template_id, sender, send_at)
 
     def _send(
@@ -406,14 +271,11 @@ class FullSmsHook(BaseHook):
 
         :param brand: optional brand shown in the SMS (50 GSM-7 / 12 UCS-2 characters at most).
         """
-        from airflow_provider_fullsms.sms import InvalidMessageError, check_brand
+        from airflow_provider_fullsms.sms import check_brand
 
         payload: dict[str, Any] = {"to_number": str(to_number), "from": resolve_sender(sender, self.config)}
         if brand:
-            try:
-                check_brand(brand)
-            except InvalidMessageError as err:
-                raise FullSmsConfigurationError(str(err)) from None
+            check_brand(brand)
             payload["brand"] = brand
         return OtpRequest.from_api(self._request("POST", "otp/create", json=payload))
 
@@ -443,14 +305,10 @@ class FullSmsHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Read the balance: no side effect, and proves the URL and the token."""
-        # The UI button waits for this: one quick retry at most, not the task-time policy.
-        patient, self.retry_policy = self.retry_policy, RetryPolicy(max_attempts=2, max_elapsed=5.0)
         try:
-            balance = self.get_balance()
+            balance = read_balance(self._request("GET", "account/balance", policy=CONNECTION_TEST_POLICY))
         except FullSmsError as err:
             return False, str(err)
-        finally:
-            self.retry_policy = patient
         return True, f"Connected to FullSMS at {self.config.base_url}: balance is {balance:g}."
 
     # -- transport -----------------------------------------------------------------------------
@@ -462,185 +320,24 @@ class FullSmsHook(BaseHook):
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        policy: RetryPolicy | None = None,
     ) -> Any:
         """
         One API call with the policy's retries; returns the decoded JSON body.
 
-        GET is the only idempotent method of the FullSMS API, so the method says whether the
-        request may be repeated when its outcome is unclear.
+        :param policy: bounds of retries for this call; default: the hook's ``retry_policy``.
         """
         import requests
 
-        what = f"{method} {path}"
-        idempotent = method == "GET"
+        call = ApiCall(method, path, policy or self.retry_policy, self.log)
         url = f"{self.config.base_url}/{path}"
         timeout = (self.config.connect_timeout, self.config.timeout)
-        started = time.monotonic()
-        for attempt in itertools.count(1):
+        while True:
             try:
                 try:
                     response = self.session.request(method, url, json=json, params=params, timeout=timeout)
                 except requests.RequestException as exc:
-                    failure, detail = _requests_failure(exc, self.config)
-                    raise error_for_transport(failure, detail, what=what, idempotent=idempotent) from exc
-                return read_response(
-                    response.status_code, response.content, response.headers, what=what, idempotent=idempotent
-                )
+                    raise call.transport_error(*requests_failure(exc, self.config)) from exc
+                return call.read(response)
             except FullSmsError as error:
-                wait = self.retry_policy.delay_before_retry(error, attempt, time.monotonic() - started)
-                if wait is None:
-                    raise
-                _log_retry(self.log, what, error, attempt, wait)
-                time.sleep(wait)
-        raise AssertionError("unreachable")
-
-
-def _balance(body: Any) -> float:
-    return float(body["balance"])
-
-
-def _log_retry(log: Any, what: str, error: BaseException, attempt: int, wait: float) -> None:
-    log.warning("FullSMS %s failed (%s); trying again in %.1fs (attempt %d)", what, error, wait, attempt + 1)
-
-
-def _list_id(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        raise FullSmsConfigurationError(
-            f"List id {value!r} is not a number: see FullSmsHook.get_contact_lists() for the ids."
-        ) from None
-
-
-def _requests_failure(exc: Exception, config: ConnectionConfig) -> tuple[TransportFailure, str]:
-    """Classify a ``requests`` exception without ever quoting request headers."""
-    import requests
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return TransportFailure.NOT_CONNECTED, f"connect timed out after {config.connect_timeout:g}s"
-    if isinstance(exc, requests.ReadTimeout):
-        return TransportFailure.READ_TIMEOUT, f"no answer within {config.timeout:g}s"
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if isinstance(reason, NewConnectionError | NameResolutionError):
-        return TransportFailure.NOT_CONNECTED, f"{type(reason).__name__} to {config.base_url}"
-    return TransportFailure.DROPPED, type(exc).__name__
-
-
-class FullSmsAsyncHook(BaseHook):
-    """
-    The async twin of :class:`FullSmsHook` for triggers and async notifiers (httpx).
-
-    It reads the connection the async way, so the triggerer's event loop never blocks.
-    Use it as ``async with FullSmsAsyncHook(...) as hook:`` so its client is always closed.
-    """
-
-    conn_name_attr = "fullsms_conn_id"
-    default_conn_name = "fullsms_default"
-    conn_type = "fullsms"
-    hook_name = "FullSMS"
-
-    def __init__(
-        self, fullsms_conn_id: str = default_conn_name, *, retry_policy: RetryPolicy | None = None
-    ) -> None:
-        super().__init__()
-        self.fullsms_conn_id = fullsms_conn_id
-        self.retry_policy = retry_policy or RetryPolicy()
-        self._config: ConnectionConfig | None = None
-        self._client: httpx.AsyncClient | None = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(fullsms_conn_id={self.fullsms_conn_id!r})"
-
-    async def __aenter__(self) -> FullSmsAsyncHook:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client; safe to call twice."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    async def aget_config(self) -> ConnectionConfig:
-        """The connection's settings, read once without blocking the event loop."""
-        if self._config is None:
-            from airflow.providers.common.compat.connection import (
-                get_async_connection,
-                get_async_extra_dejson,
-            )
-
-            conn = await get_async_connection(self.fullsms_conn_id, hook=self)
-            self._config = ConnectionConfig.from_connection(conn, await get_async_extra_dejson(conn))
-        return self._config
-
-    async def get_balance(self) -> float:
-        """The account's current balance (``GET account/balance``)."""
-        return read_body(await self._request("GET", "account/balance"), "account/balance", _balance)
-
-    async def send_to_numbers(
-        self,
-        numbers: Iterable[str],
-        *,
-        message: str | None = None,
-        template_id: int | str | None = None,
-        sender: str | None = None,
-        send_at: datetime | str | None = None,
-    ) -> Campaign:
-        """Async :meth:`FullSmsHook.send_to_numbers`, with the same checks and payload."""
-        payload = build_send_payload(
-            "to_numbers",
-            [str(n) for n in numbers],
-            message=message,
-            template_id=template_id,
-            sender=sender,
-            send_at=send_at,
-            config=await self.aget_config(),
-        )
-        return Campaign.from_api(await self._request("POST", "messages/send/to_numbers", json=payload))
-
-    async def _request(self, method: str, path: str, *, json: Mapping[str, Any] | None = None) -> Any:
-        import asyncio
-
-        import httpx
-
-        config = await self.aget_config()
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=config.base_url,
-                headers=config.headers,
-                timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            )
-        what = f"{method} {path}"
-        idempotent = method == "GET"
-        started = time.monotonic()
-        for attempt in itertools.count(1):
-            try:
-                try:
-                    response = await self._client.request(method, f"/{path}", json=json)
-                except httpx.HTTPError as exc:
-                    failure, detail = _httpx_failure(exc, config)
-                    raise error_for_transport(failure, detail, what=what, idempotent=idempotent) from exc
-                return read_response(
-                    response.status_code, response.content, response.headers, what=what, idempotent=idempotent
-                )
-            except FullSmsError as error:
-                wait = self.retry_policy.delay_before_retry(error, attempt, time.monotonic() - started)
-                if wait is None:
-                    raise
-                _log_retry(self.log, what, error, attempt, wait)
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")
-
-
-def _httpx_failure(exc: Exception, config: ConnectionConfig) -> tuple[TransportFailure, str]:
-    """Classify an ``httpx`` exception the way :func:`_requests_failure` does for requests."""
-    import httpx
-
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return TransportFailure.NOT_CONNECTED, f"{type(exc).__name__} to {config.base_url}"
-    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
-        return TransportFailure.READ_TIMEOUT, f"no answer within {config.timeout:g}s"
-    return TransportFailure.DROPPED, type(exc).__name__
+                time.sleep(call.wait_before_retry(error))

@@ -11,7 +11,8 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from airflow_provider_fullsms import exceptions as exc
-from airflow_provider_fullsms.hooks.fullsms import FullSmsHook, format_send_at
+from airflow_provider_fullsms.connection import format_send_at
+from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook, FullSmsHook
 from airflow_provider_fullsms.models import Campaign, ContactList, OtpCheck, PhoneNumber, Template
 from airflow_provider_fullsms.policy import RetryPolicy
 from tests import vendor_docs as docs
@@ -130,6 +131,110 @@ def test_otp_life_cycle_calls(hook: FullSmsHook, requests_mock: Any) -> None:
     assert info.destination == "972546461393"
     assert info.created_at == "2023-06-05 13:02:56"
     assert info.checks[-1] == OtpCheck(date="2023-06-05 13:04:13", code=720842, status="valid")
+
+
+# -- account look-ups, made before sending ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("sender", ["441111111111", "+44 1111 111111", "0044-1111-111111"])
+def test_check_sender_returns_an_owned_number_normalised(
+    hook: FullSmsHook, requests_mock: Any, sender: str
+) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/numbers", json=docs.NUMBERS)
+    assert hook.check_sender(sender) == "441111111111"
+    assert [r.path for r in requests_mock.request_history] == ["/account/numbers"]
+
+
+def test_check_sender_accepts_an_approved_sender_id(hook: FullSmsHook, requests_mock: Any) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/numbers", json=docs.NUMBERS)
+    requests_mock.get(f"{FAKE_URL}/account/senderids", json=docs.SENDER_IDS)
+    assert hook.check_sender("COPERATO") == "COPERATO"
+
+
+def test_check_sender_defaults_to_the_connections_sender(hook: FullSmsHook, requests_mock: Any) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/numbers", json=docs.NUMBERS)
+    requests_mock.get(f"{FAKE_URL}/account/senderids", json=docs.SENDER_IDS)
+    assert hook.check_sender() == "COPERATO"  # the fixture's default_sender
+
+
+@pytest.mark.parametrize("sender", ["SHOP", "442222222222"])
+def test_check_sender_refuses_what_the_account_does_not_own(
+    hook: FullSmsHook, requests_mock: Any, sender: str
+) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/numbers", json=docs.NUMBERS)
+    requests_mock.get(f"{FAKE_URL}/account/senderids", json=docs.SENDER_IDS)
+    with pytest.raises(exc.FullSmsConfigurationError) as raised:
+        hook.check_sender(sender)
+    assert str(raised.value) == (
+        f"sender={sender!r} is neither a number this FullSMS account owns (441111111111) nor an "
+        "approved sender ID (COPERATO): pass one of those, or have the sender ID approved in FullSMS first."
+    )
+
+
+def test_check_sender_without_any_sender_asks_no_question(
+    monkeypatch: pytest.MonkeyPatch, requests_mock: Any
+) -> None:
+    from tests.conftest import connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(FAKE_URL))
+    with pytest.raises(exc.FullSmsConfigurationError, match="No sender: pass sender="):
+        FullSmsHook().check_sender()
+    assert requests_mock.call_count == 0
+
+
+def test_check_sender_lets_api_errors_through(hook: FullSmsHook, requests_mock: Any) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/numbers", status_code=403, json=docs.UNAUTHENTICATED)
+    with pytest.raises(exc.FullSmsAuthenticationError):
+        hook.check_sender("COPERATO")
+
+
+@pytest.mark.parametrize("template_id", [7, "7", " 7 "])
+def test_get_template_finds_the_template_by_id(
+    hook: FullSmsHook, requests_mock: Any, template_id: int | str
+) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/templates", json=docs.TEMPLATES)
+    assert hook.get_template(template_id) == Template(
+        template_id=7, name="yourTemplateName", content="Hello World"
+    )
+
+
+def test_get_template_refuses_an_unknown_id(hook: FullSmsHook, requests_mock: Any) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/templates", json=docs.TEMPLATES)
+    with pytest.raises(exc.FullSmsConfigurationError) as raised:
+        hook.get_template(42)
+    assert str(raised.value) == (
+        "template_id=42 is not a template of this FullSMS account (templates: 7 (yourTemplateName)): "
+        "pass one of those ids, or send the text with message=."
+    )
+
+
+TWO_LISTS = {
+    "total_lists": 2,
+    "lists": [
+        *docs.LISTS["lists"],  # type: ignore[misc]
+        {"list_id": 8, "name": "Customers", "subscribe_word": "JOIN", "subscribed_contacts": 250},
+    ],
+}
+
+
+def test_get_contact_lists_by_id_keeps_the_order_given(hook: FullSmsHook, requests_mock: Any) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/lists", json=TWO_LISTS)
+    lists = hook.get_contact_lists_by_id([8, 7])
+    assert [(c.list_id, c.name, c.subscribed_contacts) for c in lists] == [
+        (8, "Customers", 250),
+        (7, "yourlistName", 1),
+    ]
+    assert requests_mock.call_count == 1
+
+
+def test_get_contact_lists_by_id_refuses_unknown_ids(hook: FullSmsHook, requests_mock: Any) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/lists", json=TWO_LISTS)
+    with pytest.raises(exc.FullSmsConfigurationError) as raised:
+        hook.get_contact_lists_by_id([7, 9])
+    assert str(raised.value) == (
+        "Contact list 9 does not exist in this FullSMS account (lists: 7 (yourlistName), 8 (Customers)): "
+        "pass ids from that list. Nothing was sent."
+    )
 
 
 # -- every documented error body -----------------------------------------------------------------
@@ -402,6 +507,36 @@ def test_get_is_retried_after_read_timeout(
     assert hook.get_balance() == 100.0
 
 
+def test_the_async_hook_drives_the_same_retries(
+    fullsms_conn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    import httpx
+
+    answers = [httpx.Response(503, text="busy"), httpx.Response(200, json=docs.BALANCE)]
+    waits: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def get_balance() -> float:
+        async with FullSmsAsyncHook(retry_policy=FAST) as hook:
+            hook._client = httpx.AsyncClient(
+                base_url=FAKE_URL, transport=httpx.MockTransport(lambda request: answers.pop(0))
+            )
+            monkeypatch.setattr(asyncio, "sleep", record_sleep)
+            return await hook.get_balance()
+
+    assert asyncio.run(get_balance()) == 100.0
+    assert answers == []
+    assert len(waits) == 1
+    assert "FullSMS GET account/balance failed" in caplog.text + "".join(capsys.readouterr())
+
+
 @pytest.mark.parametrize("status", [500, 502, 504, 520, 524])
 def test_an_ambiguous_5xx_on_a_send_is_outcome_unknown(
     hook: FullSmsHook, requests_mock: Any, sleeps: list[float], status: int
@@ -586,6 +721,17 @@ def test_test_connection_reports_a_bad_token(hook: FullSmsHook, requests_mock: A
     assert not ok
     assert "Unauthenticated - Missing/Invalid API key" in reason
     assert SECRET_TOKEN not in reason
+
+
+def test_test_connection_retries_once_without_touching_the_hooks_policy(
+    hook: FullSmsHook, requests_mock: Any, sleeps: list[float]
+) -> None:
+    requests_mock.get(f"{FAKE_URL}/account/balance", status_code=503, text="")
+    ok, reason = hook.test_connection()
+    assert not ok
+    assert "503" in reason
+    assert requests_mock.call_count == 2, "the UI's Test button gets one quick retry, not the task's five"
+    assert hook.retry_policy is FAST
 
 
 def test_token_never_appears_in_repr_errors_or_logs(
