@@ -134,7 +134,7 @@ class FullSmsNotifier(BaseNotifier):
 
     async def async_notify(self, context: Context) -> None:
         """Send the alert without blocking the event loop (triggerer, e.g. deadline alerts)."""
-        from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook
+        from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 
         alert = self._prepare()
         async with FullSmsAsyncHook(self.fullsms_conn_id) as hook:

@@ -61,7 +61,7 @@ class FullSmsBalanceTrigger(BaseTrigger):
     async def wait_for_balance(self) -> dict[str, Any]:
         """Poll until the balance is high enough or an error is permanent; return the event payload."""
         from airflow_provider_fullsms.exceptions import FullSmsError
-        from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook
+        from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
         from airflow_provider_fullsms.policy import NO_RETRY, is_worth_waiting_out
 
         # One request per check: poke_interval is the retry loop. `async with` closes the client

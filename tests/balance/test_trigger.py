@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook
+from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from tests.balance.conftest import TopUp

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_fullsms import exceptions as exc
-from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook
+from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from tests.conftest import SECRET_TOKEN
 
