@@ -44,8 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = parse_args(argv)
     # Imported here so `--help` stays instant.
+    from airflow_provider_fullsms.sandbox.seed import SeedError
     from airflow_provider_fullsms.sandbox.server import SandboxServer
-    from airflow_provider_fullsms.sandbox.state import SandboxState, SeedError
+    from airflow_provider_fullsms.sandbox.state import SandboxState
 
     seed = None
     if args.state:

@@ -23,20 +23,21 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN, INSPECTION_HEADER
-from airflow_provider_fullsms.sandbox.state import (
-    FAULT_FIELDS,
-    FAULT_KINDS,
-    VENDOR_PATHS,
-    Account,
-    SandboxState,
-    brand_fits,
-    money_json,
-    parse_time,
+from airflow_provider_fullsms.sandbox.armed_faults import FAULT_FIELDS, FaultKind
+from airflow_provider_fullsms.sandbox.records import VENDOR_PATHS, money_json, parse_time
+from airflow_provider_fullsms.sandbox.seed import Account
+from airflow_provider_fullsms.sandbox.state import OtpCheck, OtpCreateResult, OtpGone
+from airflow_provider_fullsms.sms import (
+    BRAND_LIMITS,
+    MAX_NUMBERS_PER_REQUEST,
+    NUMBER_PATTERN,
+    analyse_message,
 )
-from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST, NUMBER_PATTERN, analyse_message
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from airflow_provider_fullsms.sandbox.state import SandboxState
 
 #: Bodies larger than this are refused (after being read, so the client sees the answer).
 MAX_BODY_BYTES = 1024 * 1024
@@ -163,7 +164,7 @@ class BalanceBody(BaseModel):
 
 
 class FaultBody(BaseModel):
-    kind: str = Field(description=", ".join(FAULT_KINDS))
+    kind: str = Field(description=", ".join(FaultKind))
     path: str | None = Field(None, description="A vendor path; default: every vendor path.")
     after: int = Field(0, ge=0, description="Matching requests to let through first.")
     count: int = Field(1, ge=1, description="Matching requests the fault hits.")
@@ -341,6 +342,15 @@ class _Send:
             send_at=self.send_at,
         )
         return balance_low(account) if campaign_id is None else campaign_id
+
+
+def brand_fits(brand: str) -> bool:
+    """Whether an OTP brand is within FullSMS's 50 GSM-7 / 12 UCS-2 limit.
+
+    :param brand: the ``brand`` of an OTP create request.
+    """
+    analysis = analyse_message(brand)
+    return analysis.units <= BRAND_LIMITS[analysis.encoding]
 
 
 def check_sender(account: Account, sender: Any) -> Response | None:
@@ -540,14 +550,15 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
             return refusal
         assert isinstance(to_number, str)
         assert isinstance(sender, str)
-        outcome, value = state.create_otp(account, to_number=to_number, sender=sender, brand=brand or "")
-        if outcome == "exists":
+        result, otp = state.create_otp(account, to_number=to_number, sender=sender, brand=brand or "")
+        if result is OtpCreateResult.EXISTS:
             return json_response(429, OTP_EXISTS)
-        if outcome == "limit":
-            return otp_limit(value)
-        if outcome == "balance_low":
+        if result is OtpCreateResult.LIMIT:
+            return otp_limit(account.otp_max_active)
+        if result is OtpCreateResult.BALANCE_LOW:
             return balance_low(account)
-        return json_response(200, {"status": "approved", "otp_id": value.otp_id, "otp_status": "in_progress"})
+        assert otp is not None
+        return json_response(200, {"status": "approved", "otp_id": otp.otp_id, "otp_status": "in_progress"})
 
     def otp_id_of(body: dict[str, Any], errors: dict[str, list[str]]) -> str:
         otp_id = body.get("otp_id")
@@ -568,13 +579,13 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
             return field_errors(errors, otp=True)
         assert code is not None
         outcome = state.verify_otp(account, otp_id, code)
-        if outcome == "missing":
+        if outcome is OtpGone.MISSING:
             return json_response(404, OTP_NOT_FOUND)
-        if outcome == "inactive":
+        if outcome is OtpGone.INACTIVE:
             return json_response(422, OTP_NOT_ACTIVE)
-        if outcome == "approved":
+        if outcome is OtpCheck.APPROVED:
             return json_response(200, {"status": "approved"})
-        if outcome == "failed":
+        if outcome is OtpCheck.FAILED:
             return json_response(429, OTP_WRONG_TOO_OFTEN)
         return field_errors({"code": ["This code is invalid."]}, otp=True)
 
@@ -586,9 +597,9 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
         if errors:
             return field_errors(errors, otp=True)
         outcome = state.cancel_otp(account, otp_id)
-        if outcome == "missing":
+        if outcome is OtpGone.MISSING:
             return json_response(404, OTP_NOT_FOUND)
-        if outcome == "inactive":
+        if outcome is OtpGone.INACTIVE:
             return json_response(422, OTP_NOT_ACTIVE)
         return json_response(200, ["ok"])
 
@@ -614,8 +625,7 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
 
     @app.get("/_sandbox/requests", tags=["Sandbox"], dependencies=secured)
     async def sandbox_requests(account: SandboxAccount) -> Response:
-        with state.lock:
-            counts = dict(state.request_counts)
+        counts = state.counted_requests()
         return json_response(200, {"requests": counts, "total": sum(counts.values())})
 
     @app.put(
@@ -639,11 +649,11 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
 
     @app.get("/_sandbox/faults", tags=["Sandbox"], dependencies=secured)
     async def sandbox_faults(account: SandboxAccount) -> Response:
-        return json_response(200, {"faults": state.fault_list()})
+        return json_response(200, {"faults": state.faults.to_json()})
 
     @app.delete("/_sandbox/faults", tags=["Sandbox"], dependencies=secured)
     async def sandbox_clear_faults(account: SandboxAccount) -> Response:
-        state.clear_faults()
+        state.faults.clear()
         return json_response(200, {"faults": []})
 
     @app.post(
@@ -663,7 +673,7 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
             return json_response(
                 200, {"fault": {"kind": kind, "path": path, "after": 0, "count": 1, **fields}}
             )
-        fault = state.add_fault(kind, path, after, count, fields)
+        fault = state.faults.arm(kind, path, after, count, fields)
         return json_response(200, {"fault": fault.to_json()})
 
     # -- the inbox page -----------------------------------------------------------------------------
@@ -677,13 +687,13 @@ def create_app(state: SandboxState, runner: RefuseController | None = None) -> F
 
 def parse_fault(
     body: dict[str, Any], *, refuse_supported: bool
-) -> tuple[str, str | None, int, int, dict[str, float]] | Response:
+) -> tuple[FaultKind, str | None, int, int, dict[str, float]] | Response:
     """Check a ``POST /_sandbox/faults`` body; return its parts or the 422 answer."""
     errors: dict[str, list[str]] = {}
-    kind = body.get("kind")
-    if kind not in FAULT_KINDS:
-        return field_errors({"kind": [f"The kind must be one of: {', '.join(FAULT_KINDS)}."]})
-    assert isinstance(kind, str)
+    raw_kind = body.get("kind")
+    if not isinstance(raw_kind, str) or raw_kind not in FAULT_FIELDS:
+        return field_errors({"kind": [f"The kind must be one of: {', '.join(FaultKind)}."]})
+    kind = FaultKind(raw_kind)
     path = body.get("path")
     if path is not None:
         if isinstance(path, str) and "/" + path.strip("/") in VENDOR_PATHS:
@@ -781,7 +791,7 @@ class SandboxMiddleware:
             await self.app(scope, receive, send)
             return
         state.count_request(path)
-        hits = state.faults_hitting(path)
+        hits = state.faults.hitting(path)
         if not hits:
             await self.app(scope, receive, send)
             return

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
-from airflow_provider_fullsms.sandbox.state import DEFAULT_NO_RIGHTS_TOKEN
+from airflow_provider_fullsms.sandbox.seed import DEFAULT_NO_RIGHTS_TOKEN
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from airflow_provider_fullsms.sandbox.state import VENDOR_PATHS
+from airflow_provider_fullsms.sandbox.records import VENDOR_PATHS
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.sandbox.testing import SandboxClient

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
-from airflow_provider_fullsms.sandbox.state import SandboxState, SeedError, money_json, parse_time
+from airflow_provider_fullsms.sandbox.records import money_json, parse_time
+from airflow_provider_fullsms.sandbox.seed import SeedError
+from airflow_provider_fullsms.sandbox.state import SandboxState
 
 
 class Clock:
@@ -97,21 +99,21 @@ def test_a_thousand_charges_add_up_exactly() -> None:
 )
 def test_faults_let_after_requests_through_then_hit_count(after: int, count: int, hits: list[bool]) -> None:
     state = SandboxState()
-    state.add_fault("error", "/otp/create", after, count, {"status": 500})
+    state.faults.arm("error", "/otp/create", after, count, {"status": 500})
 
     seen = []
     for _ in hits:
-        state.faults_hitting("/account/balance")  # another path: not counted
-        seen.append(bool(state.faults_hitting("/otp/create")))
+        state.faults.hitting("/account/balance")  # another path: not counted
+        seen.append(bool(state.faults.hitting("/otp/create")))
 
     assert seen == hits
 
 
 def test_refuse_triggers_once_after_requests() -> None:
     state = SandboxState()
-    state.add_fault("refuse", None, 2, 1, {"seconds": 1})
+    state.faults.arm("refuse", None, 2, 1, {"seconds": 1})
 
-    assert [bool(state.faults_hitting("/otp/create")) for _ in range(4)] == [False, True, False, False]
+    assert [bool(state.faults.hitting("/otp/create")) for _ in range(4)] == [False, True, False, False]
 
 
 def test_scheduled_campaign_is_delivered_at_its_time() -> None:

@@ -1,0 +1,266 @@
+"""The seed: the default FullSMS account, and turning a state file into checked :class:`Account` objects.
+
+Every problem in a state file is a :class:`SeedError` naming the key at fault, so
+``fullsms-sandbox --state FILE`` can say what to fix instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox.records import Otp, OtpStatus, parse_time
+
+#: A token of the default account that authenticates but has no API rights (403 Access Denied).
+DEFAULT_NO_RIGHTS_TOKEN = "sandbox-token-no-rights"
+
+#: The default seed mirrors the examples of the FullSMS reference, so every documented example
+#: request works against a fresh sandbox with only the host and token changed.
+DEFAULT_ACCOUNT: dict[str, Any] = {
+    "name": "default",
+    "tokens": [DEFAULT_TOKEN, {"token": DEFAULT_NO_RIGHTS_TOKEN, "rights": False}],
+    "balance": 100,
+    "price_per_segment": "0.05",
+    "minimum_balance": "1.00",
+    "allow_shortlinks": False,
+    "numbers": [{"number": "441111111111", "country": "GB"}],
+    "sender_ids": ["COPERATO"],
+    "lists": [
+        {
+            "list_id": 7,
+            "name": "yourlistName",
+            "subscribe_word": None,
+            "contacts": [
+                "447700900001",
+                "447700900002",
+                "447700900003",
+                {"number": "447700900009", "subscribed": False},
+            ],
+        },
+        {
+            "list_id": 8,
+            "name": "staff",
+            "subscribe_word": "STAFF",
+            "contacts": ["447700900003", "972541111111"],
+        },
+    ],
+    "templates": [
+        {"template_id": 7, "name": "yourTemplateName", "content": "Hello World"},
+        {"template_id": 42, "name": "reminder", "content": "Reminder: your appointment is tomorrow."},
+    ],
+    "otp": {"max_active": 10, "ttl_seconds": 600, "resend_after_seconds": 30, "max_wrong_codes": 3},
+    # The OTP of the reference's verify/cancel/search examples, so those examples answer 200.
+    # It never expires and is dated like the reference, so it does not block new OTPs.
+    "otps": [
+        {
+            "otp_id": "6a68fb58-9f58-450e-bf06-d5008977116a",
+            "to_number": "972546461393",
+            "from": "OTP",
+            "brand": "",
+            "code": 626262,
+            "created_at": "2023-06-05 13:02:56",
+            "expires": False,
+        }
+    ],
+}
+
+
+class SeedError(ValueError):
+    """The state file does not describe a sandbox; the text says which key is wrong."""
+
+
+@dataclass
+class ContactList:
+    list_id: int
+    name: str
+    subscribe_word: str | None
+    #: Only subscribed contacts: the sandbox never sends to the others.
+    subscribed: list[str]
+
+
+@dataclass
+class Template:
+    template_id: str
+    name: str
+    content: str
+
+
+@dataclass
+class Account:
+    """One FullSMS account as seeded; :meth:`SandboxState.reset` rebuilds it from the seed."""
+
+    name: str
+    tokens: dict[str, bool]
+    balance: Decimal
+    price_per_segment: Decimal
+    minimum_balance: Decimal
+    allow_shortlinks: bool
+    numbers: list[dict[str, str]]
+    sender_ids: list[str]
+    lists: dict[int, ContactList]
+    templates: dict[str, Template]
+    otp_max_active: int
+    otp_ttl_seconds: float | None
+    otp_resend_after_seconds: float
+    otp_max_wrong_codes: int
+    active_otps: dict[str, Otp] = field(default_factory=dict)
+
+    @property
+    def owned_numbers(self) -> set[str]:
+        return {entry["number"] for entry in self.numbers}
+
+
+def normalise_seed(raw: Any) -> dict[str, Any]:
+    """Accept a state file with ``{"accounts": [...]}`` or a single account object.
+
+    :param raw: the decoded JSON of a state file (or ``None`` for the default seed).
+    """
+    if raw is None:
+        return {"accounts": [{}]}
+    if not isinstance(raw, dict):
+        raise SeedError("the state file must hold a JSON object")
+    if "accounts" in raw:
+        if not isinstance(raw["accounts"], list) or not raw["accounts"]:
+            raise SeedError("accounts must be a non-empty list")
+        return {"accounts": raw["accounts"]}
+    return {"accounts": [raw]}
+
+
+def build_account(raw: dict[str, Any], index: int) -> Account:
+    """Turn one seed account (missing keys taken from :data:`DEFAULT_ACCOUNT`) into an :class:`Account`.
+
+    :param raw: the account as written in the state file.
+    :param index: its position, for error messages.
+    """
+    if not isinstance(raw, dict):
+        raise SeedError(f"accounts[{index}] must be an object, got {raw!r}")
+    where = f"accounts[{index}]"
+    merged = {**copy.deepcopy(DEFAULT_ACCOUNT), **raw}
+    if index > 0 and "tokens" not in raw:
+        raise SeedError(f"{where}.tokens is required for every account but the first")
+    otp = {**DEFAULT_ACCOUNT["otp"], **(merged.get("otp") or {})}
+    lists = _lists(merged["lists"], where)
+    templates = _templates(merged["templates"], where)
+    numbers = _numbers(merged["numbers"], where)
+    if not isinstance(merged["sender_ids"], list) or not all(
+        isinstance(s, str) for s in merged["sender_ids"]
+    ):
+        raise SeedError(f"{where}.sender_ids must be a list of strings")
+    ttl = otp.get("ttl_seconds")
+    return Account(
+        name=str(merged.get("name", f"account {index}")),
+        tokens=_tokens(merged["tokens"], f"{where}.tokens"),
+        balance=_decimal(merged["balance"], f"{where}.balance"),
+        price_per_segment=_decimal(merged["price_per_segment"], f"{where}.price_per_segment"),
+        minimum_balance=_decimal(merged["minimum_balance"], f"{where}.minimum_balance"),
+        allow_shortlinks=bool(merged["allow_shortlinks"]),
+        numbers=numbers,
+        sender_ids=list(merged["sender_ids"]),
+        lists=lists,
+        templates=templates,
+        otp_max_active=int(otp["max_active"]),
+        otp_ttl_seconds=None if ttl is None else float(ttl),
+        otp_resend_after_seconds=float(otp["resend_after_seconds"]),
+        otp_max_wrong_codes=int(otp["max_wrong_codes"]),
+    )
+
+
+def build_otp(entry: Any, account: Account, now: float) -> Otp:
+    """Turn one seeded OTP into an :class:`Otp` of ``account``.
+
+    :param entry: the OTP as written in the state file.
+    :param account: the account it belongs to (its TTL applies unless ``"expires": false``).
+    :param now: the creation time of an OTP that does not give ``created_at``.
+    """
+    try:
+        created = parse_time(entry["created_at"]) if entry.get("created_at") else now
+        ttl = account.otp_ttl_seconds
+        return Otp(
+            otp_id=str(entry.get("otp_id") or uuid.uuid4()),
+            account=account.name,
+            destination=str(entry["to_number"]),
+            sender=str(entry.get("from", "")),
+            brand=str(entry.get("brand") or ""),
+            code=int(entry["code"]),
+            status=str(entry.get("status", OtpStatus.IN_PROGRESS)),
+            created_at=created,
+            expires_at=None if not entry.get("expires", True) or ttl is None else created + ttl,
+        )
+    except (KeyError, TypeError, ValueError):
+        raise SeedError(f"bad OTP in seed: {entry!r}") from None
+
+
+def _decimal(value: Any, key: str) -> Decimal:
+    if isinstance(value, bool):
+        raise SeedError(f"{key} must be a number, got {value!r}")
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise SeedError(f"{key} must be a number, got {value!r}") from None
+    if not result.is_finite():
+        raise SeedError(f"{key} must be a finite number, got {value!r}")
+    return result
+
+
+def _tokens(raw: Any, key: str) -> dict[str, bool]:
+    if not isinstance(raw, list) or not raw:
+        raise SeedError(f"{key} must be a non-empty list of tokens")
+    tokens: dict[str, bool] = {}
+    for entry in raw:
+        if isinstance(entry, str) and entry:
+            tokens[entry] = True
+        elif isinstance(entry, dict) and isinstance(entry.get("token"), str) and entry["token"]:
+            tokens[entry["token"]] = bool(entry.get("rights", True))
+        else:
+            raise SeedError(
+                f"{key}: each token is a string or {{'token': ..., 'rights': bool}}, got {entry!r}"
+            )
+    return tokens
+
+
+def _lists(raw: Any, where: str) -> dict[int, ContactList]:
+    lists: dict[int, ContactList] = {}
+    for entry in raw:
+        try:
+            list_id = int(entry["list_id"])
+            subscribed: list[str] = []
+            for contact in entry.get("contacts", []):
+                if isinstance(contact, str):
+                    subscribed.append(contact)
+                else:
+                    # Read even when unsubscribed, so a contact without a number is a SeedError.
+                    number = str(contact["number"])
+                    if contact.get("subscribed", True):
+                        subscribed.append(number)
+            lists[list_id] = ContactList(
+                list_id, str(entry.get("name", f"list {list_id}")), entry.get("subscribe_word"), subscribed
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise SeedError(f"{where}.lists: bad list {entry!r}") from None
+    return lists
+
+
+def _templates(raw: Any, where: str) -> dict[str, Template]:
+    templates: dict[str, Template] = {}
+    for entry in raw:
+        try:
+            template_id = str(entry["template_id"])
+            templates[template_id] = Template(template_id, str(entry.get("name", "")), str(entry["content"]))
+        except (KeyError, TypeError):
+            raise SeedError(f"{where}.templates: bad template {entry!r}") from None
+    return templates
+
+
+def _numbers(raw: Any, where: str) -> list[dict[str, str]]:
+    numbers = []
+    for entry in raw:
+        if isinstance(entry, str):
+            entry = {"number": entry, "country": ""}
+        if not isinstance(entry, dict) or not isinstance(entry.get("number"), str):
+            raise SeedError(f"{where}.numbers: bad number {entry!r}")
+        numbers.append({"number": entry["number"], "country": str(entry.get("country", ""))})
+    return numbers
