@@ -45,6 +45,18 @@ class FullSmsConfigurationError(FullSmsError, ValueError):
     """
 
 
+class CampaignInputError(FullSmsConfigurationError):
+    """The audience or the message cannot be sent as given; nothing was sent."""
+
+
+class LedgerMismatchError(CampaignInputError):
+    """The state store holds a different campaign for this task: the audience or message changed."""
+
+
+class FullSmsBalanceBelowMinimumError(FullSmsError):
+    """The balance is below the ``min_balance`` a task asked for; nothing was sent."""
+
+
 class FullSmsApiError(FullSmsError):
     """
     FullSMS answered with an error status.

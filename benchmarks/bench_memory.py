@@ -35,7 +35,7 @@ _RESULT = "BENCH-RESULT "
 
 _CHILD = r"""
 import json, os, resource, sys, time
-from airflow_provider_fullsms.campaigns import MemoryStateStore
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 
 path = sys.argv[1]

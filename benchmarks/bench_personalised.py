@@ -83,8 +83,8 @@ def measure_case(
     sandbox: Any, name: str, rows: list[dict[str, str]], message: str, latency_ms: float
 ) -> dict[str, Any]:
     """The provider, then the limit, on one audience; each on a freshly reset sandbox."""
-    from airflow_provider_fullsms.campaigns import MemoryStateStore
     from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
+    from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 
     distinct = len({message.format_map(row) for row in rows})
     fresh(sandbox, latency_ms=latency_ms)

@@ -64,8 +64,8 @@ def headers(token: str) -> dict[str, str]:
 
 def run_provider(audience: list[str], *, concurrency: int = CONCURRENCY, text: str = TEXT) -> dict[str, Any]:
     """(a) The operator's ``execute`` with an in-memory ledger, as a task would run it."""
-    from airflow_provider_fullsms.campaigns import MemoryStateStore
     from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
+    from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 
     operator = FullSmsSendToNumbersOperator(
         task_id="bench_throughput", numbers=audience, message=text, max_concurrency=concurrency

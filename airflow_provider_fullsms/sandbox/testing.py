@@ -255,3 +255,23 @@ class SandboxProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class MemoryStateStore:
+    """
+    An in-memory stand-in for ``context["task_state_store"]`` with the ``get``/``set`` the ledger uses.
+
+    For tests, and for calling an operator's ``execute()`` by hand while keeping a ledger between
+    two calls (a simulated retry). Values are copied through JSON, as the real store does.
+    """
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.data[key]) if key in self.data else default
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        if value is None:
+            raise ValueError("Cannot set value as None")
+        self.data[key] = json.dumps(value)

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_fullsms.campaigns import MemoryStateStore
 from airflow_provider_fullsms.operators.fullsms import (
     FullSmsGetBalanceOperator,
     FullSmsSendToListsOperator,
     FullSmsSendToNumbersOperator,
 )
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.sandbox.testing import SandboxClient

@@ -24,8 +24,8 @@ from airflow_provider_fullsms.campaigns import (
     Failure,
     Ledger,
     LedgerMismatchError,
-    MemoryStateStore,
     MessageSource,
+    OnUnknownOutcome,
     Progress,
     SendResult,
     decide,
@@ -37,6 +37,7 @@ from airflow_provider_fullsms.campaigns import (
     run_batches,
     template_fields_of,
 )
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 
 
 def numbers(count: int, start: int = 447700000000) -> list[str]:
@@ -372,7 +373,7 @@ BATCH = Batch(index=3, numbers=("447700900001",), text="Hi", fingerprint="abc", 
 )
 def test_decide(state: BatchState | None, on_unknown: str, decision: Decision) -> None:
     record = None if state is None else {"s": state.value, "fp": "abc", "n": 1}
-    assert decide(record, BATCH, on_unknown) is decision
+    assert decide(record, BATCH, OnUnknownOutcome(on_unknown)) is decision
 
 
 def test_decide_refuses_a_record_of_other_contents() -> None:
@@ -380,9 +381,14 @@ def test_decide_refuses_a_record_of_other_contents() -> None:
         decide({"s": "accepted", "fp": "zzz"}, BATCH)
 
 
-def test_decide_refuses_an_unknown_choice() -> None:
+def test_an_unknown_on_unknown_outcome_choice_is_refused() -> None:
     with pytest.raises(CampaignInputError, match="on_unknown_outcome='maybe'"):
-        decide(None, BATCH, "maybe")
+        OnUnknownOutcome.parse("maybe")
+
+
+@pytest.mark.parametrize("choice", ["fail", "assume_sent", "resend"])
+def test_each_on_unknown_outcome_choice_is_read(choice: str) -> None:
+    assert OnUnknownOutcome.parse(choice) == choice
 
 
 # -- ledger ----------------------------------------------------------------------------------------

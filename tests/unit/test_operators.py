@@ -13,12 +13,12 @@ from typing import Any, cast
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_fullsms.campaigns import MemoryStateStore
 from airflow_provider_fullsms.operators.fullsms import (
     FullSmsGetBalanceOperator,
     FullSmsSendToListsOperator,
     FullSmsSendToNumbersOperator,
 )
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL, SECRET_TOKEN
 

@@ -1,0 +1,99 @@
+"""
+The campaign engine behind the send operators: pure Python, one job per module.
+
+The flow of a send (``docs/architecture.md`` draws it):
+
+1. :mod:`.audience` reads the recipients (a list, rows, or a CSV / JSON-lines file streamed row by
+   row); :mod:`.numbers` de-duplicates them in bounded memory.
+2. :mod:`.texts` says which text each recipient gets and checks each distinct text once.
+3. :mod:`.batching` groups recipients by text into batches of 500 and plans the campaign
+   (every row checked, the campaign fingerprinted) before anything is sent; :mod:`.schedule`
+   resolves ``send_at``.
+4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes.
+5. :mod:`.runner` sends the batches with bounded concurrency and logs progress.
+6. :mod:`.report` counts what each batch came to and builds the summary.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_fullsms.campaigns.audience import (
+    MAX_LISTED_INVALID,
+    Audience,
+    AudienceStats,
+    Entry,
+    as_list,
+    detect_file_format,
+    entries_from_numbers,
+    entries_from_rows,
+    read_audience_file,
+)
+from airflow_provider_fullsms.campaigns.batching import (
+    BATCH_SIZE,
+    Batch,
+    Batcher,
+    CampaignPlan,
+    SendResult,
+    fingerprint,
+    plan_campaign,
+)
+from airflow_provider_fullsms.campaigns.ledger import (
+    LEDGER_PREFIX,
+    ON_UNKNOWN_CHOICES,
+    BatchState,
+    Decision,
+    Ledger,
+    OnUnknownOutcome,
+    StateStore,
+    decide,
+)
+from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
+from airflow_provider_fullsms.campaigns.report import CampaignReport
+from airflow_provider_fullsms.campaigns.runner import Progress, run_batches
+from airflow_provider_fullsms.campaigns.schedule import resolve_send_at
+from airflow_provider_fullsms.campaigns.texts import (
+    MessageSource,
+    TextChecker,
+    checked_text,
+    template_fields_of,
+)
+from airflow_provider_fullsms.exceptions import CampaignInputError, LedgerMismatchError
+from airflow_provider_fullsms.outcomes import Failure
+
+__all__ = [
+    "BATCH_SIZE",
+    "LEDGER_PREFIX",
+    "MAX_LISTED_INVALID",
+    "ON_UNKNOWN_CHOICES",
+    "Audience",
+    "AudienceStats",
+    "Batch",
+    "BatchState",
+    "Batcher",
+    "CampaignInputError",
+    "CampaignPlan",
+    "CampaignReport",
+    "CompactNumberSet",
+    "Decision",
+    "Entry",
+    "Failure",
+    "Ledger",
+    "LedgerMismatchError",
+    "MessageSource",
+    "OnUnknownOutcome",
+    "Progress",
+    "SendResult",
+    "StateStore",
+    "TextChecker",
+    "as_list",
+    "checked_text",
+    "decide",
+    "detect_file_format",
+    "entries_from_numbers",
+    "entries_from_rows",
+    "fingerprint",
+    "plan_campaign",
+    "read_audience_file",
+    "resolve_send_at",
+    "run_batches",
+    "template_fields_of",
+]

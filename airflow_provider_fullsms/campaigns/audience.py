@@ -1,0 +1,281 @@
+"""
+Reading an audience: where recipients come from, streamed entry by entry.
+
+Recipients come from a list of numbers, a list of row dicts, or a CSV / JSON-lines file (a path or
+an ``ObjectStoragePath``) read row by row, so a million-row audience never sits in memory or in
+XCom. :class:`Audience` checks the operator's parameters once and gives a fresh pass over the
+entries each time it is asked (a campaign reads its audience twice: to plan, then to send).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from airflow_provider_fullsms.exceptions import CampaignInputError
+
+#: How many invalid numbers a summary lists (the count is always exact).
+MAX_LISTED_INVALID = 100
+
+
+@dataclass
+class AudienceStats:
+    """
+    What de-duplication and local checks made of an audience.
+
+    :param max_listed_invalid: how many invalid values to keep for the summary.
+    """
+
+    max_listed_invalid: int = MAX_LISTED_INVALID
+    rows: int = 0
+    unique: int = 0
+    duplicates: int = 0
+    invalid_count: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+    def note_invalid(self, raw: object) -> None:
+        self.invalid_count += 1
+        if len(self.invalid) < self.max_listed_invalid:
+            value = raw if isinstance(raw, str) else repr(raw)
+            # Capped too, so one huge cell cannot blow up the XCom.
+            self.invalid.append(value[:64])
+
+
+#: One audience entry: the raw number and, for personalised sends, its row.
+Entry = tuple[object, Mapping[str, Any] | None]
+
+
+def entries_from_numbers(numbers: Iterable[object]) -> Iterator[Entry]:
+    """Entries of a plain list of numbers (no rows, so nothing to personalise)."""
+    for number in numbers:
+        yield number, None
+
+
+def entries_from_rows(rows: Iterable[object], *, number_column: str = "number") -> Iterator[Entry]:
+    """
+    Entries of a list of dicts, each with a number column (and whatever columns a message uses).
+
+    :raises CampaignInputError: a row that is not a mapping or has no number column.
+    """
+    for row_number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise CampaignInputError(
+                f"recipient {row_number} is a {type(row).__name__}, not a dict: pass rows such as "
+                f"{{'{number_column}': '+44 7700 900001', 'first_name': 'Ada'}}."
+            )
+        if number_column not in row:
+            raise CampaignInputError(
+                f"recipient {row_number} has no {number_column!r} key (keys: {sorted(row)[:10]}): "
+                f"set number_column= to the key that holds the phone number."
+            )
+        yield row[number_column], row
+
+
+def detect_file_format(name: str, file_format: str | None = None) -> str:
+    """
+    ``"csv"`` or ``"jsonl"``: the explicit ``file_format``, else from the file name's suffix.
+
+    :raises CampaignInputError: an unknown format or suffix.
+    """
+    if file_format:
+        chosen = file_format.lower()
+        if chosen in ("csv", "jsonl"):
+            return chosen
+        raise CampaignInputError(f"file_format={file_format!r}: use 'csv' or 'jsonl'.")
+    lowered = name.lower()
+    if lowered.endswith((".csv", ".txt")):
+        return "csv"
+    if lowered.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    raise CampaignInputError(
+        f"Cannot tell the format of {name!r} from its name: pass file_format='csv' or 'jsonl'."
+    )
+
+
+def read_audience_file(
+    stream: IO[str], *, file_format: str, number_column: str = "number", rows: bool, name: str = "file"
+) -> Iterator[Entry]:
+    """
+    Stream the entries of an open CSV (with a header row) or JSON-lines text file.
+
+    :param stream: the open file, in text mode.
+    :param file_format: ``"csv"`` or ``"jsonl"``.
+    :param number_column: the column (CSV) or key (JSON) holding the phone number.
+    :param rows: whether each entry needs its whole row (personalised messages); reading only the
+        number column is faster when it does not.
+    :param name: the file's name, for error messages.
+    :raises CampaignInputError: no such column, or a line that is not JSON.
+    """
+    if file_format == "csv":
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [h.strip() for h in header]
+        if number_column not in header:
+            raise CampaignInputError(
+                f"{name} has no {number_column!r} column (columns: {header[:20]}): set number_column= "
+                "to the column that holds the phone numbers."
+            )
+        position = header.index(number_column)
+        for line_number, record in enumerate(reader, start=2):
+            if not record:
+                continue
+            if position >= len(record):
+                raise CampaignInputError(f"{name}, line {line_number}: no {number_column!r} value.")
+            yield record[position], (dict(zip(header, record, strict=False)) if rows else None)
+        return
+    for line_number, line in enumerate(stream, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            item = json.loads(text)
+        except ValueError:
+            raise CampaignInputError(
+                f"{name}, line {line_number} is not JSON: {text[:80]!r}. JSON-lines files hold one "
+                "object (or one number) per line."
+            ) from None
+        if isinstance(item, Mapping):
+            if number_column not in item:
+                raise CampaignInputError(
+                    f"{name}, line {line_number} has no {number_column!r} key "
+                    f"(keys: {sorted(item)[:10]}): set number_column= to the key of the phone number."
+                )
+            yield item[number_column], (item if rows else None)
+        else:
+            yield item, None
+
+
+def as_list(value: Any, what: str) -> list[Any]:
+    """
+    A list parameter as a list: a list as is, a JSON list string, or items separated by commas,
+    semicolons or lines (what a template renders), or a single int.
+
+    :param what: the parameter's name, for the error message.
+    :raises CampaignInputError: any other type.
+    """
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, list):
+                return parsed
+        return [part for part in re.split(r"[,;\n]", text) if part.strip()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    raise CampaignInputError(f"{what}= must be a list, got a {type(value).__name__}.")
+
+
+def _given(value: object) -> bool:
+    return value not in (None, "")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """
+    Exactly one source of recipients, checked once.
+
+    :param numbers: phone numbers (a list, or a string a template rendered).
+    :param rows: row dicts, each with ``number_column``.
+    :param file: a path, URL string or ``ObjectStoragePath`` of a CSV or JSON-lines file.
+    :param number_column: the column / key holding the phone number.
+    :param file_format: ``"csv"`` or ``"jsonl"``; default: from the file name.
+    """
+
+    numbers: list[Any] | None = None
+    rows: Sequence[Any] | None = None
+    file: Any = None
+    number_column: str = "number"
+    file_format: str | None = None
+
+    @classmethod
+    def from_params(
+        cls,
+        *,
+        numbers: Any = None,
+        recipients: Any = None,
+        numbers_file: Any = None,
+        number_column: str = "number",
+        file_format: str | None = None,
+    ) -> Audience:
+        """
+        The audience an operator was given.
+
+        :raises CampaignInputError: none or several sources, or one of the wrong type.
+        """
+        given = [
+            name
+            for name, value in (
+                ("numbers", numbers),
+                ("recipients", recipients),
+                ("numbers_file", numbers_file),
+            )
+            if _given(value)
+        ]
+        if len(given) != 1:
+            raise CampaignInputError(
+                "Pass exactly one audience: numbers= (a list), recipients= (a list of dicts) or "
+                f"numbers_file= (a CSV or JSON-lines file); got {', '.join(given) or 'none'}."
+            )
+        if _given(numbers):
+            return cls(numbers=as_list(numbers, "numbers"), number_column=number_column)
+        if _given(recipients):
+            if not isinstance(recipients, list | tuple):
+                raise CampaignInputError(
+                    f"recipients= must be a list of dicts, got a {type(recipients).__name__}: with an "
+                    "XCom, set render_template_as_native_obj=True on the DAG or pass the list itself."
+                )
+            return cls(rows=recipients, number_column=number_column)
+        file = numbers_file
+        if isinstance(file, str) and "://" in file:
+            from airflow.sdk import ObjectStoragePath  # Airflow's object storage, only for URLs
+
+            file = ObjectStoragePath(file)
+        elif isinstance(file, str):
+            file = Path(file)
+        detect_file_format(str(getattr(file, "name", "") or file), file_format)
+        return cls(file=file, number_column=number_column, file_format=file_format)
+
+    @property
+    def has_rows(self) -> bool:
+        """Whether entries carry rows (so messages can be personalised)."""
+        return self.numbers is None
+
+    def entries(self, *, rows: bool) -> Iterator[Entry]:
+        """
+        A fresh pass over the audience.
+
+        :param rows: whether each entry needs its whole row (personalised texts).
+        :raises CampaignInputError: a missing file, column or key, or a line that is not JSON.
+        """
+        if self.numbers is not None:
+            return entries_from_numbers(self.numbers)
+        if self.rows is not None:
+            return entries_from_rows(self.rows, number_column=self.number_column)
+        return self._file_entries(rows=rows)
+
+    def _file_entries(self, *, rows: bool) -> Iterator[Entry]:
+        name = str(getattr(self.file, "name", "") or self.file)
+        file_format = detect_file_format(name, self.file_format)
+        try:
+            stream = self.file.open("r", encoding="utf-8-sig", newline="")
+        except FileNotFoundError:
+            raise CampaignInputError(
+                f"numbers_file={str(self.file)!r} does not exist: check the path and the upstream task "
+                "that writes it."
+            ) from None
+        with stream:
+            yield from read_audience_file(
+                stream, file_format=file_format, number_column=self.number_column, rows=rows, name=name
+            )

@@ -1,0 +1,215 @@
+"""
+Batching and the plan: turning an audience into send requests, the same way every time.
+
+Recipients are grouped by the exact text they get (one buffer per distinct text; a buffer becomes
+a :class:`Batch` at 500 numbers), so 100,000 recipients of three personalised texts cost about 200
+requests, not 100,000. Everything depends only on the input, so a retry rebuilds the same batches
+with the same :attr:`Batch.fingerprint`. :func:`plan_campaign` builds every batch once without
+sending: it checks every row and fingerprints the whole campaign before the first request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry
+from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
+from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
+from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST, InvalidNumberError, normalise_number
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+#: Numbers in a full batch: as many as FullSMS accepts in one request.
+BATCH_SIZE = MAX_NUMBERS_PER_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """
+    One send request's worth of recipients, all getting the same text.
+
+    :param index: position in the campaign, from 0; stable across retries.
+    :param numbers: normalised numbers (for a send to lists: empty).
+    :param text: the message (``None`` when a FullSMS template is used).
+    :param fingerprint: hash of what the batch sends to whom, to tell a changed campaign apart.
+    :param recipients: how many people it reaches (for lists: the subscribed contacts).
+    """
+
+    index: int
+    numbers: tuple[str, ...]
+    text: str | None
+    fingerprint: str
+    recipients: int
+
+
+def fingerprint(*parts: object) -> str:
+    """A short, stable hash of ``parts`` (16 hex digits)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        digest.update(repr(part).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+class Batcher:
+    """
+    Turn entries into batches of at most ``batch_size`` numbers sharing one text.
+
+    One buffer per distinct text; a full buffer becomes a batch at once, the rest when the audience
+    ends, in the order their texts first appeared. To keep memory flat when nearly every text is
+    different (fully personalised messages), at most ``max_open_texts`` buffers are open and at most
+    ``max_buffered`` numbers wait in them: past either bound the oldest buffer is sent early. Both
+    rules depend only on the input, so the same audience always yields the same batches.
+
+    :param source: how each recipient's text is found.
+    :param campaign_key: what every batch shares (sender, ``send_at``, template), part of each
+        fingerprint.
+    :param stats: filled in with rows, unique, duplicates and invalid numbers.
+    """
+
+    def __init__(
+        self,
+        source: MessageSource,
+        *,
+        campaign_key: str,
+        stats: AudienceStats | None = None,
+        batch_size: int = BATCH_SIZE,
+        max_open_texts: int = 1000,
+        max_buffered: int = 50_000,
+    ) -> None:
+        if not 1 <= batch_size <= BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}, got {batch_size}")
+        self.source = source
+        self.campaign_key = campaign_key
+        self.stats = stats if stats is not None else AudienceStats()
+        self.batch_size = batch_size
+        self.max_open_texts = max_open_texts
+        self.max_buffered = max_buffered
+        self.seen = CompactNumberSet()
+        self._texts = TextChecker()
+        self._buffers: dict[str | None, list[str]] = {}
+        self._buffered = 0
+        self._next_index = 0
+
+    def batches(self, entries: Iterable[Entry]) -> Iterator[Batch]:
+        """Yield the batches of ``entries`` (consumed lazily)."""
+        stats, seen, source = self.stats, self.seen, self.source
+        fixed = not source.per_row
+        fixed_text: str | None = None
+        if fixed:
+            fixed_text = source.text_for(None, 0)
+            if fixed_text is not None:
+                self._texts.check(fixed_text, 0)
+        for row_number, (raw, row) in enumerate(entries, start=1):
+            stats.rows += 1
+            try:
+                number = normalise_number(raw)
+            except InvalidNumberError:
+                stats.note_invalid(raw)
+                continue
+            if not seen.add(int(number)):
+                stats.duplicates += 1
+                continue
+            stats.unique += 1
+            if fixed:
+                text = fixed_text
+            else:
+                text = source.text_for(row, row_number)
+                if text is not None:
+                    self._texts.check(text, row_number)
+            buffer = self._buffers.get(text)
+            if buffer is None:
+                if len(self._buffers) >= self.max_open_texts:
+                    yield self._flush(next(iter(self._buffers)))
+                buffer = self._buffers[text] = []
+            buffer.append(number)
+            self._buffered += 1
+            if len(buffer) >= self.batch_size:
+                yield self._flush(text)
+            elif self._buffered > self.max_buffered:
+                yield self._flush(next(iter(self._buffers)))
+        while self._buffers:
+            yield self._flush(next(iter(self._buffers)))
+
+    def _flush(self, text: str | None) -> Batch:
+        numbers = tuple(self._buffers.pop(text))
+        self._buffered -= len(numbers)
+        index = self._next_index
+        self._next_index += 1
+        return Batch(
+            index=index,
+            numbers=numbers,
+            text=text,
+            fingerprint=fingerprint(self.campaign_key, text, numbers),
+            recipients=len(numbers),
+        )
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """
+    What a dry run over the whole audience found, before anything is sent.
+
+    :param batches: how many batches the campaign has.
+    :param recipients: unique valid numbers.
+    :param fingerprint: hash of every batch's fingerprint, in order.
+    :param distinct_texts: distinct texts (capped count for fully personalised audiences).
+    """
+
+    batches: int
+    recipients: int
+    fingerprint: str
+    stats: AudienceStats
+    distinct_texts: int
+
+
+def plan_campaign(
+    entries: Iterable[Entry], source: MessageSource, *, campaign_key: str, batch_size: int = BATCH_SIZE
+) -> CampaignPlan:
+    """
+    Build every batch once without sending, to check every row and fingerprint the campaign.
+
+    :raises CampaignInputError: a message that cannot be sent, a missing column, or nobody to send to.
+    """
+    stats = AudienceStats()
+    batcher = Batcher(source, campaign_key=campaign_key, stats=stats, batch_size=batch_size)
+    digest = hashlib.blake2b(digest_size=8)
+    count = 0
+    texts: set[str | None] = set()
+    for batch in batcher.batches(entries):
+        digest.update(batch.fingerprint.encode())
+        count += 1
+        if len(texts) < 10_000:
+            texts.add(batch.text)
+    if stats.unique == 0:
+        detail = f"{stats.rows} rows"
+        if stats.invalid_count:
+            detail += f", {stats.invalid_count} invalid (e.g. {stats.invalid[:3]})"
+        if stats.duplicates:
+            detail += f", {stats.duplicates} duplicates"
+        raise CampaignInputError(
+            f"Nobody to send to: the audience has no valid phone number ({detail}). Numbers need the "
+            "country code, e.g. '+44 7700 900001'."
+        )
+    return CampaignPlan(
+        batches=count,
+        recipients=stats.unique,
+        fingerprint=digest.hexdigest(),
+        stats=stats,
+        distinct_texts=len(texts),
+    )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What FullSMS answered for an accepted batch."""
+
+    campaign_id: str
+    total_sent: int
+    status: str = "approved"
+    invalid: tuple[str, ...] = ()
+    invalid_count: int = 0

@@ -1,0 +1,199 @@
+"""
+The ledger: each batch's outcome in the task's state store, so a retry resumes and never resends.
+
+Airflow 3.3 keeps ``context["task_state_store"]`` between the tries of a task on every executor.
+The ledger writes a plan record before the first send (the campaign's fingerprint, to tell a
+changed campaign apart), then one small key per batch: *in flight* before the request goes out,
+then *accepted* (with the campaign id), *unknown* or *not sent*. :func:`decide` says what a try
+does with a batch an earlier try recorded: accepted batches are skipped; a batch found in flight
+(the worker died mid-request) or unknown is never resent unless the user says so
+(:class:`OnUnknownOutcome`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_fullsms.exceptions import CampaignInputError, LedgerMismatchError
+
+if TYPE_CHECKING:
+    from airflow_provider_fullsms.campaigns.batching import Batch, CampaignPlan, SendResult
+
+#: Key prefix in the task state store.
+LEDGER_PREFIX = "fullsms"
+LEDGER_VERSION = 1
+
+
+class StateStore(Protocol):
+    """The part of Airflow's ``context["task_state_store"]`` the ledger uses."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+
+class OnUnknownOutcome(enum.StrEnum):
+    """What to do with a batch whose outcome is unknown (timeout, dropped connection, ambiguous 5xx)."""
+
+    FAIL = "fail"  # report it and never resend it, so nobody is texted twice
+    ASSUME_SENT = "assume_sent"  # the user checked FullSMS: it went out
+    RESEND = "resend"  # the user checked FullSMS: it did not go out
+
+    @classmethod
+    def parse(cls, value: object) -> OnUnknownOutcome:
+        """
+        The choice a user passed (a template renders it as a string).
+
+        :raises CampaignInputError: anything but the three choices.
+        """
+        if isinstance(value, str) and value in cls._value2member_map_:
+            return cls(value)
+        raise CampaignInputError(
+            f"on_unknown_outcome={value!r}: use 'fail' (report batches whose outcome is unknown and "
+            "never resend them), 'assume_sent' or 'resend'."
+        )
+
+
+#: The choices of :class:`OnUnknownOutcome`, as strings.
+ON_UNKNOWN_CHOICES = tuple(OnUnknownOutcome)
+
+
+class BatchState(enum.StrEnum):
+    """A batch's recorded state."""
+
+    IN_FLIGHT = "in_flight"  # marked before the request goes out
+    ACCEPTED = "accepted"  # FullSMS answered with a campaign id
+    UNKNOWN = "unknown"  # FullSMS may or may not have acted on it
+    NOT_SENT = "not_sent"  # provably refused (4xx, 429, 503, refused connection): safe to resend
+
+
+class Decision(enum.StrEnum):
+    """What to do with a batch at the start of a try."""
+
+    SEND = "send"
+    SKIP_ACCEPTED = "skip_accepted"
+    ASSUME_SENT = "assume_sent"
+    UNKNOWN = "unknown"
+
+
+def decide(
+    record: Mapping[str, Any] | None, batch: Batch, on_unknown: OnUnknownOutcome = OnUnknownOutcome.FAIL
+) -> Decision:
+    """
+    What a try does with ``batch`` given its ledger record from earlier tries.
+
+    :param record: the stored record, or ``None`` when the batch never started.
+    :param on_unknown: what to do with a batch left in flight or unknown.
+    :raises LedgerMismatchError: the record is for different recipients or another text.
+    """
+    if record is None:
+        return Decision.SEND
+    if record.get("fp") != batch.fingerprint:
+        raise LedgerMismatchError(
+            f"Batch {batch.index} was recorded by an earlier try for other recipients or another text "
+            f"(fingerprint {record.get('fp')!r}, now {batch.fingerprint!r}): the audience or the "
+            "message changed between tries, so nothing more was sent. Start a new run for the new "
+            "audience, or clear the task state once the earlier sends are accounted for."
+        )
+    state = record.get("s")
+    if state == BatchState.ACCEPTED:
+        return Decision.SKIP_ACCEPTED
+    if state in (BatchState.IN_FLIGHT, BatchState.UNKNOWN):
+        if on_unknown == OnUnknownOutcome.ASSUME_SENT:
+            return Decision.ASSUME_SENT
+        if on_unknown == OnUnknownOutcome.RESEND:
+            return Decision.SEND
+        return Decision.UNKNOWN
+    return Decision.SEND
+
+
+class Ledger:
+    """
+    Per-batch outcome records in a task state store, one small key per batch.
+
+    Keys: ``fullsms.plan`` (version, campaign fingerprint, batch count) written before the first
+    send, and ``fullsms.batch.<index>`` (``s`` state, ``fp`` batch fingerprint, ``n`` recipients,
+    ``c`` campaign id, ``t`` total sent, ``i`` invalid numbers count, ``iv`` first invalid
+    numbers). A million recipients make 2,000 keys of under 200 bytes, each written twice; no big
+    value is ever rewritten.
+
+    :param store: ``context["task_state_store"]``, or ``None``: then nothing is kept between tries
+        (resumption is off), and a batch that turns unknown is still never resent in this try.
+    """
+
+    def __init__(self, store: StateStore | None, *, prefix: str = LEDGER_PREFIX) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.resuming = False
+
+    @property
+    def _plan_key(self) -> str:
+        return f"{self.prefix}.plan"
+
+    def _key(self, index: int) -> str:
+        return f"{self.prefix}.batch.{index}"
+
+    def started(self) -> bool:
+        """Whether an earlier try of this task started a campaign (wrote its plan)."""
+        return self.store is not None and bool(self.store.get(self._plan_key))
+
+    def open(self, plan: CampaignPlan | Mapping[str, Any]) -> bool:
+        """
+        Compare with (or write) the plan record; return whether an earlier try left records.
+
+        :param plan: the campaign's plan, or a mapping with ``fingerprint`` and ``batches``.
+        :raises LedgerMismatchError: an earlier try recorded a different campaign.
+        """
+        if self.store is None:
+            return False
+        if isinstance(plan, Mapping):
+            fp, batches = plan["fingerprint"], plan["batches"]
+        else:
+            fp, batches = plan.fingerprint, plan.batches
+        stored = self.store.get(self._plan_key)
+        if stored is not None:
+            if stored.get("fp") != fp or stored.get("batches") != batches:
+                raise LedgerMismatchError(
+                    f"An earlier try of this task sent a different campaign ({stored.get('batches')} "
+                    f"batches, fingerprint {stored.get('fp')!r}; now {batches} batches, {fp!r}): the "
+                    "audience, message, sender or send_at changed between tries, so this try sent "
+                    "nothing. Start a new run for the new campaign, or clear the task state once the "
+                    "earlier sends are accounted for."
+                )
+            self.resuming = True
+            return True
+        self.store.set(self._plan_key, {"v": LEDGER_VERSION, "fp": fp, "batches": batches})
+        return False
+
+    def record(self, index: int) -> dict[str, Any] | None:
+        """The stored record of batch ``index`` (only read when resuming)."""
+        if self.store is None or not self.resuming:
+            return None
+        value = self.store.get(self._key(index))
+        return dict(value) if isinstance(value, Mapping) else None
+
+    def _write(self, batch: Batch, state: BatchState, **fields: Any) -> None:
+        if self.store is not None:
+            record = {"s": state.value, "fp": batch.fingerprint, "n": batch.recipients, **fields}
+            self.store.set(self._key(batch.index), record)
+
+    def mark_in_flight(self, batch: Batch) -> None:
+        self._write(batch, BatchState.IN_FLIGHT)
+
+    def mark_accepted(self, batch: Batch, result: SendResult) -> None:
+        self._write(
+            batch,
+            BatchState.ACCEPTED,
+            c=result.campaign_id,
+            t=result.total_sent,
+            i=result.invalid_count,
+            iv=list(result.invalid[:10]),
+        )
+
+    def mark_unknown(self, batch: Batch, reason: str) -> None:
+        self._write(batch, BatchState.UNKNOWN, why=reason[:300])
+
+    def mark_not_sent(self, batch: Batch, reason: str) -> None:
+        self._write(batch, BatchState.NOT_SENT, why=reason[:300])

@@ -1,0 +1,152 @@
+"""
+The report of a campaign: what each batch came to, and the summary the operator returns.
+
+Every recipient ends in exactly one figure: sent (accepted, skipped as accepted earlier, or
+assumed sent), invalid, unknown, or not sent (refused, transient, or never started). The summary
+is small at any audience size: counts, campaign ids and capped lists, never the audience.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID, AudienceStats
+from airflow_provider_fullsms.campaigns.ledger import Decision
+from airflow_provider_fullsms.outcomes import Failure
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
+
+
+@dataclass
+class CampaignReport:
+    """
+    Everything a run of the batches found; :meth:`summary` is the operator's XCom.
+
+    :param send_at: FullSMS's ``send_at`` of every batch, or ``None`` when sent at once.
+    :param details: extra summary entries (e.g. the list ids of a send to lists).
+    """
+
+    batches_total: int = 0
+    recipients_total: int = 0
+    send_at: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    accepted: int = 0
+    skipped_accepted: int = 0
+    assumed_sent: int = 0
+    sent: int = 0
+    campaign_ids: list[str] = field(default_factory=list)
+    api_invalid_count: int = 0
+    api_invalid: list[str] = field(default_factory=list)
+    unknown: list[dict[str, Any]] = field(default_factory=list)
+    not_sent: list[dict[str, Any]] = field(default_factory=list)
+    #: Recipients of the batches this try settled as sent or unknown (accepted, skipped, assumed).
+    settled_recipients: int = 0
+    stopped_by: BaseException | None = None
+    stop_kind: Failure | None = None
+
+    # -- what happened to each batch -------------------------------------------------------------
+
+    def accepted_now(self, batch: Batch, result: SendResult) -> None:
+        """FullSMS accepted ``batch`` in this try."""
+        self.accepted += 1
+        self._count_sent(result.campaign_id, result.total_sent, result.invalid, result.invalid_count)
+        self.settled_recipients += batch.recipients
+
+    def settled_earlier(self, batch: Batch, decision: Decision, record: Mapping[str, Any] | None) -> None:
+        """``batch`` was accepted in an earlier try, or its unknown outcome is assumed sent."""
+        record = record or {}
+        if decision is Decision.SKIP_ACCEPTED:
+            self.skipped_accepted += 1
+            total_sent = int(record.get("t") or 0)
+        else:
+            self.assumed_sent += 1
+            total_sent = int(record.get("t") or batch.recipients)
+        self._count_sent(record.get("c"), total_sent, record.get("iv") or (), int(record.get("i") or 0))
+        self.settled_recipients += batch.recipients
+
+    def outcome_unknown(self, batch: Batch, error: str) -> None:
+        """FullSMS may or may not have sent ``batch``: it is reported, never resent automatically."""
+        self.unknown.append({"index": batch.index, "recipients": batch.recipients, "error": error[:300]})
+        self.settled_recipients += batch.recipients
+
+    def not_accepted(self, batch: Batch, error: BaseException, kind: Failure) -> None:
+        """FullSMS provably did not send ``batch``; the first reason stops the campaign."""
+        self.not_sent.append(
+            {"index": batch.index, "recipients": batch.recipients, "error": str(error)[:300]}
+        )
+        # The first stop reason wins; a refusal outranks a transient error (retrying cannot fix it).
+        if self.stopped_by is None or (kind is Failure.REFUSED and self.stop_kind is Failure.TRANSIENT):
+            self.stopped_by, self.stop_kind = error, kind
+
+    def _count_sent(
+        self, campaign_id: str | None, total_sent: int, invalid: Iterable[str], invalid_count: int
+    ) -> None:
+        if campaign_id:
+            self.campaign_ids.append(campaign_id)
+        self.sent += total_sent
+        self.api_invalid_count += invalid_count
+        for number in invalid:
+            if len(self.api_invalid) < MAX_LISTED_INVALID:
+                self.api_invalid.append(str(number)[:64])
+
+    # -- figures ---------------------------------------------------------------------------------
+
+    @property
+    def sent_batches(self) -> int:
+        """Batches counted as sent: accepted now or earlier, or assumed sent."""
+        return self.accepted + self.skipped_accepted + self.assumed_sent
+
+    @property
+    def unknown_recipients(self) -> int:
+        return sum(item["recipients"] for item in self.unknown)
+
+    @property
+    def not_started_batches(self) -> int:
+        """Batches this try never reached, because an earlier batch stopped it."""
+        settled = self.sent_batches + len(self.unknown) + len(self.not_sent)
+        return max(self.batches_total - settled, 0)
+
+    @property
+    def not_sent_recipients(self) -> int:
+        """Recipients nobody texted in this try: refused or transient batches, and batches never reached."""
+        return max(self.recipients_total - self.settled_recipients, 0)
+
+    def summary(self, stats: AudienceStats | None = None) -> dict[str, Any]:
+        """
+        The JSON-serialisable result: counts, campaign ids, capped invalid lists, problem batches.
+
+        Never the audience itself: numbers appear only in the capped ``invalid.numbers``.
+        """
+        local_invalid = stats.invalid if stats else []
+        local_count = stats.invalid_count if stats else 0
+        listed = (local_invalid + self.api_invalid)[:MAX_LISTED_INVALID]
+        return {
+            "campaign_ids": list(self.campaign_ids),
+            "recipients": self.recipients_total,
+            "sent": self.sent,
+            "scheduled": self.send_at is not None,
+            "send_at": self.send_at,
+            "invalid": {
+                "count": local_count + self.api_invalid_count,
+                "numbers": listed,
+                "rejected_locally": local_count,
+                "rejected_by_fullsms": self.api_invalid_count,
+            },
+            "duplicates": stats.duplicates if stats else 0,
+            "batches": {
+                "total": self.batches_total,
+                "accepted": self.accepted,
+                "skipped_already_accepted": self.skipped_accepted,
+                "assumed_sent": self.assumed_sent,
+                "unknown": list(self.unknown),
+                "not_sent": list(self.not_sent),
+                "not_started": self.not_started_batches,
+            },
+            "unknown_recipients": self.unknown_recipients,
+            "not_sent_recipients": self.not_sent_recipients,
+            **self.details,
+        }

@@ -1,0 +1,197 @@
+"""
+Running the batches: bounded concurrency, the ledger kept from one thread, progress in the log.
+
+:func:`run_batches` is a short loop: for each batch, ask the ledger what an earlier try left,
+then send it, skip it or report it. At most ``max_concurrency`` requests are out at once and at
+most that many batches are built ahead, so the audience streams rather than piling up. Only the
+calling thread touches the ledger: a batch is marked in flight before it is submitted, and its
+outcome is written when its future completes. After a transient or refused failure no new batch
+starts, but every request already out is waited for and recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fullsms.campaigns.ledger import Decision, Ledger, OnUnknownOutcome, decide
+from airflow_provider_fullsms.campaigns.report import CampaignReport
+from airflow_provider_fullsms.outcomes import Failure, classify_failure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
+
+
+def run_batches(
+    batches: Iterable[Batch],
+    send: Callable[[Batch], SendResult],
+    ledger: Ledger,
+    *,
+    classify: Callable[[BaseException], Failure] = classify_failure,
+    on_unknown: OnUnknownOutcome = OnUnknownOutcome.FAIL,
+    max_concurrency: int = 4,
+    total_batches: int = 0,
+    total_recipients: int = 0,
+    send_at: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] = lambda message: None,
+    progress_interval: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> CampaignReport:
+    """
+    Send ``batches`` with at most ``max_concurrency`` requests out at once, keeping the ledger.
+
+    :param send: sends one batch; raises on failure.
+    :param classify: what a failure of ``send`` means (default:
+        :func:`~airflow_provider_fullsms.outcomes.classify_failure`).
+    :param on_unknown: what to do with batches an earlier try left unknown or in flight.
+    :param send_at: FullSMS's ``send_at`` of the batches, for the report.
+    :param details: extra entries for the report's summary.
+    :param log: receives progress lines (at least every ``progress_interval`` seconds while sending).
+    """
+    report = CampaignReport(
+        batches_total=total_batches, recipients_total=total_recipients, send_at=send_at, details=details or {}
+    )
+    progress = _ProgressLog(report, log, progress_interval, clock)
+    with _BoundedSender(send, ledger, report, classify, max_concurrency, progress) as sender:
+        for batch in batches:
+            if report.stopped_by is not None:
+                break
+            record = ledger.record(batch.index)
+            decision = decide(record, batch, on_unknown)
+            if decision is Decision.SEND:
+                sender.submit(batch)
+            elif decision is Decision.UNKNOWN:
+                report.outcome_unknown(batch, "outcome unknown in an earlier try")
+            else:
+                report.settled_earlier(batch, decision, record)
+            progress.maybe_log()
+        sender.drain()
+    if total_batches:
+        progress.log_now()
+    return report
+
+
+class _BoundedSender:
+    """A thread pool with at most ``limit`` sends out, recording each outcome as it completes."""
+
+    def __init__(
+        self,
+        send: Callable[[Batch], SendResult],
+        ledger: Ledger,
+        report: CampaignReport,
+        classify: Callable[[BaseException], Failure],
+        limit: int,
+        progress: _ProgressLog,
+    ) -> None:
+        self._send, self._ledger, self._report, self._classify = send, ledger, report, classify
+        self._limit, self._progress = limit, progress
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="fullsms-send")
+        self._in_flight: dict[Future[SendResult], Batch] = {}
+
+    def __enter__(self) -> _BoundedSender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Never abandon a request that is out: wait for it even when the loop failed.
+        self._pool.shutdown(wait=True)
+        self._collect([future for future in list(self._in_flight) if future.done()])
+
+    def submit(self, batch: Batch) -> None:
+        """Mark ``batch`` in flight and send it; first wait while ``limit`` sends are out."""
+        self._ledger.mark_in_flight(batch)
+        self._in_flight[self._pool.submit(self._send, batch)] = batch
+        while len(self._in_flight) >= self._limit:
+            self._wait_for_one()
+
+    def drain(self) -> None:
+        """Wait for every send still out."""
+        while self._in_flight:
+            self._wait_for_one()
+
+    def _wait_for_one(self) -> None:
+        finished, _ = wait(
+            list(self._in_flight), timeout=self._progress.interval, return_when=FIRST_COMPLETED
+        )
+        self._collect(finished)
+        self._progress.maybe_log()
+
+    def _collect(self, futures: Iterable[Future[SendResult]]) -> None:
+        for future in futures:
+            batch = self._in_flight.pop(future)
+            error = future.exception()
+            if error is None:
+                result = future.result()
+                self._ledger.mark_accepted(batch, result)
+                self._report.accepted_now(batch, result)
+                continue
+            kind = self._classify(error)
+            if kind is Failure.UNKNOWN:
+                self._ledger.mark_unknown(batch, str(error))
+                self._report.outcome_unknown(batch, str(error))
+            else:
+                self._ledger.mark_not_sent(batch, str(error))
+                self._report.not_accepted(batch, error, kind)
+
+
+class _ProgressLog:
+    """Log a progress line at most every ``interval`` seconds."""
+
+    def __init__(
+        self, report: CampaignReport, log: Callable[[str], None], interval: float, clock: Callable[[], float]
+    ) -> None:
+        self.report, self.log, self.interval, self.clock = report, log, interval, clock
+        self.started = self.last = clock()
+
+    def maybe_log(self) -> None:
+        if self.clock() - self.last >= self.interval:
+            self.log_now()
+
+    def log_now(self) -> None:
+        self.last = now = self.clock()
+        report = self.report
+        self.log(
+            Progress(
+                done_recipients=report.settled_recipients,
+                total_recipients=report.recipients_total,
+                done_batches=report.sent_batches + len(report.unknown),
+                total_batches=report.batches_total,
+                elapsed=now - self.started,
+            ).describe()
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress snapshot for the log."""
+
+    done_recipients: int
+    total_recipients: int
+    done_batches: int
+    total_batches: int
+    elapsed: float
+
+    def describe(self) -> str:
+        """E.g. ``"Sent 120000/1000000 recipients (240/2000 batches), 4000/s, ETA 3m40s"``."""
+        rate = self.done_recipients / self.elapsed if self.elapsed > 0 else 0.0
+        remaining = max(self.total_recipients - self.done_recipients, 0)
+        eta = _duration(remaining / rate) if rate > 0 else "unknown"
+        return (
+            f"Sent {self.done_recipients}/{self.total_recipients} recipients "
+            f"({self.done_batches}/{self.total_batches} batches), {rate:,.0f}/s, ETA {eta}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -1,0 +1,124 @@
+"""
+What an error means for a batch and for the task: the one place that maps outcomes to Airflow.
+
+:mod:`~airflow_provider_fullsms.policy` decides what the hook retries within one call; this
+module decides what is left after it:
+
+* for a **batch** (:func:`classify_failure`): its outcome is unknown (never resent automatically),
+  it was provably not sent and may work later (transient), or it was refused as it is;
+* for the **task** (:func:`raise_for`, :func:`raise_for_report`): bad input and refusals fail
+  without retry (``AirflowFailException``: retrying cannot fix them); transient errors stay normal
+  exceptions so the task's ``retries`` apply.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, NoReturn
+
+from airflow_provider_fullsms.exceptions import (
+    FullSmsApiError,
+    FullSmsBalanceBelowMinimumError,
+    FullSmsConfigurationError,
+    FullSmsError,
+    FullSmsOutcomeUnknownError,
+    FullSmsUnexpectedResponseError,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_fullsms.campaigns.report import CampaignReport
+
+#: XCom key of the send summary, pushed also when the task fails (the return value is not).
+SUMMARY_XCOM_KEY = "fullsms_summary"
+#: The most batches named in a failure message.
+_NAMED_BATCHES = 20
+
+
+class Failure(enum.StrEnum):
+    """What a failed send means for the people in its batch."""
+
+    UNKNOWN = "unknown"  # may have been processed: never resend automatically
+    TRANSIENT = "transient"  # provably not processed, may work later: stop, let Airflow retry
+    REFUSED = "refused"  # provably not processed, will not work as is: stop, fail
+
+
+def classify_failure(error: BaseException) -> Failure:
+    """
+    What a failed batch means for the people in it.
+
+    Only an error that proves FullSMS did not act on the request may lead to a resend; anything
+    else, including an error this function does not know, counts as "outcome unknown".
+
+    :param error: what :meth:`FullSmsHook.send_to_numbers` raised.
+    """
+    if isinstance(error, FullSmsOutcomeUnknownError):
+        return Failure.UNKNOWN
+    if isinstance(error, FullSmsUnexpectedResponseError) and error.status_code < 300:
+        return Failure.UNKNOWN  # a 2xx we could not read: it was accepted, but we lack its id
+    if isinstance(error, FullSmsConfigurationError):
+        return Failure.REFUSED
+    if isinstance(error, FullSmsError) and error.retryable:
+        return Failure.TRANSIENT
+    if isinstance(error, FullSmsApiError) and error.status_code < 500:
+        return Failure.REFUSED
+    return Failure.UNKNOWN
+
+
+def _fail(message: str) -> Exception:
+    """An error that fails the task without retry."""
+    from airflow.sdk.exceptions import AirflowFailException  # the Task SDK, only when a task fails
+
+    return AirflowFailException(message)
+
+
+def raise_for(error: BaseException) -> NoReturn:
+    """
+    Re-raise ``error`` the way Airflow should treat it.
+
+    Bad input (:class:`FullSmsConfigurationError` and its subclasses), a balance below the task's
+    minimum and a 4xx FullSMS answered become ``AirflowFailException``: retrying cannot fix them.
+    Anything the retry policy calls transient (refused connection, 429, 503 after the hook's own
+    retries) and anything else stays as it is, so the task's ``retries`` apply.
+    """
+    if isinstance(error, FullSmsConfigurationError | FullSmsBalanceBelowMinimumError):
+        raise _fail(str(error)) from error
+    if isinstance(error, FullSmsApiError) and not error.retryable and error.status_code < 500:
+        raise _fail(str(error)) from error
+    raise error
+
+
+def raise_for_report(report: CampaignReport, *, fail_on_unknown: bool) -> None:
+    """
+    Fail the task when a campaign did not reach everyone; return when it did.
+
+    :param fail_on_unknown: whether batches whose outcome is unknown fail the task.
+    :raises AirflowFailException: a batch was refused, or (with ``fail_on_unknown``) unknown.
+    :raises AirflowException: a transient failure stopped the campaign: the task's retries resume it.
+    """
+    from airflow.sdk.exceptions import AirflowException
+
+    sent = report.sent_batches
+    if report.stopped_by is not None:
+        not_sent = report.not_sent
+        what = (
+            f"{len(not_sent)} batch(es) ({sum(b['recipients'] for b in not_sent)} recipients) were not "
+            f"accepted by FullSMS: {report.stopped_by}. {sent} of {report.batches_total} batches "
+            "are accepted and recorded"
+        )
+        if report.stop_kind is Failure.REFUSED:
+            raise _fail(f"{what}; fix the cause, then clear the task: accepted batches are skipped.")
+        raise AirflowException(
+            f"{what}; the task's retries send the rest and skip accepted batches."
+        ) from report.stopped_by
+    if report.unknown and fail_on_unknown:
+        named = ", ".join(
+            f"batch {u['index']} ({u['recipients']} recipients)" for u in report.unknown[:_NAMED_BATCHES]
+        )
+        more = len(report.unknown) - _NAMED_BATCHES
+        raise _fail(
+            f"The outcome of {len(report.unknown)} batch(es) is unknown: {named}"
+            f"{f' and {more} more' if more > 0 else ''}, {report.unknown_recipients} recipients in all; "
+            f"they were not sent again, so nobody is texted twice, and the other {sent} batches are sent "
+            f"(summary in XCom {SUMMARY_XCOM_KEY!r}). Check FullSMS, then clear the task with "
+            "on_unknown_outcome='assume_sent' if they went out, or 'resend' if they did not."
+        )
