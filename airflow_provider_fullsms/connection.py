@@ -66,10 +66,9 @@ class ConnectionConfig:
             connect_timeout=_positive_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, conn_id),
             default_sender=str(extras["default_sender"]) if extras.get("default_sender") else None,
             timezone=str(extras.get("timezone") or "UTC"),
-            max_concurrency=int(
-                _positive_number(
-                    extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY, conn_id, maximum=MAX_CONCURRENCY
-                )
+            max_concurrency=check_concurrency(
+                extras.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY,
+                where=f"Connection {conn_id!r}: extra ",
             ),
         )
         config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
@@ -110,9 +109,7 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
     return host
 
 
-def _positive_number(
-    extras: Mapping[str, Any], key: str, default: float, conn_id: str, *, maximum: float | None = None
-) -> float:
+def _positive_number(extras: Mapping[str, Any], key: str, default: float, conn_id: str) -> float:
     value = extras.get(key)
     if value in (None, ""):
         return default
@@ -120,10 +117,30 @@ def _positive_number(
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if number <= 0 or (maximum is not None and number > maximum):
-        bound = f" no larger than {maximum:g}" if maximum is not None else ""
+    if number <= 0:
         raise FullSmsConfigurationError(
-            f"Connection {conn_id!r}: extra {key!r} must be a positive number{bound}, got {value!r}."
+            f"Connection {conn_id!r}: extra {key!r} must be a positive number, got {value!r}."
+        )
+    return number
+
+
+def check_concurrency(value: object, *, where: str = "") -> int:
+    """
+    ``max_concurrency`` as a whole number from 1 to :data:`MAX_CONCURRENCY`.
+
+    The one check of the bound, for the connection's extra and the send operator's parameter.
+
+    :param where: what set it, for the message, e.g. ``"Connection 'fullsms_default': extra "``.
+    :raises FullSmsConfigurationError: anything else.
+    """
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        number = 0
+    if not 1 <= number <= MAX_CONCURRENCY:
+        raise FullSmsConfigurationError(
+            f"{where}max_concurrency={value!r}: use a whole number from 1 to {MAX_CONCURRENCY} "
+            "(requests out at once)."
         )
     return number
 

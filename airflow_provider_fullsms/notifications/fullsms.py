@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseNotifier
 
+from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -80,7 +82,7 @@ class FullSmsNotifier(BaseNotifier):
         numbers: str | Iterable[str],
         message: str,
         sender: str | None = None,
-        fullsms_conn_id: str = "fullsms_default",
+        fullsms_conn_id: str = DEFAULT_CONN_ID,
     ) -> None:
         super().__init__()
         # A generator would be used up by the first alert; keep something renderable twice.

@@ -348,20 +348,11 @@ class FullSmsSendToNumbersOperator(_FullSmsSendOperator):
         )
 
     def _concurrency(self) -> int:
-        from airflow_provider_fullsms.campaigns import CampaignInputError
-        from airflow_provider_fullsms.connection import MAX_CONCURRENCY
+        from airflow_provider_fullsms.connection import check_concurrency
 
-        value = self.max_concurrency if self.max_concurrency is not None else self.hook.config.max_concurrency
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if number < 1 or number > MAX_CONCURRENCY:
-            raise CampaignInputError(
-                f"max_concurrency={value!r}: use a whole number from 1 to {MAX_CONCURRENCY} "
-                "(requests out at once)."
-            )
-        return number
+        if self.max_concurrency is None:
+            return self.hook.config.max_concurrency
+        return check_concurrency(self.max_concurrency)
 
 
 class FullSmsSendToListsOperator(_FullSmsSendOperator):

@@ -7,8 +7,6 @@ XCom to ``min_balance``; the sensor returns the balance it saw, so the send can 
 
 from __future__ import annotations
 
-import contextlib
-import math
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+from airflow_provider_fullsms.balance import coerce_min_balance
+from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,28 +26,6 @@ if TYPE_CHECKING:
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
 
 __all__ = ["FullSmsBalanceSensor", "coerce_min_balance"]
-
-
-def coerce_min_balance(value: object) -> float:
-    """
-    The rendered ``min_balance`` as a float, or an error naming the value.
-
-    :param value: a number, or a numeric string (a template or an XCom renders to one).
-    :raises FullSmsConfigurationError: a value that is not a finite number.
-    """
-    from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
-
-    number = math.nan
-    # bool is an int subclass, but min_balance=True is a mistake, never a threshold.
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        with contextlib.suppress(ValueError):
-            number = float(value)
-    if not math.isfinite(number):
-        raise FullSmsConfigurationError(
-            f"min_balance={value!r} is not a number: pass a number such as 12.5, or a template "
-            "that renders to one (e.g. \"{{ ti.xcom_pull(task_ids='cost') }}\")."
-        )
-    return number
 
 
 class FullSmsBalanceSensor(BaseSensorOperator):
@@ -73,7 +52,7 @@ class FullSmsBalanceSensor(BaseSensorOperator):
         self,
         *,
         min_balance: float | str,
-        fullsms_conn_id: str = "fullsms_default",
+        fullsms_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:

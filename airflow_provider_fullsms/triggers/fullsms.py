@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
@@ -34,7 +36,7 @@ class FullSmsBalanceTrigger(BaseTrigger):
         self,
         *,
         min_balance: float,
-        fullsms_conn_id: str = "fullsms_default",
+        fullsms_conn_id: str = DEFAULT_CONN_ID,
         poke_interval: float = 60.0,
     ) -> None:
         super().__init__()

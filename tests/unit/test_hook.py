@@ -669,7 +669,7 @@ def test_send_at_is_sent_in_the_connection_timezone(value: Any, timezone: str, e
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
-        ({"max_concurrency": 33}, "'max_concurrency' must be a positive number no larger than 32, got 33"),
+        ({"max_concurrency": 33}, "extra max_concurrency=33: use a whole number from 1 to 32"),
         ({"timeout": "soon"}, "'timeout' must be a positive number, got 'soon'"),
         ({"connect_timeout": 0}, "'connect_timeout' must be a positive number, got 0"),
     ],
