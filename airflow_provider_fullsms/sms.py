@@ -33,13 +33,10 @@ that cannot receive messages, naming its index (``to_numbers.0``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import Final
 
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
 
 __all__ = [
     "BRAND_LIMITS",
@@ -54,7 +51,6 @@ __all__ = [
     "InvalidMessageError",
     "InvalidNumberError",
     "MessageAnalysis",
-    "NumberDeduplicator",
     "analyse_message",
     "check_brand",
     "check_message",
@@ -359,62 +355,3 @@ def normalise_number(raw: object) -> str:
         f"phone number {shown} {problem} — write it in international format with the country code, "
         f"e.g. '+44 1111 111111'"
     )
-
-
-@dataclass(eq=False)
-class NumberDeduplicator:
-    """Normalise and de-duplicate a stream of recipient numbers in bounded memory.
-
-    Seen numbers are kept as ints (a normalised number has no leading zero, so the int
-    round-trips), which takes roughly half the memory of a set of str for a million
-    recipients. Invalid values are counted, and only the first ``max_invalid`` kept.
-
-    :param max_invalid: how many invalid raw values to keep for reporting.
-    """
-
-    max_invalid: int = 1000
-    duplicates: int = field(default=0, init=False)
-    invalid_count: int = field(default=0, init=False)
-    invalid: list[str] = field(default_factory=list, init=False)
-    _seen: set[int] = field(default_factory=set, init=False, repr=False)
-
-    @property
-    def unique(self) -> int:
-        """How many distinct valid numbers have been added."""
-        return len(self._seen)
-
-    def add(self, raw: object) -> str | None:
-        """Add one raw number.
-
-        :param raw: the number as written by the user or source system.
-        :return: the normalised number if it is valid and new, else ``None``.
-        """
-        try:
-            number = normalise_number(raw)
-        except InvalidNumberError:
-            self.invalid_count += 1
-            if len(self.invalid) < self.max_invalid:
-                # Cap each kept value too, so one huge cell cannot blow up the report.
-                value = raw if isinstance(raw, str) else repr(raw)
-                self.invalid.append(value[:100])
-            return None
-        key = int(number)
-        if key in self._seen:
-            self.duplicates += 1
-            return None
-        self._seen.add(key)
-        return number
-
-    def feed(self, raws: Iterable[object]) -> Iterator[str]:
-        """Add every number from ``raws`` lazily, yielding each new valid normalised number.
-
-        :param raws: any iterable of raw numbers; it is consumed as the result is iterated.
-        """
-        for raw in raws:
-            number = self.add(raw)
-            if number is not None:
-                yield number
-
-    def summary(self) -> str:
-        """One line for logs, e.g. ``"980 unique, 15 duplicates, 5 invalid"``."""
-        return f"{self.unique} unique, {self.duplicates} duplicates, {self.invalid_count} invalid"

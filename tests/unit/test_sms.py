@@ -13,7 +13,6 @@ from airflow_provider_fullsms.sms import (
     InvalidMessageError,
     InvalidNumberError,
     MessageAnalysis,
-    NumberDeduplicator,
     analyse_message,
     check_brand,
     check_message,
@@ -240,41 +239,3 @@ def test_normalise_number_rejects(raw: object, fragment: str) -> None:
     assert fragment in message
     assert repr(raw)[:20] in message
     assert "international format" in message or "pass it as a string" in message
-
-
-def test_number_deduplicator_counts_duplicates_and_invalid() -> None:
-    dedup = NumberDeduplicator()
-    raws: list[object] = ["+44 1111 111111", "441111111111", 441111111111, "oops", "972541111111", None]
-
-    assert list(dedup.feed(raws)) == ["441111111111", "972541111111"]
-    assert (dedup.unique, dedup.duplicates, dedup.invalid_count) == (2, 2, 2)
-    assert dedup.invalid == ["oops", "None"]
-    assert dedup.summary() == "2 unique, 2 duplicates, 2 invalid"
-
-
-def test_number_deduplicator_add_returns_new_numbers_only() -> None:
-    dedup = NumberDeduplicator()
-
-    assert dedup.add("+44 1111 111111") == "441111111111"
-    assert dedup.add("0044-1111-111111") is None
-    assert dedup.add("bad") is None
-
-
-def test_number_deduplicator_keeps_bounded_invalid_values() -> None:
-    dedup = NumberDeduplicator(max_invalid=3)
-
-    for raw in ["x" * 10_000, "a", "b", "c", "d"]:
-        dedup.add(raw)
-
-    assert dedup.invalid_count == 5
-    assert dedup.invalid == ["x" * 100, "a", "b"]
-
-
-def test_number_deduplicator_streams_lazily() -> None:
-    dedup = NumberDeduplicator()
-    numbers = dedup.feed(str(4_411_111_00000 + i) for i in range(10**9))
-
-    first = [next(numbers) for _ in range(3)]
-
-    assert first == ["441111100000", "441111100001", "441111100002"]
-    assert dedup.unique == 3
