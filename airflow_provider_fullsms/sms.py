@@ -1,6 +1,6 @@
 """SMS message analysis and phone-number normalisation for FullSMS — pure functions.
 
-FullSMS bills and limits messages by encoding (see ``reference/fullsms-api-docs.txt``):
+FullSMS bills and limits messages by encoding (as its API documentation says):
 a message that uses only the 3GPP TS 23.038 default alphabet and its extension
 table is sent as GSM-7 (at most 612 septets, 160 in one segment, 153 per part when
 concatenated); anything else is sent as UCS-2 (at most 268 UTF-16 code units, 70
