@@ -31,7 +31,7 @@ SNIPPET_LENGTH = 200
 class FullSmsError(AirflowException):
     """Root of every error this provider raises."""
 
-    #: Whether sending the same request again is safe and may succeed (decided in :mod:`airflow_provider_fullsms.policy`).
+    #: Whether sending the same request again is safe and may succeed (decided in ``policy.py``).
     retryable: bool = False
 
 
