@@ -1,0 +1,171 @@
+"""
+What the FullSMS operators share: the connection and its hook, errors mapped to Airflow in one
+place, and for the send operators the message, sender, ``send_at``, the ledger and the summary.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY, raise_for, raise_for_report
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from datetime import datetime
+
+    from airflow.sdk import Context
+
+    from airflow_provider_fullsms.campaigns import (
+        Batch,
+        CampaignPlan,
+        Ledger,
+        MessageSource,
+        OnUnknownOutcome,
+        SendResult,
+    )
+    from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
+
+
+class FullSmsBaseOperator(BaseOperator):
+    """A FullSMS connection, its hook, and errors mapped to Airflow in one place."""
+
+    def __init__(self, *, fullsms_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fullsms_conn_id = fullsms_conn_id
+
+    @cached_property
+    def hook(self) -> FullSmsHook:
+        """The hook, created on first use (never while the DAG file is parsed)."""
+        # Imported here, not at the top: it keeps the hook and requests out of DAG parsing.
+        from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
+
+        return FullSmsHook(fullsms_conn_id=self.fullsms_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        try:
+            return self._execute(context)
+        except Exception as err:
+            raise_for(err)
+
+    def _execute(self, context: Context) -> Any:
+        """The operator's work; FullSMS errors it raises are mapped to Airflow by :meth:`execute`."""
+        raise NotImplementedError
+
+
+class FullSmsBaseSendOperator(FullSmsBaseOperator):
+    """What both send operators share: message, sender, ``send_at``, the ledger and the results."""
+
+    def __init__(
+        self,
+        *,
+        message: str | None = None,
+        template_id: int | str | None = None,
+        sender: str | None = None,
+        send_at: datetime | str | None = None,
+        send_at_tolerance: float = 600.0,
+        on_unknown_outcome: str = "fail",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+        self.template_id = template_id
+        self.sender = sender
+        self.send_at = send_at
+        self.send_at_tolerance = send_at_tolerance
+        self.on_unknown_outcome = on_unknown_outcome
+
+    def _ledger(self, context: Context) -> Ledger:
+        # The campaign engine is imported when a task runs: it costs about 20 ms, and DAG files
+        # import this module on every parse (the same holds for each engine import below).
+        from airflow_provider_fullsms.campaigns import Ledger
+
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.warning(
+                "No task_state_store in the context: resumption is off. Batches are not recorded "
+                "between tries (a batch whose outcome is unknown is still never resent in this try)."
+            )
+        return Ledger(store)
+
+    def _send_at(self, ledger: Ledger) -> str | None:
+        from airflow_provider_fullsms.campaigns import resolve_send_at
+
+        return resolve_send_at(
+            self.send_at,
+            self.hook.config.tz,
+            tolerance=self.send_at_tolerance,
+            resuming=ledger.started(),
+            log=self.log.info,
+        )
+
+    def _template_id(self, source: MessageSource) -> str | None:
+        """The FullSMS template's id, checked against the account, or ``None`` for a text."""
+        if source.template_id is None:
+            return None
+        return str(self.hook.get_template(self.template_id or source.template_id).template_id)
+
+    def _run(
+        self,
+        context: Context,
+        ledger: Ledger,
+        plan: CampaignPlan,
+        batches: Iterable[Batch],
+        send: Callable[[Batch], SendResult],
+        *,
+        on_unknown: OnUnknownOutcome,
+        max_concurrency: int,
+        send_at: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send the batches with the ledger, then return the summary or fail the way Airflow should."""
+        from airflow_provider_fullsms.campaigns import OnUnknownOutcome, run_batches
+
+        if ledger.open(plan):
+            self.log.info(
+                "Resuming: an earlier try of this task recorded batches; accepted ones are skipped."
+            )
+        report = run_batches(
+            batches,
+            send,
+            ledger,
+            on_unknown=on_unknown,
+            max_concurrency=max_concurrency,
+            total_batches=plan.batches,
+            total_recipients=plan.recipients,
+            send_at=send_at,
+            details=details,
+            log=self.log.info,
+        )
+        summary = report.summary(plan.stats)
+        self._report(context, summary)
+        raise_for_report(report, fail_on_unknown=on_unknown is OnUnknownOutcome.FAIL)
+        return summary
+
+    def _report(self, context: Context, summary: dict[str, Any]) -> None:
+        b = summary["batches"]
+        self.log.info(
+            "FullSMS campaign: %d recipients, %d sent%s, %d invalid, %d duplicates; batches: %d total, "
+            "%d accepted, %d skipped (accepted earlier), %d assumed sent, %d unknown, %d not sent",
+            summary["recipients"],
+            summary["sent"],
+            f" (scheduled for {summary['send_at']})" if summary["send_at"] else "",
+            summary["invalid"]["count"],
+            summary["duplicates"],
+            b["total"],
+            b["accepted"],
+            b["skipped_already_accepted"],
+            b["assumed_sent"],
+            len(b["unknown"]),
+            len(b["not_sent"]),
+        )
+        ti = context.get("ti")
+        if ti is not None and (b["unknown"] or b["not_sent"]):
+            # The return value is lost when the task fails; this XCom is not.
+            try:
+                ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
+            except Exception:
+                self.log.warning("Could not push the summary to XCom", exc_info=True)
