@@ -35,6 +35,7 @@ from airflow_provider_fullsms.campaigns.batching import (
     SendResult,
     fingerprint,
     plan_campaign,
+    plan_list_campaign,
 )
 from airflow_provider_fullsms.campaigns.ledger import (
     LEDGER_PREFIX,
@@ -92,6 +93,7 @@ __all__ = [
     "entries_from_rows",
     "fingerprint",
     "plan_campaign",
+    "plan_list_campaign",
     "read_audience_file",
     "resolve_send_at",
     "run_batches",

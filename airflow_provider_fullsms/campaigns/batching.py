@@ -21,6 +21,9 @@ from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST, InvalidNumberError, normalise_number
 
 if TYPE_CHECKING:
+    from airflow_provider_fullsms.models import Campaign
+
+if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 #: Numbers in a full batch: as many as FullSMS accepts in one request.
@@ -213,3 +216,31 @@ class SendResult:
     status: str = "approved"
     invalid: tuple[str, ...] = ()
     invalid_count: int = 0
+
+    @classmethod
+    def of(cls, campaign: Campaign, batch: Batch) -> SendResult:
+        """
+        The result of ``batch`` from FullSMS's answer.
+
+        :param campaign: the hook's answer; a send to lists answers no count, so the batch's
+            recipients stand in for it.
+        """
+        total = campaign.total_sent if campaign.total_sent is not None else batch.recipients
+        invalid = campaign.invalid_numbers
+        return cls(campaign.campaign_id, total, campaign.status, invalid, len(invalid))
+
+
+def plan_list_campaign(campaign_key: str, text: str | None, subscribed: int) -> tuple[CampaignPlan, Batch]:
+    """
+    The plan of a send to contact lists: one request, so one batch of ``subscribed`` recipients.
+
+    :param campaign_key: what the send is (sender, ``send_at``, template, text, list ids).
+    :param subscribed: the lists' subscribed contacts (an upper bound: FullSMS texts a contact on
+        two lists once).
+    """
+    batch = Batch(index=0, numbers=(), text=text, fingerprint=campaign_key, recipients=subscribed)
+    stats = AudienceStats(rows=subscribed, unique=subscribed)
+    plan = CampaignPlan(
+        batches=1, recipients=subscribed, fingerprint=campaign_key, stats=stats, distinct_texts=1
+    )
+    return plan, batch

@@ -57,7 +57,13 @@ class FullSmsBaseOperator(BaseOperator):
 
 
 class FullSmsBaseSendOperator(FullSmsBaseOperator):
-    """What both send operators share: message, sender, ``send_at``, the ledger and the results."""
+    """
+    What both send operators share: message, sender, ``send_at``, the ledger and the results.
+
+    The campaign engine (:mod:`airflow_provider_fullsms.campaigns`) is imported when a task runs,
+    in the methods that use it: it costs about 20 ms, and DAG files import the operators on every
+    parse.
+    """
 
     def __init__(
         self,
@@ -79,8 +85,6 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
         self.on_unknown_outcome = on_unknown_outcome
 
     def _ledger(self, context: Context) -> Ledger:
-        # The campaign engine is imported when a task runs: it costs about 20 ms, and DAG files
-        # import this module on every parse (the same holds for each engine import below).
         from airflow_provider_fullsms.campaigns import Ledger
 
         store = context.get("task_state_store")

@@ -126,25 +126,17 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         self.max_concurrency = max_concurrency
 
     def _execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_fullsms.campaigns import (
-            Audience,
-            Batcher,
-            MessageSource,
-            OnUnknownOutcome,
-            SendResult,
-            fingerprint,
-            plan_campaign,
-        )
+        from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
 
-        on_unknown = OnUnknownOutcome.parse(self.on_unknown_outcome)
-        audience = Audience.from_params(
+        on_unknown = campaigns.OnUnknownOutcome.parse(self.on_unknown_outcome)
+        audience = campaigns.Audience.from_params(
             numbers=self.numbers,
             recipients=self.recipients,
             numbers_file=self.numbers_file,
             number_column=self.number_column,
             file_format=self.file_format,
         )
-        source = MessageSource.from_params(
+        source = campaigns.MessageSource.from_params(
             message=self.message,
             template_id=self.template_id,
             message_column=self.message_column,
@@ -158,8 +150,10 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         sender = self.hook.check_sender(self.sender)
         # The send_at asked for, not the resolved one: that turns from a time into "now" once it
         # has passed, and a retry must still recognise the campaign it is resuming.
-        campaign_key = fingerprint("to_numbers", sender, self.send_at, template_id)
-        plan = plan_campaign(audience.entries(rows=source.per_row), source, campaign_key=campaign_key)
+        campaign_key = campaigns.fingerprint("to_numbers", sender, self.send_at, template_id)
+        plan = campaigns.plan_campaign(
+            audience.entries(rows=source.per_row), source, campaign_key=campaign_key
+        )
         stats = plan.stats
         self.log.info(
             "Audience: %d rows, %d unique valid numbers, %d duplicates, %d invalid; "
@@ -171,26 +165,20 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             plan.batches,
             plan.distinct_texts,
         )
-        batches = Batcher(source, campaign_key=campaign_key).batches(audience.entries(rows=source.per_row))
+        batcher = campaigns.Batcher(source, campaign_key=campaign_key)
         hook = self.hook
 
         def send(batch: Batch) -> SendResult:
-            campaign = hook.send_to_numbers(
+            answer = hook.send_to_numbers(
                 batch.numbers, message=batch.text, template_id=template_id, sender=sender, send_at=send_at
             )
-            return SendResult(
-                campaign_id=campaign.campaign_id,
-                total_sent=campaign.total_sent if campaign.total_sent is not None else len(batch.numbers),
-                status=campaign.status,
-                invalid=campaign.invalid_numbers,
-                invalid_count=len(campaign.invalid_numbers),
-            )
+            return campaigns.SendResult.of(answer, batch)
 
         return self._run(
             context,
             ledger,
             plan,
-            batches,
+            batcher.batches(audience.entries(rows=source.per_row)),
             send,
             on_unknown=on_unknown,
             max_concurrency=concurrency,
@@ -242,49 +230,29 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
         self.list_ids = list_ids
 
     def _execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_fullsms.campaigns import (
-            AudienceStats,
-            Batch,
-            CampaignPlan,
-            MessageSource,
-            OnUnknownOutcome,
-            SendResult,
-            checked_text,
-            fingerprint,
-        )
+        from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
 
-        on_unknown = OnUnknownOutcome.parse(self.on_unknown_outcome)
-        source = MessageSource.from_params(
+        on_unknown = campaigns.OnUnknownOutcome.parse(self.on_unknown_outcome)
+        source = campaigns.MessageSource.from_params(
             message=self.message, template_id=self.template_id, rows_possible=False
         )
-        text = checked_text(source.message) if source.message is not None else None
+        text = campaigns.checked_text(source.message) if source.message is not None else None
         list_ids = self._list_ids()
         ledger = self._ledger(context)
         send_at = self._send_at(ledger)
         subscribed = sum(item.subscribed_contacts for item in self.hook.get_contact_lists_by_id(list_ids))
         template_id = self._template_id(source)
         sender = self.hook.check_sender(self.sender)
-        batch = Batch(
-            index=0,
-            numbers=(),
-            text=text,
-            # self.send_at, not the resolved send_at: see FullSmsSendToNumbersOperator._execute.
-            fingerprint=fingerprint("to_lists", sender, self.send_at, template_id, text, list_ids),
-            recipients=subscribed,
-        )
-        stats = AudienceStats(rows=subscribed, unique=subscribed)
-        plan = CampaignPlan(
-            batches=1, recipients=subscribed, fingerprint=batch.fingerprint, stats=stats, distinct_texts=1
-        )
+        # self.send_at, not the resolved send_at: see FullSmsSendToNumbersOperator._execute.
+        campaign_key = campaigns.fingerprint("to_lists", sender, self.send_at, template_id, text, list_ids)
+        plan, batch = campaigns.plan_list_campaign(campaign_key, text, subscribed)
         hook = self.hook
 
         def send(batch: Batch) -> SendResult:
-            campaign = hook.send_to_lists(
+            answer = hook.send_to_lists(
                 list_ids, message=batch.text, template_id=template_id, sender=sender, send_at=send_at
             )
-            return SendResult(
-                campaign_id=campaign.campaign_id, total_sent=batch.recipients, status=campaign.status
-            )
+            return campaigns.SendResult.of(answer, batch)
 
         return self._run(
             context,
