@@ -30,8 +30,14 @@ if TYPE_CHECKING:
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
 
 
+#: The templated parameters both send operators share.
+SEND_TEMPLATE_FIELDS = ("message", "template_id", "sender", "send_at", "on_unknown_outcome")
+
+
 class FullSmsBaseOperator(BaseOperator):
     """A FullSMS connection, its hook, and errors mapped to Airflow in one place."""
+
+    ui_color = "#e8f4fd"
 
     def __init__(self, *, fullsms_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fullsms.operators.base import FullSmsBaseOperator, FullSmsBaseSendOperator
+from airflow_provider_fullsms.operators.base import (
+    SEND_TEMPLATE_FIELDS,
+    FullSmsBaseOperator,
+    FullSmsBaseSendOperator,
+)
 from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
@@ -90,17 +94,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         with unknown or unsent ones) -- never the audience.
     """
 
-    template_fields: Sequence[str] = (
-        "numbers",
-        "recipients",
-        "numbers_file",
-        "message",
-        "template_id",
-        "sender",
-        "send_at",
-        "on_unknown_outcome",
-    )
-    ui_color = "#e8f4fd"
+    template_fields: Sequence[str] = ("numbers", "recipients", "numbers_file", *SEND_TEMPLATE_FIELDS)
 
     def __init__(
         self,
@@ -215,15 +209,7 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
         and texts a contact on two of the lists once.
     """
 
-    template_fields: Sequence[str] = (
-        "list_ids",
-        "message",
-        "template_id",
-        "sender",
-        "send_at",
-        "on_unknown_outcome",
-    )
-    ui_color = "#e8f4fd"
+    template_fields: Sequence[str] = ("list_ids", *SEND_TEMPLATE_FIELDS)
 
     def __init__(self, *, list_ids: Sequence[int | str] | int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -292,7 +278,6 @@ class FullSmsGetBalanceOperator(FullSmsBaseOperator):
     """
 
     template_fields: Sequence[str] = ("min_balance",)
-    ui_color = "#e8f4fd"
 
     def __init__(self, *, min_balance: float | str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
