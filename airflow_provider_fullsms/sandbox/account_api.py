@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import Response  # noqa: TC002 (FastAPI reads endpoint annotations at runtime)
 
@@ -9,6 +11,16 @@ from airflow_provider_fullsms.sandbox.bodies import as_int
 from airflow_provider_fullsms.sandbox.dependencies import SECURED, VendorAccount
 from airflow_provider_fullsms.sandbox.records import money_json
 from airflow_provider_fullsms.sandbox.responses import json_response
+
+
+def _listing(key: str, items: list[Any]) -> Response:
+    """The vendor's shape of every account listing: ``{"total_<key>": <count>, "<key>": [...]}``.
+
+    :param key: the listing's name, e.g. ``numbers``.
+    :param items: its entries.
+    """
+    return json_response(200, {f"total_{key}": len(items), key: items})
+
 
 router = APIRouter(prefix="/account", tags=["Account"], dependencies=SECURED)
 
@@ -20,7 +32,7 @@ async def get_balance(account: VendorAccount) -> Response:
 
 @router.get("/numbers")
 async def get_numbers(account: VendorAccount) -> Response:
-    return json_response(200, {"total_numbers": len(account.numbers), "numbers": account.numbers})
+    return _listing("numbers", account.numbers)
 
 
 @router.get("/lists")
@@ -34,12 +46,12 @@ async def get_lists(account: VendorAccount) -> Response:
         }
         for contact_list in account.lists.values()
     ]
-    return json_response(200, {"total_lists": len(lists), "lists": lists})
+    return _listing("lists", lists)
 
 
 @router.get("/senderids")
 async def get_sender_ids(account: VendorAccount) -> Response:
-    return json_response(200, {"total_senderids": len(account.sender_ids), "senderids": account.sender_ids})
+    return _listing("senderids", account.sender_ids)
 
 
 @router.get("/templates")
@@ -49,4 +61,4 @@ async def get_templates(account: VendorAccount) -> Response:
         {"template_id": as_int(t.template_id) or t.template_id, "name": t.name, "content": t.content}
         for t in account.templates.values()
     ]
-    return json_response(200, {"total_templates": len(templates), "templates": templates})
+    return _listing("templates", templates)
