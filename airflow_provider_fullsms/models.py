@@ -29,6 +29,11 @@ def read_body(body: Any, what: str, reader: Callable[[Any], T]) -> T:
         ) from None
 
 
+def read_items(body: Any, what: str, key: str, reader: Callable[[Any], T]) -> list[T]:
+    """Apply ``reader`` to each item of a listing such as ``{"numbers": [...]}``, like :func:`read_body`."""
+    return read_body(body, what, lambda b: [reader(item) for item in b[key]])
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     """A number the account owns (``GET account/numbers``)."""
@@ -38,10 +43,11 @@ class PhoneNumber:
 
     @classmethod
     def list_from_api(cls, body: Any) -> list[PhoneNumber]:
-        return read_body(
+        return read_items(
             body,
             "account/numbers",
-            lambda b: [cls(number=str(n["number"]), country=str(n["country"])) for n in b["numbers"]],
+            "numbers",
+            lambda n: cls(number=str(n["number"]), country=str(n["country"])),
         )
 
 
@@ -56,19 +62,15 @@ class ContactList:
 
     @classmethod
     def list_from_api(cls, body: Any) -> list[ContactList]:
-        return read_body(
-            body,
-            "account/lists",
-            lambda b: [
-                cls(
-                    list_id=int(item["list_id"]),
-                    name=str(item["name"]),
-                    subscribe_word=item.get("subscribe_word"),
-                    subscribed_contacts=int(item.get("subscribed_contacts") or 0),
-                )
-                for item in b["lists"]
-            ],
-        )
+        def read(item: Any) -> ContactList:
+            return cls(
+                list_id=int(item["list_id"]),
+                name=str(item["name"]),
+                subscribe_word=item.get("subscribe_word"),
+                subscribed_contacts=int(item.get("subscribed_contacts") or 0),
+            )
+
+        return read_items(body, "account/lists", "lists", read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +83,11 @@ class Template:
 
     @classmethod
     def list_from_api(cls, body: Any) -> list[Template]:
-        return read_body(
+        return read_items(
             body,
             "account/templates",
-            lambda b: [
-                cls(template_id=int(t["template_id"]), name=str(t["name"]), content=str(t["content"]))
-                for t in b["templates"]
-            ],
+            "templates",
+            lambda t: cls(template_id=int(t["template_id"]), name=str(t["name"]), content=str(t["content"])),
         )
 
 

@@ -39,7 +39,7 @@ from airflow_provider_fullsms.models import (
     OtpVerification,
     PhoneNumber,
     Template,
-    read_body,
+    read_items,
 )
 from airflow_provider_fullsms.policy import RetryPolicy
 from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST
@@ -192,7 +192,7 @@ class FullSmsHook(FullSmsBaseHook):
     def get_sender_ids(self) -> list[str]:
         """The approved custom sender IDs (``GET account/senderids``)."""
         body = self._request("GET", "account/senderids")
-        return read_body(body, "account/senderids", lambda b: [str(s) for s in b["senderids"]])
+        return read_items(body, "account/senderids", "senderids", str)
 
     def get_templates(self) -> list[Template]:
         """The account's message templates (``GET account/templates``)."""
