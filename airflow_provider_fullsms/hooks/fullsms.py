@@ -221,7 +221,9 @@ class FullSmsHook(FullSmsBaseHook):
         :param send_at: schedule: aware datetime or ``YYYY-MM-DD HH:MM:SS`` in the connection's timezone.
         """
         recipients = [str(n) for n in numbers]
-        return self._send("to_numbers", recipients, message, template_id, sender, send_at)
+        return self._send(
+            "to_numbers", recipients, message=message, template_id=template_id, sender=sender, send_at=send_at
+        )
 
     def send_to_lists(
         self,
@@ -238,26 +240,18 @@ class FullSmsHook(FullSmsBaseHook):
         :param list_ids: ids of the account's contact lists (see :meth:`get_contact_lists`).
         """
         recipients = [list_id(i) for i in list_ids]
-        return self._send("to_list_ids", recipients, message, template_id, sender, send_at)
-
-    def _send(
-        self,
-        recipients_key: str,
-        recipients: list[str] | list[int],
-        message: str | None,
-        template_id: int | str | None,
-        sender: str | None,
-        send_at: datetime | str | None,
-    ) -> Campaign:
-        payload = build_send_payload(
-            recipients_key,
+        return self._send(
+            "to_list_ids",
             recipients,
             message=message,
             template_id=template_id,
             sender=sender,
             send_at=send_at,
-            config=self.config,
         )
+
+    def _send(self, recipients_key: str, recipients: list[str] | list[int], **message: Any) -> Campaign:
+        """Check and send one campaign; ``message`` holds the public methods' keyword arguments."""
+        payload = build_send_payload(recipients_key, recipients, config=self.config, **message)
         path = "messages/send/to_numbers" if recipients_key == "to_numbers" else "messages/send/to_lists"
         return Campaign.from_api(self._request("POST", path, json=payload))
 
