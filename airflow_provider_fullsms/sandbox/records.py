@@ -69,26 +69,29 @@ def money_json(value: Decimal) -> int | float:
     return float(value.quantize(Decimal("0.0001")))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Campaign:
     """One send: a text from one sender to many recipients (an OTP is a campaign of one).
 
     Recipients are kept as a list of strings rather than one object per message, so a benchmark
     sending hundreds of 500-number requests a second stays cheap in time and memory; the
     per-message view is built only when the inbox is read.
+
+    A send sets ``campaign_id``, the code SMS of an OTP ``otp_id``; ``seq`` and ``delivered_at``
+    are set by :class:`~airflow_provider_fullsms.sandbox.state.SandboxState` when it keeps the campaign.
     """
 
-    seq: int
-    campaign_id: str | None
-    otp_id: str | None
+    campaign_id: str | None = None
+    otp_id: str | None = None
     sender: str
     text: str
     encoding: str
     segments: int
     recipients: list[str]
     created_at: float
-    send_at: float | None
-    delivered_at: float | None
+    send_at: float | None = None
+    seq: int = field(init=False, default=0)
+    delivered_at: float | None = field(init=False, default=None)
 
     def messages(self) -> list[dict[str, Any]]:
         """One inbox entry per recipient, as ``/_sandbox/messages`` shows them."""

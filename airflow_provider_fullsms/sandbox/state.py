@@ -185,37 +185,21 @@ class SandboxState:
         account.balance -= cost
         return True
 
-    def _record(
-        self,
-        *,
-        campaign_id: str | None,
-        otp_id: str | None,
-        sender: str,
-        text: str,
-        encoding: str,
-        segments: int,
-        recipients: list[str],
-        now: float,
-        send_at: float | None,
-    ) -> None:
-        scheduled = send_at is not None and send_at > now
-        campaign = Campaign(
-            seq=next(self._seq),
-            campaign_id=campaign_id,
-            otp_id=otp_id,
-            sender=sender,
-            text=text,
-            encoding=encoding,
-            segments=segments,
-            recipients=recipients,
-            created_at=now,
-            send_at=send_at,
-            delivered_at=None if scheduled else now,
-        )
+    def _keep(self, account: Account, campaign: Campaign) -> bool:
+        """Charge ``account`` for ``campaign`` and keep it (call under the lock); ``False`` if it cannot pay.
+
+        The campaign is numbered, and delivered now unless its ``send_at`` is still to come.
+        """
+        cost = account.price_per_segment * campaign.segments * len(campaign.recipients)
+        if not self._charge(account, cost):
+            return False
+        campaign.seq = next(self._seq)
         self.campaigns.append(campaign)
-        if scheduled:
-            assert send_at is not None
-            heapq.heappush(self._scheduled, (send_at, campaign.seq, campaign))
+        if campaign.send_at is not None and campaign.send_at > campaign.created_at:
+            heapq.heappush(self._scheduled, (campaign.send_at, campaign.seq, campaign))
+        else:
+            campaign.delivered_at = campaign.created_at
+        return True
 
     def send_campaign(
         self,
@@ -238,23 +222,19 @@ class SandboxState:
         :param recipients: the numbers it goes to.
         :param send_at: when it is delivered; ``None`` or a past time for now.
         """
-        cost = account.price_per_segment * segments * len(recipients)
         campaign_id = str(uuid.uuid4())
         with self.lock:
-            if not self._charge(account, cost):
-                return None
-            self._record(
+            campaign = Campaign(
                 campaign_id=campaign_id,
-                otp_id=None,
                 sender=sender,
                 text=text,
                 encoding=encoding,
                 segments=segments,
                 recipients=recipients,
-                now=self.clock(),
+                created_at=self.clock(),
                 send_at=send_at,
             )
-        return campaign_id
+            return campaign_id if self._keep(account, campaign) else None
 
     # -- OTP ----------------------------------------------------------------------------------
 
@@ -283,7 +263,17 @@ class SandboxState:
                 return OtpCreation(OtpCreateResult.EXISTS, None)
             if len(active) - len(same_number) >= account.otp_max_active:
                 return OtpCreation(OtpCreateResult.LIMIT, None)
-            if not self._charge(account, account.price_per_segment * analysis.segments):
+            otp_id = str(uuid.uuid4())
+            code_sms = Campaign(
+                otp_id=otp_id,
+                sender=sender,
+                text=text,
+                encoding=analysis.encoding,
+                segments=analysis.segments,
+                recipients=[to_number],
+                created_at=now,
+            )
+            if not self._keep(account, code_sms):
                 return OtpCreation(OtpCreateResult.BALANCE_LOW, None)
             # A new OTP to the same number (allowed after the wait) replaces the old one, so a
             # number never has two codes that both work.
@@ -291,7 +281,7 @@ class SandboxState:
                 self._close(account, otp, OtpStatus.CANCELED)
             ttl = account.otp_ttl_seconds
             otp = Otp(
-                otp_id=str(uuid.uuid4()),
+                otp_id=otp_id,
                 account=account.name,
                 destination=to_number,
                 sender=sender,
@@ -303,17 +293,6 @@ class SandboxState:
             )
             self.otps[otp.otp_id] = otp
             account.active_otps[otp.otp_id] = otp
-            self._record(
-                campaign_id=None,
-                otp_id=otp.otp_id,
-                sender=sender,
-                text=text,
-                encoding=analysis.encoding,
-                segments=analysis.segments,
-                recipients=[to_number],
-                now=now,
-                send_at=None,
-            )
         return OtpCreation(OtpCreateResult.CREATED, otp)
 
     def _own_otp(self, account: Account, otp_id: str, now: float) -> Otp | None:
