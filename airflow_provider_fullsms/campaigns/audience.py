@@ -177,6 +177,11 @@ def as_list(value: Any, what: str) -> list[Any]:
     raise CampaignInputError(f"{what}= must be a list, got a {type(value).__name__}.")
 
 
+def _file_name(file: Any) -> str:
+    """A path's or ``ObjectStoragePath``'s file name, for the format and for messages."""
+    return str(getattr(file, "name", "") or file)
+
+
 def _given(value: object) -> bool:
     return value not in (None, "")
 
@@ -190,7 +195,7 @@ class Audience:
     :param rows: row dicts, each with ``number_column``.
     :param file: a path, URL string or ``ObjectStoragePath`` of a CSV or JSON-lines file.
     :param number_column: the column / key holding the phone number.
-    :param file_format: ``"csv"`` or ``"jsonl"``; default: from the file name.
+    :param file_format: ``"csv"`` or ``"jsonl"``; for a file, resolved from its name when not given.
     """
 
     numbers: list[Any] | None = None
@@ -244,8 +249,9 @@ class Audience:
             file = ObjectStoragePath(file)
         elif isinstance(file, str):
             file = Path(file)
-        detect_file_format(str(getattr(file, "name", "") or file), file_format)
-        return cls(file=file, number_column=number_column, file_format=file_format)
+        # Decided once, here, so a bad name or format fails before any request.
+        resolved = detect_file_format(_file_name(file), file_format)
+        return cls(file=file, number_column=number_column, file_format=resolved)
 
     @property
     def has_rows(self) -> bool:
@@ -266,8 +272,8 @@ class Audience:
         return self._file_entries(rows=rows)
 
     def _file_entries(self, *, rows: bool) -> Iterator[Entry]:
-        name = str(getattr(self.file, "name", "") or self.file)
-        file_format = detect_file_format(name, self.file_format)
+        name = _file_name(self.file)
+        file_format = self.file_format or detect_file_format(name)
         try:
             stream = self.file.open("r", encoding="utf-8-sig", newline="")
         except FileNotFoundError:
@@ -277,5 +283,9 @@ class Audience:
             ) from None
         with stream:
             yield from read_audience_file(
-                stream, file_format=file_format, number_column=self.number_column, rows=rows, name=name
+                stream,
+                file_format=file_format,
+                number_column=self.number_column,
+                rows=rows,
+                name=name,
             )
