@@ -109,6 +109,9 @@ def decide(
     return Decision.SEND
 
 
+_UNREAD = object()
+
+
 class Ledger:
     """
     Per-batch outcome records in a task state store, one small key per batch.
@@ -127,6 +130,7 @@ class Ledger:
         self.store = store
         self.prefix = prefix
         self.resuming = False
+        self._earlier_plan: Any = _UNREAD
 
     @property
     def _plan_key(self) -> str:
@@ -135,9 +139,15 @@ class Ledger:
     def _key(self, index: int) -> str:
         return f"{self.prefix}.batch.{index}"
 
+    def _read_earlier_plan(self) -> Any:
+        # Each read is a call to Airflow's API server: the plan record is read once per try.
+        if self._earlier_plan is _UNREAD:
+            self._earlier_plan = self.store.get(self._plan_key) if self.store is not None else None
+        return self._earlier_plan
+
     def started(self) -> bool:
         """Whether an earlier try of this task started a campaign (wrote its plan)."""
-        return self.store is not None and bool(self.store.get(self._plan_key))
+        return bool(self._read_earlier_plan())
 
     def open(self, plan: CampaignPlan | Mapping[str, Any]) -> bool:
         """
@@ -152,7 +162,7 @@ class Ledger:
             fp, batches = plan["fingerprint"], plan["batches"]
         else:
             fp, batches = plan.fingerprint, plan.batches
-        stored = self.store.get(self._plan_key)
+        stored = self._read_earlier_plan()
         if stored is not None:
             if stored.get("fp") != fp or stored.get("batches") != batches:
                 raise LedgerMismatchError(
@@ -165,6 +175,7 @@ class Ledger:
             self.resuming = True
             return True
         self.store.set(self._plan_key, {"v": LEDGER_VERSION, "fp": fp, "batches": batches})
+        self._earlier_plan = _UNREAD  # the store now holds this try's plan
         return False
 
     def record(self, index: int) -> dict[str, Any] | None:

@@ -457,3 +457,25 @@ def test_a_bad_token_fails_the_balance_without_retry(api: Api, requests_mock: An
     requests_mock.get(f"{FAKE_URL}/account/balance", status_code=403, json=docs.UNAUTHENTICATED)
     with pytest.raises(AirflowFailException, match="check the API token"):
         FullSmsGetBalanceOperator(task_id="b").execute(context())
+
+
+class CountingStore(MemoryStateStore):
+    """A state store that counts reads per key (each is a call to Airflow's API server)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[str, int] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("earlier_try", [False, True])
+def test_a_try_reads_the_plan_record_once(api: Api, earlier_try: bool) -> None:
+    store = CountingStore()
+    if earlier_try:
+        send_op(numbers=numbers(3)).execute(context(store))
+        store.reads.clear()
+    send_op(numbers=numbers(3)).execute(context(store))
+    assert store.reads["fullsms.plan"] == 1
