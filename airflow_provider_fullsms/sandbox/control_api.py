@@ -7,6 +7,7 @@ clears faults. Any valid token of the sandbox will do here, also one without API
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response  # noqa: TC002 (FastAPI reads endpoint annotations at runtime)
@@ -16,6 +17,7 @@ from airflow_provider_fullsms.sandbox.armed_faults import FaultKind
 from airflow_provider_fullsms.sandbox.bodies import body_schema, read_json
 from airflow_provider_fullsms.sandbox.dependencies import SECURED, Runner, Sandbox, SandboxAccount
 from airflow_provider_fullsms.sandbox.faults import parse_fault
+from airflow_provider_fullsms.sandbox.inbox_view import inbox_view
 from airflow_provider_fullsms.sandbox.records import money_json
 from airflow_provider_fullsms.sandbox.responses import field_errors, json_response
 
@@ -45,7 +47,12 @@ async def sandbox_messages(
     to: str | None = None,
     campaign_id: str | None = None,
     otp_id: str | None = None,
+    group: Literal["campaigns"] | None = None,
+    q: str | None = None,
 ) -> Response:
+    if group == "campaigns":
+        # What the inbox page shows: balances, faults, campaigns (searched with q), a thread.
+        return json_response(200, inbox_view(state, q=q, phone=to))
     return json_response(200, {"messages": state.messages(to=to, campaign_id=campaign_id, otp_id=otp_id)})
 
 

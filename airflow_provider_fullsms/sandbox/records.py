@@ -77,8 +77,9 @@ class Campaign:
     sending hundreds of 500-number requests a second stays cheap in time and memory; the
     per-message view is built only when the inbox is read.
 
-    A send sets ``campaign_id``, the code SMS of an OTP ``otp_id``; ``seq`` and ``delivered_at``
-    are set by :class:`~airflow_provider_fullsms.sandbox.state.SandboxState` when it keeps the campaign.
+    A send sets ``campaign_id``, the code SMS of an OTP ``otp_id``; ``seq``, ``delivered_at`` and
+    ``cost`` are set by :class:`~airflow_provider_fullsms.sandbox.state.SandboxState` when it
+    keeps the campaign.
     """
 
     campaign_id: str | None = None
@@ -92,6 +93,8 @@ class Campaign:
     send_at: float | None = None
     seq: int = field(init=False, default=0)
     delivered_at: float | None = field(init=False, default=None)
+    #: What the account was charged for it (all recipients and segments).
+    cost: Decimal = field(init=False, default=Decimal(0))
 
     def messages(self) -> list[dict[str, Any]]:
         """One inbox entry per recipient, as ``/_sandbox/messages`` shows them."""

@@ -194,6 +194,7 @@ class SandboxState:
         if not self._charge(account, cost):
             return False
         campaign.seq = next(self._seq)
+        campaign.cost = cost
         self.campaigns.append(campaign)
         if campaign.send_at is not None and campaign.send_at > campaign.created_at:
             heapq.heappush(self._scheduled, (campaign.send_at, campaign.seq, campaign))
@@ -391,22 +392,10 @@ class SandboxState:
             result.extend(campaign.messages())
         return result
 
-    def latest_messages(self, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` messages, oldest first, without building the whole inbox.
-
-        :param limit: how many messages at most.
-        """
+    def kept_campaigns(self) -> list[Campaign]:
+        """A copy of the list of kept campaigns (OTP code messages included), oldest first."""
         with self.lock:
-            campaigns = list(self.campaigns)
-        picked: list[Campaign] = []
-        total = 0
-        for campaign in reversed(campaigns):
-            if total >= limit:
-                break
-            picked.append(campaign)
-            total += len(campaign.recipients)
-        result = [message for campaign in reversed(picked) for message in campaign.messages()]
-        return result[-limit:] if limit else []
+            return list(self.campaigns)
 
     def set_balance(self, account: Account, balance: Decimal) -> None:
         with self.lock:

@@ -68,6 +68,15 @@ class SandboxClient:
         }
         return list(self._request("GET", "/_sandbox/messages", params=params)["messages"])
 
+    def inbox(self, *, q: str | None = None, phone: str | None = None) -> dict[str, Any]:
+        """What the inbox page shows, as JSON: ``balances``, ``faults``, ``campaigns`` (newest first).
+
+        :param q: search campaigns by text or by (part of) a number.
+        :param phone: also return ``thread``, every message to this number.
+        """
+        params = {"group": "campaigns", **({"q": q} if q else {}), **({"to": phone} if phone else {})}
+        return dict(self._request("GET", "/_sandbox/messages", params=params))
+
     def requests_count(self, path: str | None = None) -> int:
         """How many vendor-API requests the sandbox received since the last reset.
 
