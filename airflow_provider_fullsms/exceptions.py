@@ -4,7 +4,8 @@ One error hierarchy for everything FullSMS can answer, and the one place that ma
 Every documented error body of the FullSMS API has its own class, so a DAG author can ``except``
 exactly the failure they care about (``FullSmsBalanceLowError``, ``FullSmsTemplateNotFoundError``,
 ...). Each carries the HTTP status, the server's message, field errors and ``reason``; none of them
-ever carries the API token.
+ever carries the API token: every piece of response text that goes into one passes through
+:func:`redact` first (some proxies echo the request's headers into their error pages).
 
 Transport failures split by what they mean for an SMS that may have gone out:
 
@@ -17,15 +18,26 @@ Transport failures split by what they mean for an SMS that may have gone out:
 from __future__ import annotations
 
 import json
+import math
+import re
+import time
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 #: How much of an unexpected body goes into an error message.
 SNIPPET_LENGTH = 200
+#: What a secret is replaced with in any text kept from a response.
+REDACTED = "***"
+# An Authorization (or Proxy-Authorization) value as a proxy echoes it: a header line, a JSON or
+# form field, or an HTML table cell; and a bearer credential wherever it stands.
+_AUTHORIZATION_VALUE = re.compile(r"""(authorization["']?\s*[:=]\s*["']?)[^"'\r\n<]+""", re.IGNORECASE)
+_AUTHORIZATION_CELL = re.compile(r"(authorization\s*</t[dh]>\s*<t[dh][^>]*>)[^<]+", re.IGNORECASE)
+_BEARER = re.compile(r"(bearer\s+)[^\s\"'<,;}]+", re.IGNORECASE)
 
 
 class FullSmsError(AirflowException):
@@ -159,7 +171,17 @@ class FullSmsOtpNotActiveError(FullSmsApiError):
 
 
 class FullSmsRateLimitError(FullSmsApiError):
-    """429 rate limit: nothing was done; wait ``retry_after`` seconds."""
+    """
+    429 rate limit, whatever its body (FullSMS's JSON, or a CDN's HTML page): nothing was done.
+
+    ``retry_after`` holds the seconds FullSMS asked to wait, when it said.
+    """
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        if self.retry_after is not None:
+            text += f"; FullSMS asked to wait {self.retry_after:g}s before trying again (Retry-After)"
+        return text
 
 
 class FullSmsOtpRefusedError(FullSmsApiError):
@@ -252,69 +274,114 @@ _BY_FIELD: list[tuple[str, type[FullSmsApiError]]] = [
 ]
 
 
-def snippet(content: bytes | str) -> str:
-    """Return the start of a body, printable, for an error message."""
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """
+    ``text`` from a response with every credential in it replaced by ``***``.
+
+    The one redaction of the provider: any response text kept in an exception (and so in logs,
+    XCom and the task's state store) passes through it.
+
+    :param text: what the server answered, or part of it.
+    :param secrets: exact values to hide wherever they stand, e.g. the connection's API token.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    text = _AUTHORIZATION_CELL.sub(rf"\g<1>{REDACTED}", text)
+    text = _AUTHORIZATION_VALUE.sub(rf"\g<1>{REDACTED}", text)
+    return _BEARER.sub(rf"\g<1>{REDACTED}", text)
+
+
+def snippet(content: bytes | str, secrets: Iterable[str] = ()) -> str:
+    """Return the start of a body, printable and :func:`redact`-ed, for an error message."""
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    text = " ".join(text.split())
+    text = " ".join(redact(text, secrets).split())
     return text[:SNIPPET_LENGTH] + ("..." if len(text) > SNIPPET_LENGTH else "") if text else "<empty body>"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header in its delta-seconds form; ``None`` when absent or a date."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """
+    Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    :param now: the current time (epoch seconds) to measure a date from; default: the clock.
+    :return: ``None`` when absent or unreadable; a date in the past is 0.
+    """
     if not value:
         return None
+    value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None  # RFC 9110 dates are GMT; one without a zone is not a date we can trust
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def decode_json(status_code: int, content: bytes) -> Any:
+def decode_json(status_code: int, content: bytes, secrets: Iterable[str] = ()) -> Any:
     """
     Decode a FullSMS body, turning anything that is not JSON into a clear error.
 
+    :param secrets: values :func:`redact` hides in the error's message.
     :raises FullSmsUnexpectedResponseError: the body is empty, HTML or truncated.
     """
     try:
         return json.loads(content)
     except ValueError:
         raise FullSmsUnexpectedResponseError(
-            status_code, f"the body is not JSON: {snippet(content)}"
+            status_code, f"the body is not JSON: {snippet(content, secrets)}"
         ) from None
 
 
 def error_from_response(
-    status_code: int, content: bytes, headers: Mapping[str, str] | None = None
+    status_code: int,
+    content: bytes,
+    headers: Mapping[str, str] | None = None,
+    *,
+    secrets: Iterable[str] = (),
 ) -> FullSmsApiError:
     """
     Map an error response to the class of its documented body.
 
     Reads both ``status_code`` and ``status-code`` spellings (the docs use both) but trusts the HTTP
-    status first.
+    status first. A 429 is a rate limit whatever its body, unless it is one of the documented OTP
+    refusals.
 
     :param status_code: HTTP status.
     :param content: raw body.
     :param headers: response headers, for ``Retry-After``.
+    :param secrets: values :func:`redact` hides in every text taken from the body (the API token).
     """
+    secrets = tuple(secrets)
     retry_after = parse_retry_after((headers or {}).get("Retry-After"))
     try:
         body = json.loads(content) if content else None
     except ValueError:
         body = None
     if not isinstance(body, dict):
+        text = snippet(content, secrets)
+        if status_code == 429:  # a CDN's, WAF's or proxy's rate limit: an HTML page, or nothing
+            return FullSmsRateLimitError(status_code, f"Too Many Requests ({text})", retry_after=retry_after)
         error_class = FullSmsServerError if status_code >= 500 else FullSmsUnexpectedResponseError
-        return error_class(status_code, f"unexpected body: {snippet(content)}", retry_after=retry_after)
+        return error_class(status_code, f"unexpected body: {text}", retry_after=retry_after)
 
     status = status_code or _int_or_none(body.get("status_code", body.get("status-code"))) or 0
-    message = str(body.get("message") or "")
+    message = redact(str(body.get("message") or ""), secrets)
     raw_errors = body.get("errors")
     errors = (
-        {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in raw_errors.items()}
+        {
+            redact(str(k), secrets): [redact(str(m), secrets) for m in (v if isinstance(v, list) else [v])]
+            for k, v in raw_errors.items()
+        }
         if isinstance(raw_errors, dict)
         else {}
     )
     reason = body.get("reason")
-    reason = str(reason) if reason is not None else None
+    reason = redact(str(reason), secrets) if reason is not None else None
     return _error_class(status, message, errors, reason)(
         status, message or f"HTTP {status}", errors=errors, reason=reason, retry_after=retry_after
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_fullsms.exceptions import FullSmsUnexpectedResponseError, snippet
+from airflow_provider_fullsms.exceptions import FullSmsUnexpectedResponseError, redact, snippet
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -20,12 +20,17 @@ T = TypeVar("T")
 
 
 def read_body(body: Any, what: str, reader: Callable[[Any], T]) -> T:
-    """Apply ``reader`` to a body, turning a missing or mistyped field into a clear error."""
+    """
+    Apply ``reader`` to a body, turning a missing or mistyped field into a clear error.
+
+    The error quotes the body :func:`~airflow_provider_fullsms.exceptions.redact`-ed.
+    """
     try:
         return reader(body)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
+        cause = redact(f"{type(err).__name__}: {err}")
         raise FullSmsUnexpectedResponseError(
-            200, f"{what}: unexpected body ({type(err).__name__}: {err}): {snippet(repr(body))}"
+            200, f"{what}: unexpected body ({cause}): {snippet(repr(body))}"
         ) from None
 
 

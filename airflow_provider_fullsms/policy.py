@@ -9,7 +9,7 @@ only when FullSMS provably did not act on it:
 what happened                             read          write (send, OTP)
 ========================================  ============  =========================
 connection refused / connect timeout      retry         retry (never reached it)
-429 rate limit (``Retry-After`` honoured)   retry         retry (refused, not done)
+429 rate limit, any body (``Retry-After``)  retry         retry (refused, not done)
 503 Service Unavailable                   retry         retry (refused, not done)
 502 / 504 (a gateway answered)            retry         outcome unknown
 500 Internal Error, any other 5xx         raise         outcome unknown
@@ -18,7 +18,10 @@ read timeout / dropped connection         retry         outcome unknown
 ========================================  ============  =========================
 
 "Outcome unknown" raises :class:`FullSmsOutcomeUnknownError` and is never retried here:
-the operators record it and tell the user, so nobody is texted twice.
+the operators record it and tell the user, so nobody is texted twice. A ``Retry-After`` (seconds
+or an HTTP-date) longer than :attr:`RetryPolicy.retry_after_max` is never cut short: the call
+ends with the retryable rate-limit error, which says how long FullSMS asked to wait, and the
+task's own ``retries`` and ``retry_delay`` take over.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from airflow_provider_fullsms.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 
 class TransportFailure(enum.Enum):
@@ -59,7 +62,8 @@ class RetryPolicy:
     :param max_elapsed: seconds after which no new attempt starts.
     :param backoff_initial: first backoff in seconds; doubles each attempt, with full jitter.
     :param backoff_max: largest backoff in seconds.
-    :param retry_after_max: largest ``Retry-After`` honoured, in seconds.
+    :param retry_after_max: longest ``Retry-After`` waited out, in seconds; a longer one ends the
+        call with its error rather than trying again sooner than FullSMS asked.
     """
 
     max_attempts: int = 5
@@ -68,11 +72,15 @@ class RetryPolicy:
     backoff_max: float = 10.0
     retry_after_max: float = 60.0
 
-    def wait(self, error: BaseException, attempt: int) -> float:
-        """Seconds to wait before attempt ``attempt + 1``: the server's ``Retry-After``, else backoff."""
+    def wait(self, error: BaseException, attempt: int) -> float | None:
+        """
+        Seconds to wait before attempt ``attempt + 1``: the server's ``Retry-After``, else backoff.
+
+        ``None`` when the server asked for a longer wait than :attr:`retry_after_max`.
+        """
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
-            return min(float(retry_after), self.retry_after_max)
+            return float(retry_after) if retry_after <= self.retry_after_max else None
         ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
@@ -86,7 +94,7 @@ class RetryPolicy:
         if not is_retryable(error) or attempt >= self.max_attempts:
             return None
         wait = self.wait(error, attempt)
-        return wait if elapsed + wait <= self.max_elapsed else None
+        return wait if wait is not None and elapsed + wait <= self.max_elapsed else None
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -112,14 +120,16 @@ def error_for_status(
     *,
     what: str,
     idempotent: bool,
+    secrets: Iterable[str] = (),
 ) -> FullSmsError:
     """
     The error to raise for an error response, with ``retryable`` decided.
 
     :param what: the request, e.g. ``POST messages/send/to_numbers``, for messages.
     :param idempotent: whether repeating the request can change nothing (reads).
+    :param secrets: values redacted from any response text the error keeps (the API token).
     """
-    error = error_from_response(status_code, content, headers)
+    error = error_from_response(status_code, content, headers, secrets=secrets)
     # Any 5xx but 503 on a write is ambiguous, not only the documented 500 and the usual 502/504:
     # a proxy's 520-524 may have forwarded the request before giving up on the answer.
     if not idempotent and status_code >= 500 and status_code not in _WRITE_RETRY_STATUSES:
@@ -135,12 +145,22 @@ def error_for_status(
 
 
 def read_response(
-    status_code: int, content: bytes, headers: Mapping[str, str], *, what: str, idempotent: bool
+    status_code: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    *,
+    what: str,
+    idempotent: bool,
+    secrets: Iterable[str] = (),
 ) -> Any:
-    """The decoded JSON of a 2xx answer; for any other status, raise the policy's error."""
+    """
+    The decoded JSON of a 2xx answer; for any other status, raise the policy's error.
+
+    :param secrets: values redacted from any response text an error keeps (the API token).
+    """
     if 200 <= status_code < 300:
-        return decode_json(status_code, content)
-    raise error_for_status(status_code, content, headers, what=what, idempotent=idempotent)
+        return decode_json(status_code, content, secrets)
+    raise error_for_status(status_code, content, headers, what=what, idempotent=idempotent, secrets=secrets)
 
 
 def error_for_transport(

@@ -7,6 +7,7 @@ checked before it goes out, and the readers of ids and balances both hooks use.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -98,8 +99,21 @@ def build_send_payload(
 
 
 def read_balance(body: Any) -> float:
-    """The balance from the body of ``GET account/balance``."""
-    return read_body(body, "account/balance", lambda b: float(b["balance"]))
+    """
+    The balance from the body of ``GET account/balance``.
+
+    :raises FullSmsUnexpectedResponseError: the balance is not a finite number (``NaN``,
+        ``Infinity``, a word, a boolean): no balance check may pass on it.
+    """
+
+    def finite(b: Any) -> float:
+        value = b["balance"]
+        balance = float(value) if not isinstance(value, bool) else math.nan
+        if not math.isfinite(balance):
+            raise ValueError(f"the balance {value!r} is not a finite number")
+        return balance
+
+    return read_body(body, "account/balance", finite)
 
 
 def list_id(value: object) -> int:

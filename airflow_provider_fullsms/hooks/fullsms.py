@@ -323,7 +323,7 @@ class FullSmsHook(FullSmsBaseHook):
         """
         import requests
 
-        call = ApiCall(method, path, policy or self.retry_policy, self.log)
+        call = ApiCall(method, path, policy or self.retry_policy, self.log, secrets=(self.config.token,))
         url = f"{self.config.base_url}/{path}"
         timeout = (self.config.connect_timeout, self.config.timeout)
         while True:

@@ -114,7 +114,7 @@ class FullSmsAsyncHook(FullSmsBaseHook):
                 headers=config.headers,
                 timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             )
-        call = ApiCall(method, path, policy or self.retry_policy, self.log)
+        call = ApiCall(method, path, policy or self.retry_policy, self.log, secrets=(config.token,))
         while True:
             try:
                 try:

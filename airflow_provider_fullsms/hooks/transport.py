@@ -23,7 +23,7 @@ from airflow_provider_fullsms.policy import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from airflow_provider_fullsms.connection import ConnectionConfig
     from airflow_provider_fullsms.exceptions import FullSmsError
@@ -55,7 +55,7 @@ class ApiCall:
 
     A hook drives it like this (``asyncio.sleep`` and ``await`` in the async hook)::
 
-        call = ApiCall("GET", "account/balance", policy, self.log)
+        call = ApiCall("GET", "account/balance", policy, self.log, secrets=(config.token,))
         while True:
             try:
                 return call.read(send())
@@ -67,13 +67,17 @@ class ApiCall:
     :param path: the path below the base URL, e.g. ``account/balance``.
     :param policy: the bounds of retries for this call.
     :param log: where each retry is reported.
+    :param secrets: values redacted from any response text an error keeps: the API token.
     """
 
-    def __init__(self, method: str, path: str, policy: RetryPolicy, log: RetryLog) -> None:
+    def __init__(
+        self, method: str, path: str, policy: RetryPolicy, log: RetryLog, *, secrets: Sequence[str] = ()
+    ) -> None:
         self.what = f"{method} {path}"
         self.idempotent = is_idempotent(method)
         self.policy = policy
         self.log = log
+        self.secrets = tuple(secrets)
         #: The attempt under way: 1 for the first.
         self.attempt = 1
         self._started = time.monotonic()
@@ -86,6 +90,7 @@ class ApiCall:
             response.headers,
             what=self.what,
             idempotent=self.idempotent,
+            secrets=self.secrets,
         )
 
     def transport_error(self, failure: TransportFailure, detail: str) -> FullSmsError:

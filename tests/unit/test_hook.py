@@ -482,10 +482,13 @@ def test_retry_after_is_honoured(hook: FullSmsHook, requests_mock: Any, sleeps: 
     assert sleeps == [1.5]
 
 
-def test_retry_after_is_capped(hook: FullSmsHook, requests_mock: Any, sleeps: list[float]) -> None:
+def test_retry_after_up_to_the_cap_is_waited_out_in_full(
+    hook: FullSmsHook, requests_mock: Any, sleeps: list[float]
+) -> None:
+    # A longer one ends the call instead: tests/unit/test_hostile_responses.py.
     requests_mock.get(
         f"{FAKE_URL}/account/balance",
-        [{"status_code": 429, "headers": {"Retry-After": "3600"}, "json": {}}, {"json": docs.BALANCE}],
+        [{"status_code": 429, "headers": {"Retry-After": "2"}, "json": {}}, {"json": docs.BALANCE}],
     )
     hook.get_balance()
     assert sleeps == [FAST.retry_after_max]
