@@ -18,7 +18,10 @@ class FaultKind(enum.StrEnum):
 
     LATENCY = "latency"
     RATE_LIMIT = "rate_limit"
+    RATE_LIMIT_HTML = "rate_limit_html"
     ERROR = "error"
+    ECHO = "echo"
+    BAD_BALANCE = "bad_balance"
     DROP = "drop"
     SLOW = "slow"
     REFUSE = "refuse"
@@ -28,7 +31,10 @@ class FaultKind(enum.StrEnum):
 FAULT_FIELDS: dict[FaultKind, dict[str, float]] = {
     FaultKind.LATENCY: {"ms": 100},
     FaultKind.RATE_LIMIT: {"retry_after": 1},
+    FaultKind.RATE_LIMIT_HTML: {"retry_after": 1},
     FaultKind.ERROR: {"status": 500},
+    FaultKind.ECHO: {"status": 502},
+    FaultKind.BAD_BALANCE: {},
     FaultKind.DROP: {},
     FaultKind.SLOW: {"seconds": 5},
     FaultKind.REFUSE: {"seconds": 2},

@@ -32,8 +32,8 @@ class FaultBody(BaseModel):
     after: int = Field(0, ge=0, description="Matching requests to let through first.")
     count: int = Field(1, ge=1, description="Matching requests the fault hits.")
     ms: float | None = Field(None, description="latency: delay in milliseconds.")
-    retry_after: float | None = Field(None, description="rate_limit: Retry-After seconds.")
-    status: int | None = Field(None, description="error: 500 or 503.")
+    retry_after: float | None = Field(None, description="rate_limit, rate_limit_html: Retry-After seconds.")
+    status: int | None = Field(None, description="error: 500 or 503; echo: 400 to 599.")
     seconds: float | None = Field(None, description="slow: response delay; refuse: window length.")
 
 

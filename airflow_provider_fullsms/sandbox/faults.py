@@ -7,8 +7,12 @@ the one place every request passes through before FastAPI routes it.
 from __future__ import annotations
 
 import asyncio
+import html
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
+
+from fastapi.responses import Response
 
 from airflow_provider_fullsms.sandbox import INSPECTION_HEADER
 from airflow_provider_fullsms.sandbox.armed_faults import FAULT_FIELDS, FaultKind
@@ -31,6 +35,13 @@ if TYPE_CHECKING:
 _INSPECTION = (INSPECTION_HEADER.lower().encode(), b"1")
 #: Bounds of every numeric fault field (``ms``, ``retry_after``, ``status``, ``seconds``).
 _FIELD_RANGE = (0, 3600)
+#: What nginx (and many CDNs in front of an API) answer when they rate-limit: no JSON at all.
+RATE_LIMIT_PAGE = (
+    "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    "<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+#: A balance no account can have: JSON's non-standard NaN literal, as a buggy upstream may send.
+BAD_BALANCE_BODY = b'{"balance": NaN}'
 
 
 class RefuseController(Protocol):
@@ -83,6 +94,8 @@ def parse_fault(body: dict[str, Any], *, refuse_supported: bool) -> FaultRequest
             fields[name] = value
     if kind is FaultKind.ERROR and fields.get("status") not in (500, 503):
         errors["status"] = ["The status must be 500 or 503."]
+    if kind is FaultKind.ECHO and not 400 <= fields.get("status", 0) <= 599:
+        errors["status"] = ["The status must be from 400 to 599."]
     unknown = set(body) - {"kind", "path", "after", "count", *FAULT_FIELDS[kind]}
     for name in sorted(unknown):
         errors[name] = [f"The {name} field is not used by {kind} faults."]
@@ -144,9 +157,15 @@ class SandboxMiddleware:
         if terminal is None:
             await self.app(scope, receive, send)
         elif terminal.kind == FaultKind.RATE_LIMIT:
-            retry_after = terminal.fields["retry_after"]
-            header = str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
-            await json_response(429, TOO_MANY_REQUESTS, headers={"Retry-After": header})(scope, receive, send)
+            headers = _retry_after(terminal.fields["retry_after"])
+            await json_response(429, TOO_MANY_REQUESTS, headers=headers)(scope, receive, send)
+        elif terminal.kind == FaultKind.RATE_LIMIT_HTML:
+            headers = _retry_after(terminal.fields["retry_after"])
+            await Response(RATE_LIMIT_PAGE, 429, headers, media_type="text/html")(scope, receive, send)
+        elif terminal.kind == FaultKind.ECHO:
+            await echo_page(scope, int(terminal.fields["status"]))(scope, receive, send)
+        elif terminal.kind == FaultKind.BAD_BALANCE:
+            await Response(BAD_BALANCE_BODY, 200, media_type="application/json")(scope, receive, send)
         elif terminal.kind == FaultKind.ERROR:
             status = int(terminal.fields["status"])
             body = INTERNAL_ERROR if status == 500 else SERVICE_UNAVAILABLE
@@ -184,3 +203,32 @@ class SandboxMiddleware:
         await self.app(scope, receive, send_nothing)
         # Let uvicorn notice the lost connection before it tries to finish the response itself.
         await asyncio.sleep(0)
+
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    """The ``Retry-After`` header of a rate limit, in delta-seconds."""
+    return {"Retry-After": str(int(seconds)) if seconds == int(seconds) else str(seconds)}
+
+
+def echo_page(scope: Scope, status: int) -> Response:
+    """
+    A misconfigured proxy's error page that quotes the request back, headers included.
+
+    Such pages put the caller's ``Authorization`` header (the API token) in the response body,
+    which is why the provider redacts every response text it keeps.
+
+    :param scope: the request, as ASGI gives it.
+    :param status: the status the proxy answers with.
+    """
+    try:
+        phrase = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:  # a proxy's own status, such as Cloudflare's 520
+        phrase = str(status)
+    request_line = f"{scope['method']} {scope['path']} HTTP/{scope.get('http_version', '1.1')}"
+    headers = "\n".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in scope["headers"])
+    page = (
+        f"<html><head><title>{phrase}</title></head><body><h1>{phrase}</h1>"
+        f"<p>The upstream server did not answer this request:</p>"
+        f"<pre>{html.escape(request_line)}\n{html.escape(headers)}</pre></body></html>"
+    )
+    return Response(page, status, media_type="text/html")

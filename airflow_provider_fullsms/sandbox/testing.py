@@ -107,7 +107,8 @@ class SandboxClient:
     ) -> None:
         """Arm a fault; see ``docs/sandbox.md`` for the kinds and their fields.
 
-        :param kind: ``latency``, ``rate_limit``, ``error``, ``drop``, ``slow`` or ``refuse``.
+        :param kind: ``latency``, ``rate_limit``, ``rate_limit_html``, ``error``, ``echo``,
+            ``bad_balance``, ``drop``, ``slow`` or ``refuse``.
         :param path: the vendor path it applies to (default: every vendor path).
         :param after: matching requests to let through first.
         :param count: matching requests it hits.

@@ -76,6 +76,43 @@ def test_rate_limit_answers_429_with_retry_after_and_records_nothing(api: Api, s
     assert sbx.requests_count(SEND) == 2
 
 
+def test_rate_limit_html_answers_a_proxys_429_page_and_records_nothing(api: Api, sbx: SandboxClient) -> None:
+    sbx.inject_fault("rate_limit_html", path=SEND, retry_after=3)
+
+    limited = api.post(SEND, BODY)
+    after = api.post(SEND, BODY)
+
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "3"
+    assert limited.headers["Content-Type"].startswith("text/html")
+    assert "<h1>429 Too Many Requests</h1>" in limited.text
+    assert after.status_code == 200
+    assert len(sbx.messages()) == 1
+
+
+def test_echo_answers_a_proxys_error_page_quoting_the_request_headers(api: Api, sbx: SandboxClient) -> None:
+    sbx.inject_fault("echo", path=SEND, status=502)
+
+    echoed = api.post(SEND, BODY, headers={"X-Trace": "abc"})
+
+    assert echoed.status_code == 502
+    assert "<h1>502 Bad Gateway</h1>" in echoed.text
+    assert f"POST /{SEND} HTTP/1.1" in echoed.text
+    assert "x-trace: abc" in echoed.text
+    assert f"authorization: Bearer {api.token}" in echoed.text  # what the provider must never keep
+    assert sbx.messages() == []  # the proxy did not forward it
+
+
+def test_bad_balance_answers_a_balance_that_is_not_a_number(api: Api, sbx: SandboxClient) -> None:
+    sbx.inject_fault("bad_balance", path="account/balance")
+
+    bad, good = api.get("account/balance"), api.get("account/balance")
+
+    assert bad.status_code == 200
+    assert bad.text == '{"balance": NaN}'
+    assert good.json() == {"balance": 100}
+
+
 @pytest.mark.parametrize(
     ("status", "body"),
     [
@@ -201,6 +238,8 @@ def test_faults_never_hit_the_sandbox_api(sbx: SandboxClient) -> None:
         ({"kind": "latency", "count": 0}, "count"),
         ({"kind": "latency", "ms": "slow"}, "ms"),
         ({"kind": "error", "status": 502}, "status"),
+        ({"kind": "echo", "status": 302}, "status"),
+        ({"kind": "bad_balance", "status": 200}, "status"),
         ({"kind": "rate_limit", "seconds": 3}, "seconds"),
         ({"kind": "slow", "seconds": 99999}, "seconds"),
     ],
