@@ -75,7 +75,7 @@ def _503() -> exc.FullSmsError:
 
 
 @pytest.fixture
-def script(monkeypatch: pytest.MonkeyPatch) -> Script:
+def script(monkeypatch: pytest.MonkeyPatch, fullsms_conn: str) -> Script:
     state = Script([])
 
     async def get_balance(self: FullSmsAsyncHook) -> float:
