@@ -23,20 +23,17 @@ message here is a handful of C-level string operations: an ASCII fast path delet
 the GSM characters with :meth:`bytes.translate`, and other text is checked with
 :meth:`frozenset.issuperset`.
 
-Numbers are normalised to the digits-only E.164 form FullSMS expects
-(``"+44 1111 111111"`` -> ``"441111111111"``). We deliberately check only the shape
-(7 to 15 digits, no leading zero) and not ``libphonenumber`` validity: the vendor's
-own example numbers are merely "possible" numbers, and FullSMS itself rejects a number
-that cannot receive messages, naming its index (``to_numbers.0``).
+Phone numbers are read in :mod:`airflow_provider_fullsms.phones`; ``normalise_number``,
+``InvalidNumberError`` and ``NUMBER_PATTERN`` are re-exported here for existing callers.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
+from airflow_provider_fullsms.phones import NUMBER_PATTERN, InvalidNumberError, normalise_number
 
 __all__ = [
     "BRAND_LIMITS",
@@ -207,10 +204,6 @@ class InvalidMessageError(FullSmsConfigurationError):
     """A message or brand FullSMS would reject; the text says which value and what to do."""
 
 
-class InvalidNumberError(FullSmsConfigurationError):
-    """A phone number that cannot be turned into FullSMS's digits-only E.164 form."""
-
-
 def _check_text(text: object, what: str, limits: dict[str, int], advice: str) -> MessageAnalysis:
     if not isinstance(text, str):
         raise InvalidMessageError(
@@ -304,54 +297,3 @@ def fit_to_one_segment(text: str, ellipsis: str = "...") -> str:
         candidates.append(text[:keep].rstrip() + marker)
     # max() keeps the first of equals, so GSM-7 wins a tie.
     return max(candidates, key=len)
-
-
-#: FullSMS's digits-only E.164: country code first (never 0), 7 to 15 digits in all.
-NUMBER_PATTERN: Final = re.compile(r"^[1-9]\d{6,14}$", re.ASCII)
-# Separators people type or spreadsheets export between digit groups.
-_NUMBER_SEPARATORS: Final = re.compile(r"[\s\-.()]+")
-
-
-def normalise_number(raw: object) -> str:
-    """Turn a phone number as users write it into FullSMS's digits-only E.164 form.
-
-    Spaces, dashes, dots and parentheses are removed, then a leading ``+`` or ``00``
-    (the international prefix). ``"+44 1111 111111"``, ``"0044 1111 111111"`` and the
-    int ``441111111111`` all become ``"441111111111"``.
-
-    :param raw: the number, as a str or int.
-    :raises InvalidNumberError: if the result is not 7 to 15 digits starting with 1-9.
-    """
-    # Fast path for numbers that are already normalised, the common case in bulk sends.
-    if type(raw) is str and raw.isascii() and raw.isdigit() and 7 <= len(raw) <= 15 and raw[0] != "0":
-        return raw
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise InvalidNumberError(
-            f"phone number {_shorten(raw)} is a {type(raw).__name__} — pass it as a string such as "
-            f"'+44 1111 111111' (floats and other types lose or hide digits)"
-        )
-    if isinstance(raw, int) and raw < 0:
-        raise InvalidNumberError(
-            f"phone number {_shorten(raw)} is negative — pass it as a string such as '+44 1111 111111'"
-        )
-    text = str(raw)
-    digits = _NUMBER_SEPARATORS.sub("", text)
-    if digits.startswith("+"):
-        digits = digits[1:]
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    if NUMBER_PATTERN.fullmatch(digits):
-        return digits
-    shown = _shorten(raw)
-    if not digits:
-        problem = "has no digits"
-    elif not (digits.isascii() and digits.isdigit()):
-        problem = "contains characters other than digits, spaces, dashes, dots, parentheses and a leading +"
-    elif digits.startswith("0"):
-        problem = f"becomes {digits!r}, which starts with 0 (a national format)"
-    else:
-        problem = f"has {len(digits)} digits; E.164 numbers have 7 to 15"
-    raise InvalidNumberError(
-        f"phone number {shown} {problem} — write it in international format with the country code, "
-        f"e.g. '+44 1111 111111'"
-    )

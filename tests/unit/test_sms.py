@@ -1,4 +1,4 @@
-"""Specification of message analysis and number normalisation, as tables of cases."""
+"""Specification of message analysis, as tables of cases (numbers: ``test_phones.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from airflow_provider_fullsms.sms import (
     BRAND_LIMITS,
     GSM7,
     MESSAGE_LIMITS,
-    NUMBER_PATTERN,
     UCS2,
     InvalidMessageError,
-    InvalidNumberError,
     MessageAnalysis,
     analyse_message,
     check_brand,
@@ -19,7 +17,6 @@ from airflow_provider_fullsms.sms import (
     first_non_gsm7,
     fit_to_one_segment,
     is_gsm7,
-    normalise_number,
 )
 
 WAVE = "\N{WAVING HAND SIGN}"  # outside the BMP: two UTF-16 units
@@ -192,50 +189,3 @@ def test_fit_to_one_segment(text: str, ellipsis: str, expected: str) -> None:
 def test_fit_to_one_segment_rejects_an_ellipsis_longer_than_a_segment() -> None:
     with pytest.raises(ValueError, match="ellipsis"):
         fit_to_one_segment("П" * 100, "П" * 71)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        pytest.param("+44 1111 111111", "441111111111", id="plus-and-spaces"),
-        pytest.param("0044 1111 111111", "441111111111", id="double-zero-prefix"),
-        pytest.param("(972) 54-111-1111", "972541111111", id="parentheses-and-dashes"),
-        pytest.param("441111111111", "441111111111", id="already-normalised"),
-        pytest.param(441111111111, "441111111111", id="int"),
-        pytest.param("+1.212.555.0100", "12125550100", id="dots"),
-        pytest.param(" +44\u00a01111\t111111\n", "441111111111", id="odd-whitespace"),
-        pytest.param("1234567", "1234567", id="shortest-7-digits"),
-        pytest.param("123456789012345", "123456789012345", id="longest-15-digits"),
-    ],
-)
-def test_normalise_number(raw: object, expected: str) -> None:
-    assert normalise_number(raw) == expected
-    assert NUMBER_PATTERN.fullmatch(expected)
-
-
-@pytest.mark.parametrize(
-    ("raw", "fragment"),
-    [
-        pytest.param("123456", "has 6 digits", id="too-short"),
-        pytest.param("1234567890123456", "has 16 digits", id="too-long"),
-        pytest.param("+44 CALL NOW", "characters other than digits", id="letters"),
-        pytest.param("", "has no digits", id="empty"),
-        pytest.param("  ", "has no digits", id="blank"),
-        pytest.param("01111 111111", "starts with 0", id="national-format"),
-        pytest.param("+0441111111111", "starts with 0", id="leading-zero-after-plus"),
-        pytest.param("44+1111111111", "characters other than digits", id="plus-in-the-middle"),
-        pytest.param("٤٤١١١١١١١١١١", "characters other than digits", id="non-ascii-digits"),
-        pytest.param(None, "is a NoneType", id="none"),
-        pytest.param(True, "is a bool", id="bool"),
-        pytest.param(4.41111111111e11, "is a float", id="float"),
-        pytest.param(-441111111111, "is negative", id="negative-int"),
-    ],
-)
-def test_normalise_number_rejects(raw: object, fragment: str) -> None:
-    with pytest.raises(InvalidNumberError) as error:
-        normalise_number(raw)
-
-    message = str(error.value)
-    assert fragment in message
-    assert repr(raw)[:20] in message
-    assert "international format" in message or "pass it as a string" in message

@@ -1,0 +1,330 @@
+"""
+Phone numbers: the one E.164 number a person wrote, or the reason it is not one.
+
+FullSMS takes numbers as digits-only E.164 (``447700900001``). People write them in many other
+ways: ``+44 (0) 7700 900001``, ``07700 900123`` (national, so only a region says which country),
+``tel:+44-7700-900001``, Arabic-Indic or full-width digits, invisible bidi marks pasted with them,
+``447700900001.0`` from a spreadsheet export. :class:`NumberParser` reads each as the number it
+spells, or raises :class:`InvalidNumberError` with a :class:`InvalidReason` category. It never
+guesses: a notation that may have lost digits (``4.477E+11``, a fraction other than ``.0``, an
+extension) is refused as :attr:`InvalidReason.LOSSY_FORMAT`.
+
+Two paths, because campaigns read millions of numbers:
+
+* **Fast**: a string that is already digits-only E.164 (7 to 15 digits, no leading 0), or a
+  ``+`` followed by such digits in groups separated by single spaces or dashes (no group after the
+  country code starting with 0, where a trunk prefix would hide), is taken as written, shape
+  checked only, without importing anything. FullSMS itself refuses a number that cannot receive
+  messages and the summary reports it. With ``default_region`` or ``number_validation="valid"``,
+  digits-only strings go through libphonenumber too (a national number may look like E.164).
+* **Full**: everything else goes through Google's libphonenumber (the ``phonenumbers`` package),
+  imported on the first such number, never while a DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final, NoReturn
+
+from airflow_provider_fullsms.exceptions import CampaignInputError, FullSmsConfigurationError
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
+
+__all__ = [
+    "NUMBER_PATTERN",
+    "InvalidNumberError",
+    "InvalidReason",
+    "NumberParser",
+    "NumberValidation",
+    "check_region",
+    "normalise_number",
+]
+
+#: FullSMS's digits-only E.164: country code first (never 0), 7 to 15 digits in all.
+NUMBER_PATTERN: Final = re.compile(r"^[1-9]\d{6,14}$", re.ASCII)
+# "+44 7700 900001", "+1-212-555-1234": a plus, then digit groups; a group after the first that
+# starts with 0 may be a trunk prefix ("+44 07700 ...") and takes the full path.
+_PLAIN_INTERNATIONAL: Final = re.compile(r"^\+[1-9]\d*(?:[ \-][1-9]\d*)*$", re.ASCII)
+_GROUP_SEPARATORS: Final = re.compile(r"[ \-]", re.ASCII)
+# Zero-width characters, bidi marks and embeddings, word joiners and the BOM: pasted with numbers
+# from web pages and right-to-left text, invisible, and no part of the number.
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+_SCIENTIFIC: Final = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$", re.ASCII)
+# A spreadsheet float: a long integer part and one fraction ("447700900001.0").
+_SPREADSHEET_FLOAT: Final = re.compile(r"^(\+?\d{7,})\.(\d+)$", re.ASCII)
+_EXTENSION: Final = re.compile(r"(?:e?xt?n?\.?|extension|#|;ext=)\s*\d+\s*#?$", re.ASCII | re.IGNORECASE)
+# What may stand between the digits of a number: whitespace, dashes, dots, parentheses, slashes.
+_SEPARATORS: Final = re.compile(r"[\s\-./()\[\]]+")
+_SHOWN_LENGTH: Final = 40
+
+
+class InvalidReason(StrEnum):
+    """Why a number was refused: the categories of the summary's ``invalid.reasons``."""
+
+    NOT_A_NUMBER = "not_a_number"
+    LOSSY_FORMAT = "lossy_format"
+    NO_REGION = "no_region"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    NOT_POSSIBLE = "not_possible"
+    NOT_VALID = "not_valid"
+
+
+class InvalidNumberError(FullSmsConfigurationError):
+    """
+    A phone number that is not one E.164 number; the message names it and says what to do.
+
+    :param reason: the :class:`InvalidReason` category.
+    """
+
+    def __init__(self, message: str, reason: InvalidReason = InvalidReason.NOT_A_NUMBER) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NumberValidation(StrEnum):
+    """How strictly numbers read with libphonenumber are checked."""
+
+    #: Length and country code plausible (the vendor's example numbers pass).
+    POSSIBLE = "possible"
+    #: libphonenumber's full validation: a number range in use for that country.
+    VALID = "valid"
+
+    @classmethod
+    def parse(cls, value: object, *, where: str = "number_validation") -> NumberValidation:
+        """
+        ``value`` as a choice; ``None`` or ``""`` is the default, ``"possible"``.
+
+        :param where: what set it, for the message.
+        :raises CampaignInputError: any other value.
+        """
+        if value in (None, ""):
+            return cls.POSSIBLE
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise CampaignInputError(
+                f"{where}={value!r} is not a number validation: use 'possible' (length and country "
+                "plausible, the default) or 'valid' (libphonenumber's full validation)."
+            ) from None
+
+
+def check_region(value: object, *, where: str = "default_region") -> str | None:
+    """
+    An ISO 3166 country code libphonenumber knows (``"GB"``), upper-cased; ``None`` when not given.
+
+    :param where: what set it, for the message.
+    :raises CampaignInputError: an unknown code.
+    """
+    if value in (None, ""):
+        return None
+    import phonenumbers  # only when a region is set: the import costs ~40 ms
+
+    region = str(value).strip().upper()
+    if region in phonenumbers.SUPPORTED_REGIONS:
+        return region
+    hint = " (the United Kingdom is 'GB')" if region == "UK" else ""
+    raise CampaignInputError(
+        f"{where}={value!r} is not a country code libphonenumber knows{hint}: use a two-letter ISO "
+        "3166 code such as 'GB', 'US' or 'IL'."
+    )
+
+
+def _shown(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 1] + "…"
+
+
+def _ascii_digits(text: str) -> str:
+    """Any script's decimal digits (Arabic-Indic, full-width, …) as ASCII; a full-width plus as ``+``."""
+    return "".join(str(int(c)) if c.isdecimal() else c for c in text).replace("\uff0b", "+")
+
+
+class NumberParser:
+    """
+    Read phone numbers as users write them into FullSMS's digits-only E.164 form.
+
+    :param default_region: ISO country code for numbers written in national format
+        (``"GB"``: ``07700 900123`` -> ``447700900123``); ``None``: a national number is invalid,
+        :attr:`InvalidReason.NO_REGION`.
+    :param validation: :class:`NumberValidation` (or its value) for numbers read with libphonenumber.
+    """
+
+    def __init__(
+        self, default_region: str | None = None, validation: str = NumberValidation.POSSIBLE
+    ) -> None:
+        self.default_region = check_region(default_region)
+        self.validation = NumberValidation.parse(validation)
+        # Digits-only strings may be national numbers when a region is set; "valid" checks them all.
+        self._fast = self.default_region is None and self.validation is NumberValidation.POSSIBLE
+
+    def parse(self, raw: object) -> str:
+        """
+        The E.164 digits of ``raw`` (a str or int).
+
+        :raises InvalidNumberError: not one number, with the reason.
+        """
+        if type(raw) is str and self._fast:
+            if raw.isascii() and raw.isdigit() and 7 <= len(raw) <= 15 and raw[0] != "0":
+                return raw
+            if _PLAIN_INTERNATIONAL.match(raw):
+                digits = _GROUP_SEPARATORS.sub("", raw[1:])
+                if NUMBER_PATTERN.match(digits):
+                    return digits
+        return self._parse(self._text_of(raw), raw)
+
+    __call__ = parse
+
+    def _text_of(self, raw: object) -> str:
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            self._refuse(raw, f"is a {type(raw).__name__}", InvalidReason.NOT_A_NUMBER)
+        if isinstance(raw, float):
+            self._refuse(raw, "is a float", InvalidReason.LOSSY_FORMAT)
+        if isinstance(raw, int) and raw < 0:
+            self._refuse(raw, "is negative", InvalidReason.NOT_A_NUMBER)
+        text = str(raw)
+        if not text.isascii():
+            text = _ascii_digits(_INVISIBLE.sub("", text))
+        text = text.strip()
+        if text[:4].lower() == "tel:":
+            number, _, parameters = text[4:].partition(";")
+            if re.search(r"(?:^|;)(?:ext|isub)=", parameters, re.IGNORECASE):
+                self._refuse(raw, "has an extension", InvalidReason.LOSSY_FORMAT)
+            text = number
+        return text
+
+    def _parse(self, text: str, raw: object) -> str:
+        if _SCIENTIFIC.match(text):
+            self._refuse(raw, "is in scientific notation, which drops digits", InvalidReason.LOSSY_FORMAT)
+        spreadsheet = _SPREADSHEET_FLOAT.match(text)
+        if spreadsheet:
+            if spreadsheet[2] != "0":
+                self._refuse(raw, "has a fraction", InvalidReason.LOSSY_FORMAT)
+            text = spreadsheet[1]
+        if _EXTENSION.search(text):
+            self._refuse(raw, "has an extension, which SMS cannot dial", InvalidReason.LOSSY_FORMAT)
+        digits = _SEPARATORS.sub("", text)
+        if not digits or not digits.lstrip("+").isdigit() or not digits.isascii():
+            problem = (
+                "has no digits"
+                if not any(c.isdigit() for c in digits)
+                else (
+                    "contains characters other than digits, spaces, dashes, dots, parentheses and a leading +"
+                )
+            )
+            self._refuse(raw, problem, InvalidReason.NOT_A_NUMBER)
+        if digits.startswith("00"):  # the international call prefix most of the world dials
+            digits = "+" + digits[2:]
+        if digits.startswith("+0"):
+            self._refuse(
+                raw, "starts with 0 after the +, where the country code goes", InvalidReason.NOT_POSSIBLE
+            )
+        if not digits.startswith("+") and self.default_region is None:
+            if digits.startswith("0"):
+                self._refuse(
+                    raw,
+                    f"becomes {digits!r}, which starts with 0 (a national format), and no default_region "
+                    "says which country it belongs to",
+                    InvalidReason.NO_REGION,
+                )
+            digits = "+" + digits  # digits without a region: E.164 written without its plus
+        # A trunk prefix after the country code ("+44 (0) 7700 ...", now "+4407700...") is dropped
+        # by libphonenumber, which knows each country's; Italy's leading 0 is kept.
+        return self._checked(self._phonenumber(digits, raw), raw)
+
+    def _phonenumber(self, text: str, raw: object) -> PhoneNumber:
+        import phonenumbers  # only for numbers that are not canonical digits (see the module doc)
+
+        try:
+            number = phonenumbers.parse(text, self.default_region)
+        except phonenumbers.NumberParseException as err:
+            reason, problem = _PARSE_ERRORS.get(
+                err.error_type, (InvalidReason.NOT_A_NUMBER, "is not a phone number")
+            )
+            self._refuse(raw, problem, reason)
+        if number.extension:
+            self._refuse(raw, "has an extension, which SMS cannot dial", InvalidReason.LOSSY_FORMAT)
+        return number
+
+    def _checked(self, number: PhoneNumber, raw: object) -> str:
+        import phonenumbers
+
+        possible = phonenumbers.is_possible_number_with_reason(number)
+        if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
+            reason, problem = _POSSIBLE_ERRORS.get(
+                possible, (InvalidReason.NOT_POSSIBLE, "is not a possible number")
+            )
+            self._refuse(raw, problem, reason)
+        if self.validation is NumberValidation.VALID and not phonenumbers.is_valid_number(number):
+            self._refuse(
+                raw, "is not in a number range in use (number_validation='valid')", InvalidReason.NOT_VALID
+            )
+        digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+        if not NUMBER_PATTERN.match(digits):
+            self._refuse(raw, f"becomes {digits!r}, not 7 to 15 digits", InvalidReason.NOT_POSSIBLE)
+        return digits
+
+    def _refuse(self, raw: object, problem: str, reason: InvalidReason) -> NoReturn:
+        region = f" (read with default_region {self.default_region!r})" if self.default_region else ""
+        raise InvalidNumberError(
+            f"phone number {_shown(raw)} {problem}{region} [{reason}] — {_ADVICE[reason]}", reason
+        )
+
+
+_ADVICE: Final = {
+    InvalidReason.NOT_A_NUMBER: "write it as digits, e.g. '+44 7700 900001'",
+    InvalidReason.LOSSY_FORMAT: "export the column as text, not as a number, and without extensions",
+    InvalidReason.NO_REGION: "write it with the country code, e.g. '+44 7700 900001', or set default_region",
+    InvalidReason.TOO_SHORT: "check for missing digits; write it with + and the country code",
+    InvalidReason.TOO_LONG: "check for extra digits; write it with + and the country code",
+    InvalidReason.NOT_POSSIBLE: "check the country code and the length, e.g. '+44 7700 900001'",
+    InvalidReason.NOT_VALID: "check the number, or use number_validation='possible'",
+}
+
+
+def _parse_errors() -> dict[int, tuple[InvalidReason, str]]:
+    # The NumberParseException error types, as plain ints so this module imports no phonenumbers.
+    return {
+        0: (InvalidReason.NOT_POSSIBLE, "has no country code libphonenumber knows"),
+        1: (InvalidReason.NOT_A_NUMBER, "is not a phone number"),
+        2: (InvalidReason.TOO_SHORT, "is too short after the international prefix"),
+        3: (InvalidReason.TOO_SHORT, "is too short"),
+        4: (InvalidReason.TOO_LONG, "is too long"),
+    }
+
+
+def _possible_errors() -> dict[int, tuple[InvalidReason, str]]:
+    # phonenumbers.ValidationResult values, as plain ints for the same reason.
+    return {
+        1: (InvalidReason.NOT_POSSIBLE, "has no country code libphonenumber knows"),
+        2: (InvalidReason.TOO_SHORT, "is too short for its country"),
+        3: (InvalidReason.TOO_LONG, "is too long for its country"),
+        4: (InvalidReason.TOO_SHORT, "is too short for its country (a local number without area code)"),
+        5: (InvalidReason.NOT_POSSIBLE, "has a length no number of its country has"),
+    }
+
+
+_PARSE_ERRORS: Final = _parse_errors()
+_POSSIBLE_ERRORS: Final = _possible_errors()
+_DEFAULT_PARSER: NumberParser | None = None
+
+
+def normalise_number(raw: object) -> str:
+    """
+    Turn a phone number as users write it into FullSMS's digits-only E.164 form, without a region.
+
+    ``"+44 7700 900001"``, ``"0044 7700 900001"``, ``"+44 (0) 7700 900001"`` and the int
+    ``447700900001`` all become ``"447700900001"``. Use :class:`NumberParser` to read national
+    numbers with a region.
+
+    :param raw: the number, as a str or int.
+    :raises InvalidNumberError: not one number (the error's ``reason`` says why).
+    """
+    global _DEFAULT_PARSER
+    if _DEFAULT_PARSER is None:
+        _DEFAULT_PARSER = NumberParser()
+    return _DEFAULT_PARSER(raw)

@@ -1,0 +1,162 @@
+"""Specification of phone-number reading: each notation people write, and each refusal's reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.phones import (
+    NUMBER_PATTERN,
+    InvalidNumberError,
+    InvalidReason,
+    NumberParser,
+    NumberValidation,
+    check_region,
+    normalise_number,
+)
+from airflow_provider_fullsms.sms import normalise_number as normalise_number_from_sms
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        pytest.param("447700900001", None, "447700900001", id="canonical"),
+        pytest.param(447700900001, None, "447700900001", id="int"),
+        pytest.param("+44 1111 111111", None, "441111111111", id="plus-and-spaces"),
+        pytest.param("+1-212-555-2368", None, "12125552368", id="plus-and-dashes"),
+        pytest.param("0044 1111 111111", None, "441111111111", id="double-zero-prefix"),
+        pytest.param("(972) 54-111-1111", None, "972541111111", id="parentheses-and-dashes"),
+        pytest.param("+1.212.555.0100", None, "12125550100", id="dots"),
+        pytest.param(" +44\u00a01111\t111111\n", None, "441111111111", id="odd-whitespace"),
+        pytest.param("1234567", None, "1234567", id="shortest-canonical"),
+        pytest.param("123456789012345", None, "123456789012345", id="longest-canonical"),
+        pytest.param("+44 (0) 7700 900001", None, "447700900001", id="trunk-prefix-in-parentheses"),
+        pytest.param("+44 07700 900001", None, "447700900001", id="trunk-prefix-after-country-code"),
+        pytest.param("+39 06 1234 5678", None, "390612345678", id="italian-leading-zero-kept"),
+        pytest.param("447700900001.0", None, "447700900001", id="spreadsheet-float-string"),
+        pytest.param("tel:+44-7700-900001", None, "447700900001", id="tel-uri"),
+        pytest.param("٤٤٧٧٠٠٩٠٠٠٠١", None, "447700900001", id="arabic-indic-digits"),
+        pytest.param(
+            "\uff0b\uff14\uff14 \uff17\uff17\uff10\uff10 \uff19\uff10\uff10\uff10 \uff10\uff11",
+            None,
+            "447700900001",
+            id="full-width",
+        ),
+        pytest.param("+44\u200b7700\u200e900001", None, "447700900001", id="zero-width-and-lrm"),
+        pytest.param("\u202a+44 7700 900001\u202c", None, "447700900001", id="bidi-embedding"),
+        pytest.param("\ufeff447700900001", None, "447700900001", id="byte-order-mark"),
+        pytest.param("07700 900123", "GB", "447700900123", id="national-mobile-gb"),
+        pytest.param("020 7946 0018", "GB", "442079460018", id="national-landline-gb"),
+        pytest.param("07700 900123", "gb", "447700900123", id="region-lower-case"),
+        pytest.param("447700900001", "GB", "447700900001", id="canonical-with-its-region"),
+        pytest.param("+972 54-111-1111", "GB", "972541111111", id="international-with-region"),
+        pytest.param("(212) 555-2368", "US", "12125552368", id="national-us"),
+        pytest.param("054-111-1111", "IL", "972541111111", id="national-il"),
+    ],
+)
+def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | None, expected: str) -> None:
+    assert NumberParser(region).parse(raw) == expected
+    assert NUMBER_PATTERN.fullmatch(expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "reason", "fragment"),
+    [
+        pytest.param(
+            "07700 900123", None, InvalidReason.NO_REGION, "no default_region", id="national-no-region"
+        ),
+        pytest.param("01111 111111", None, InvalidReason.NO_REGION, "starts with 0", id="national-landline"),
+        pytest.param("4.477E+11", None, InvalidReason.LOSSY_FORMAT, "scientific", id="scientific"),
+        pytest.param("4,477e11", None, InvalidReason.LOSSY_FORMAT, "scientific", id="scientific-comma"),
+        pytest.param("447700900001.5", None, InvalidReason.LOSSY_FORMAT, "fraction", id="float-fraction"),
+        pytest.param("447700900001.00", None, InvalidReason.LOSSY_FORMAT, "fraction", id="float-two-zeros"),
+        pytest.param("+44 7700 900001 ext 12", None, InvalidReason.LOSSY_FORMAT, "extension", id="ext"),
+        pytest.param("+44 7700 900001 x12", None, InvalidReason.LOSSY_FORMAT, "extension", id="x"),
+        pytest.param(
+            "tel:+44-7700-900001;ext=1", None, InvalidReason.LOSSY_FORMAT, "extension", id="tel-ext"
+        ),
+        pytest.param(4.41111111111e11, None, InvalidReason.LOSSY_FORMAT, "is a float", id="float"),
+        pytest.param("123456", None, InvalidReason.TOO_SHORT, "too short", id="too-short"),
+        pytest.param("+44 12", None, InvalidReason.TOO_SHORT, "too short", id="too-short-for-country"),
+        pytest.param("1234567890123456", None, InvalidReason.TOO_LONG, "too long", id="too-long"),
+        pytest.param("972541111111", "GB", InvalidReason.TOO_LONG, "'GB'", id="foreign-without-plus"),
+        pytest.param("+999 (0) 1234567", None, InvalidReason.NOT_POSSIBLE, "country code", id="no-such-cc"),
+        pytest.param("+0441111111111", None, InvalidReason.NOT_POSSIBLE, "starts with 0", id="plus-zero"),
+        pytest.param("+44 CALL NOW", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="letters"),
+        pytest.param("44+1111111111", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="inner-plus"),
+        pytest.param("", None, InvalidReason.NOT_A_NUMBER, "has no digits", id="empty"),
+        pytest.param("  ", None, InvalidReason.NOT_A_NUMBER, "has no digits", id="blank"),
+        pytest.param("\u200b", None, InvalidReason.NOT_A_NUMBER, "has no digits", id="only-invisible"),
+        pytest.param(None, None, InvalidReason.NOT_A_NUMBER, "is a NoneType", id="none"),
+        pytest.param(True, None, InvalidReason.NOT_A_NUMBER, "is a bool", id="bool"),
+        pytest.param(-441111111111, None, InvalidReason.NOT_A_NUMBER, "is negative", id="negative-int"),
+    ],
+)
+def test_a_number_that_is_not_one_is_refused_with_its_reason(
+    raw: object, region: str | None, reason: InvalidReason, fragment: str
+) -> None:
+    with pytest.raises(InvalidNumberError) as error:
+        NumberParser(region).parse(raw)
+
+    assert error.value.reason is reason
+    message = str(error.value)
+    assert fragment in message
+    assert repr(raw)[:20] in message
+    assert f"[{reason}]" in message
+
+
+def test_valid_refuses_a_possible_number_in_no_range_in_use_and_keeps_a_real_one() -> None:
+    parser = NumberParser(validation="valid")
+    assert parser.parse("+1 212 555 2368") == "12125552368"
+    with pytest.raises(InvalidNumberError) as error:
+        parser.parse("441111111111")  # the vendor docs' example: possible, not allocated
+    assert error.value.reason is InvalidReason.NOT_VALID
+
+
+def test_possible_passes_the_vendor_docs_and_sandbox_numbers() -> None:
+    # The numbers of the examples in the vendor's API documentation, and the sandbox's seed.
+    documented = ["441111111111", "442222222222", "972541111111", "972542222222", "972546461393"]
+    seeded = ["447700900001", "447700900002", "447700900003", "447700900009"]
+    for number in documented + seeded:
+        assert NumberParser().parse(number) == number
+        assert NumberParser().parse("+" + number) == number
+        # Read by libphonenumber too (not the shape-only fast path), it is still possible.
+        assert NumberParser().parse(f"+{number[:3]} ({number[3:6]}) {number[6:]}") == number
+
+
+@pytest.mark.parametrize("value", ["strict", "VALIDATE", 1])
+def test_a_wrong_number_validation_names_the_value(value: object) -> None:
+    with pytest.raises(CampaignInputError, match=rf"number_validation={value!r}.*'possible'.*'valid'"):
+        NumberParser(validation=value)  # type: ignore[arg-type]
+
+
+def test_number_validation_defaults_to_possible() -> None:
+    assert NumberValidation.parse(None) is NumberValidation.POSSIBLE
+    assert NumberValidation.parse(" Valid ") is NumberValidation.VALID
+
+
+def test_an_unknown_region_is_refused_with_a_hint() -> None:
+    with pytest.raises(CampaignInputError, match=r"default_region='UK'.*'GB'"):
+        check_region("UK")
+    assert check_region("") is None
+
+
+def test_sms_keeps_normalise_number_for_existing_callers() -> None:
+    assert normalise_number_from_sms is normalise_number
+    assert normalise_number("+44 (0) 7700 900001") == "447700900001"
+
+
+def test_canonical_numbers_never_import_phonenumbers() -> None:
+    # DAG files and bulk sends of canonical numbers must not pay for libphonenumber's import.
+    code = (
+        "import sys\n"
+        "from airflow_provider_fullsms.phones import normalise_number\n"
+        "assert normalise_number('447700900001') == '447700900001'\n"
+        "assert normalise_number('+44 7700 900001') == '447700900001'\n"
+        "print('phonenumbers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
