@@ -138,6 +138,46 @@ def test_sensor_waits_out_server_errors(
     assert result.xcoms == {"wait_for_balance": 200.0}
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_sensor_waits_out_a_proxys_html_429(
+    mode: str,
+    sandbox_conn: SandboxClient,
+    run_dag: Callable[[DAG], DagResult],
+    top_up: Callable[..., TopUp],
+) -> None:
+    sandbox_conn.set_balance(10)
+    # after=1: the first check sees 10 (in deferrable mode the worker's poke, which defers), then
+    # the next two meet nginx's 429 page, with no JSON to read.
+    sandbox_conn.inject_fault("rate_limit_html", path=BALANCE_PATH, after=1, count=2, retry_after=0)
+    topper = top_up(balance=200, after_checks=3)
+
+    result = run_dag(sensor_dag(mode, min_balance=150, timeout=120))
+
+    assert topper.done.is_set()
+    assert result.task_states == {"wait_for_balance": "success"}
+    assert result.xcoms == {"wait_for_balance": 200.0}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sensor_never_passes_on_a_balance_that_is_not_a_number(
+    mode: str,
+    sandbox_conn: SandboxClient,
+    run_dag: Callable[[DAG], DagResult],
+    top_up: Callable[..., TopUp],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox_conn.set_balance(10)
+    # The first check sees 10 (and defers, in deferrable mode); the second reads {"balance": NaN}.
+    sandbox_conn.inject_fault("bad_balance", path=BALANCE_PATH, after=1, count=1)
+    top_up(balance=200, after_checks=2)  # a sensor that shrugged NaN off would pass on the next check
+
+    result = run_dag(sensor_dag(mode, min_balance=150, timeout=120))
+
+    assert result.task_states == {"wait_for_balance": "failed"}
+    assert result.xcoms == {}
+    assert "not a finite number" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 @pytest.mark.parametrize("soft_fail", [False, True])
 def test_bad_token_fails_at_once_in_every_mode_even_under_soft_fail(

@@ -133,11 +133,12 @@ def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None]:
 TRANSIENT = [
     ("refuse", {"seconds": 1.0}),
     ("rate_limit", {"retry_after": 1}),  # the hook waits Retry-After and tries again
+    ("rate_limit_html", {"retry_after": 1}),  # a proxy's 429 page is a rate limit too
     ("rate_limit_long", {"retry_after": 1, "count": 6}),  # beyond the hook's 5 attempts: Airflow retries
     ("error_503", {"status": 503, "count": 6}),
 ]
 #: Tries the task needs: a fault outlasting the hook's own 5 attempts costs one Airflow retry.
-EXPECTED_TRIES = {"rate_limit": 1, "rate_limit_long": 2, "error_503": 2}
+EXPECTED_TRIES = {"rate_limit": 1, "rate_limit_html": 1, "rate_limit_long": 2, "error_503": 2}
 UNKNOWN = [
     ("error_500", {"status": 500}),
     ("drop", {}),
@@ -219,3 +220,32 @@ def test_unknown_outcomes_are_never_resent_and_are_named(
     assert summary["sent"] == RECIPIENTS - 500
     assert len(received) in (RECIPIENTS - 500, RECIPIENTS)
     assert summary["batches"]["accepted"] == 2
+
+
+def test_an_echoing_proxy_leaves_the_token_in_no_summary_state_store_or_log(
+    fault_dag: Any, sbx: SandboxClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from airflow import settings
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from sqlalchemy import select
+
+    # A proxy answers the middle batch with a 502 page that quotes the request, token included.
+    sbx.inject_fault("echo", path=SEND, after=1, status=502)
+    state, _, summary = run(fault_dag, audience(tmp_path))
+
+    assert_nobody_texted_twice(sbx)
+    assert state == "failed"
+    assert summary is not None
+    assert [u["index"] for u in summary["batches"]["unknown"]] == [1]  # a 502 on a send: unknown
+    assert "502 Bad Gateway" in json.dumps(summary)  # the proxy's page is kept, redacted
+    assert summary["sent"] == RECIPIENTS - 500
+    assert settings.Session is not None
+    with settings.Session() as session:
+        stored = session.scalars(
+            select(TaskStateStoreModel.value).where(TaskStateStoreModel.dag_id == DAG_ID)
+        ).all()
+    assert any("502" in value for value in stored)
+    assert SANDBOX_TOKEN not in json.dumps(summary)
+    assert not [value for value in stored if SANDBOX_TOKEN in value]
+    out, err = capfd.readouterr()
+    assert SANDBOX_TOKEN not in out + err
