@@ -4,20 +4,23 @@ Reading an audience: where recipients come from, streamed entry by entry.
 Recipients come from a list of numbers, a list of row dicts, or a CSV / JSON-lines file (a path or
 an ``ObjectStoragePath``) read row by row, so a million-row audience never sits in memory or in
 XCom. :class:`Audience` checks the operator's parameters once and gives a fresh pass over the
-entries each time it is asked (a campaign reads its audience twice: to plan, then to send).
+entries each time it is asked (a campaign reads its audience twice: to plan, then to send). Its
+:attr:`Audience.parse_number` reads each number (:mod:`airflow_provider_fullsms.phones`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.phones import InvalidReason, NumberParser, normalise_number
 
 #: How many invalid numbers a summary lists (the count is always exact).
 MAX_LISTED_INVALID = 100
@@ -37,9 +40,12 @@ class AudienceStats:
     duplicates: int = 0
     invalid_count: int = 0
     invalid: list[str] = field(default_factory=list)
+    #: Invalid numbers per :class:`~airflow_provider_fullsms.phones.InvalidReason` category.
+    reasons: dict[str, int] = field(default_factory=dict)
 
-    def note_invalid(self, raw: object) -> None:
+    def note_invalid(self, raw: object, reason: str = InvalidReason.NOT_A_NUMBER) -> None:
         self.invalid_count += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
         if len(self.invalid) < self.max_listed_invalid:
             value = raw if isinstance(raw, str) else repr(raw)
             # Capped too, so one huge cell cannot blow up the XCom.
@@ -196,6 +202,8 @@ class Audience:
     :param file: a path, URL string or ``ObjectStoragePath`` of a CSV or JSON-lines file.
     :param number_column: the column / key holding the phone number.
     :param file_format: ``"csv"`` or ``"jsonl"``; for a file, resolved from its name when not given.
+    :param file_encoding: the file's text encoding; UTF-8 may start with a byte-order mark.
+    :param parse_number: reads one number into E.164 digits, or raises ``InvalidNumberError``.
     """
 
     numbers: list[Any] | None = None
@@ -203,6 +211,8 @@ class Audience:
     file: Any = None
     number_column: str = "number"
     file_format: str | None = None
+    file_encoding: str = "utf-8-sig"
+    parse_number: Callable[[object], str] = normalise_number
 
     @classmethod
     def from_params(
@@ -213,12 +223,20 @@ class Audience:
         numbers_file: Any = None,
         number_column: str = "number",
         file_format: str | None = None,
+        file_encoding: str | None = None,
+        default_region: str | None = None,
+        number_validation: str | None = None,
     ) -> Audience:
         """
         The audience an operator was given.
 
-        :raises CampaignInputError: none or several sources, or one of the wrong type.
+        :param default_region: ISO country code for numbers in national format (see
+            :class:`~airflow_provider_fullsms.phones.NumberParser`).
+        :param number_validation: ``"possible"`` (default) or ``"valid"``.
+        :raises CampaignInputError: none or several sources, one of the wrong type, an unknown
+            region, validation or encoding.
         """
+        parse_number = NumberParser(default_region, number_validation or "possible").parse
         given = [
             name
             for name, value in (
@@ -234,14 +252,16 @@ class Audience:
                 f"numbers_file= (a CSV or JSON-lines file); got {', '.join(given) or 'none'}."
             )
         if _given(numbers):
-            return cls(numbers=as_list(numbers, "numbers"), number_column=number_column)
+            return cls(
+                numbers=as_list(numbers, "numbers"), number_column=number_column, parse_number=parse_number
+            )
         if _given(recipients):
             if not isinstance(recipients, list | tuple):
                 raise CampaignInputError(
                     f"recipients= must be a list of dicts, got a {type(recipients).__name__}: with an "
                     "XCom, set render_template_as_native_obj=True on the DAG or pass the list itself."
                 )
-            return cls(rows=recipients, number_column=number_column)
+            return cls(rows=recipients, number_column=number_column, parse_number=parse_number)
         file = numbers_file
         if isinstance(file, str) and "://" in file:
             from airflow.sdk import ObjectStoragePath  # Airflow's object storage, only for URLs
@@ -251,7 +271,13 @@ class Audience:
             file = Path(file)
         # Decided once, here, so a bad name or format fails before any request.
         resolved = detect_file_format(_file_name(file), file_format)
-        return cls(file=file, number_column=number_column, file_format=resolved)
+        return cls(
+            file=file,
+            number_column=number_column,
+            file_format=resolved,
+            file_encoding=check_encoding(file_encoding),
+            parse_number=parse_number,
+        )
 
     @property
     def has_rows(self) -> bool:
@@ -275,17 +301,73 @@ class Audience:
         name = _file_name(self.file)
         file_format = self.file_format or detect_file_format(name)
         try:
-            stream = self.file.open("r", encoding="utf-8-sig", newline="")
+            stream = self.file.open("r", encoding=self.file_encoding, newline="")
         except FileNotFoundError:
             raise CampaignInputError(
                 f"numbers_file={str(self.file)!r} does not exist: check the path and the upstream task "
                 "that writes it."
             ) from None
-        with stream:
-            yield from read_audience_file(
-                stream,
-                file_format=file_format,
-                number_column=self.number_column,
-                rows=rows,
-                name=name,
-            )
+        try:
+            with stream:
+                yield from read_audience_file(
+                    stream,
+                    file_format=file_format,
+                    number_column=self.number_column,
+                    rows=rows,
+                    name=name,
+                )
+        except UnicodeDecodeError as err:
+            raise self._undecodable(err) from None
+
+    def _undecodable(self, err: UnicodeDecodeError) -> CampaignInputError:
+        """The error for a file that is not in :attr:`file_encoding`, with the byte that broke it."""
+        # The text stream decodes in chunks, so err.start counts from the chunk, not the file.
+        offset, line = _first_undecodable_byte(self.file, self.file_encoding)
+        where = f"byte {offset:,} (line {line})" if offset is not None else f"byte {err.start:,} of a chunk"
+        bad = err.object[err.start : err.start + 4]
+        shown = f" ({bytes(bad)!r})" if bad else ""
+        return CampaignInputError(
+            f"numbers_file={str(self.file)!r} is not {_encoding_name(self.file_encoding)} text: "
+            f"{where}{shown} cannot be decoded. Pass the file's encoding as file_encoding= (e.g. "
+            "'latin-1' or 'cp1252' for a spreadsheet export), or save it as UTF-8."
+        )
+
+
+def check_encoding(file_encoding: str | None) -> str:
+    """
+    ``file_encoding`` checked against Python's codecs; ``None`` or UTF-8 read a BOM too (``utf-8-sig``).
+
+    :raises CampaignInputError: an encoding Python does not know.
+    """
+    if file_encoding in (None, ""):
+        return "utf-8-sig"
+    try:
+        name = codecs.lookup(str(file_encoding)).name
+    except LookupError:
+        raise CampaignInputError(
+            f"file_encoding={file_encoding!r} is not an encoding Python knows: use e.g. 'utf-8' "
+            "(the default), 'latin-1' or 'cp1252'."
+        ) from None
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8-sig" else encoding
+
+
+def _first_undecodable_byte(file: Any, encoding: str, chunk: int = 1 << 16) -> tuple[int | None, int]:
+    """The file offset and line of the first byte ``encoding`` cannot decode (``None``: not found)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, lines = 0, 1
+    with file.open("rb") as raw:
+        while data := raw.read(chunk):
+            try:
+                decoder.decode(data)
+            except UnicodeDecodeError as err:
+                # The decoder may hold back a partial character from the previous chunk.
+                held = len(err.object) - len(data)
+                start = offset - held + err.start
+                return start, lines + err.object[: err.start].count(b"\n")
+            offset += len(data)
+            lines += data.count(b"\n")
+    return None, lines

@@ -18,13 +18,14 @@ from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
 from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
 from airflow_provider_fullsms.exceptions import CampaignInputError
-from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST, InvalidNumberError, normalise_number
+from airflow_provider_fullsms.phones import InvalidNumberError, normalise_number
+from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.models import Campaign
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 #: Numbers in a full batch: as many as FullSMS accepts in one request.
 BATCH_SIZE = MAX_NUMBERS_PER_REQUEST
@@ -72,6 +73,8 @@ class Batcher:
     :param campaign_key: what every batch shares (sender, ``send_at``, template), part of each
         fingerprint.
     :param stats: filled in with rows, unique, duplicates and invalid numbers.
+    :param parse_number: reads one number (the audience's
+        :attr:`~airflow_provider_fullsms.campaigns.audience.Audience.parse_number`).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Batcher:
         batch_size: int = BATCH_SIZE,
         max_open_texts: int = 1000,
         max_buffered: int = 50_000,
+        parse_number: Callable[[object], str] = normalise_number,
     ) -> None:
         if not 1 <= batch_size <= BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}, got {batch_size}")
@@ -92,6 +96,7 @@ class Batcher:
         self.batch_size = batch_size
         self.max_open_texts = max_open_texts
         self.max_buffered = max_buffered
+        self.parse_number = parse_number
         self.seen = CompactNumberSet()
         self._texts = TextChecker()
         self._buffers: dict[str | None, list[str]] = {}
@@ -100,7 +105,7 @@ class Batcher:
 
     def batches(self, entries: Iterable[Entry]) -> Iterator[Batch]:
         """Yield the batches of ``entries`` (consumed lazily)."""
-        stats, seen, source = self.stats, self.seen, self.source
+        stats, seen, source, parse_number = self.stats, self.seen, self.source, self.parse_number
         fixed = not source.per_row
         fixed_text: str | None = None
         if fixed:
@@ -110,9 +115,9 @@ class Batcher:
         for row_number, (raw, row) in enumerate(entries, start=1):
             stats.rows += 1
             try:
-                number = normalise_number(raw)
-            except InvalidNumberError:
-                stats.note_invalid(raw)
+                number = parse_number(raw)
+            except InvalidNumberError as err:
+                stats.note_invalid(raw, err.reason)
                 continue
             if not seen.add(int(number)):
                 stats.duplicates += 1
@@ -171,7 +176,12 @@ class CampaignPlan:
 
 
 def plan_campaign(
-    entries: Iterable[Entry], source: MessageSource, *, campaign_key: str, batch_size: int = BATCH_SIZE
+    entries: Iterable[Entry],
+    source: MessageSource,
+    *,
+    campaign_key: str,
+    batch_size: int = BATCH_SIZE,
+    parse_number: Callable[[object], str] = normalise_number,
 ) -> CampaignPlan:
     """
     Build every batch once without sending, to check every row and fingerprint the campaign.
@@ -179,7 +189,9 @@ def plan_campaign(
     :raises CampaignInputError: a message that cannot be sent, a missing column, or nobody to send to.
     """
     stats = AudienceStats()
-    batcher = Batcher(source, campaign_key=campaign_key, stats=stats, batch_size=batch_size)
+    batcher = Batcher(
+        source, campaign_key=campaign_key, stats=stats, batch_size=batch_size, parse_number=parse_number
+    )
     digest = hashlib.blake2b(digest_size=8)
     count = 0
     texts: set[str | None] = set()
@@ -191,12 +203,12 @@ def plan_campaign(
     if stats.unique == 0:
         detail = f"{stats.rows} rows"
         if stats.invalid_count:
-            detail += f", {stats.invalid_count} invalid (e.g. {stats.invalid[:3]})"
+            detail += f", {stats.invalid_count} invalid {stats.reasons} (e.g. {stats.invalid[:3]})"
         if stats.duplicates:
             detail += f", {stats.duplicates} duplicates"
         raise CampaignInputError(
             f"Nobody to send to: the audience has no valid phone number ({detail}). Numbers need the "
-            "country code, e.g. '+44 7700 900001'."
+            "country code, e.g. '+44 7700 900001', or default_region= for numbers in national format."
         )
     return CampaignPlan(
         batches=count,

@@ -135,6 +135,8 @@ class CampaignReport:
                 "numbers": listed,
                 "rejected_locally": local_count,
                 "rejected_by_fullsms": self.api_invalid_count,
+                # Local refusals per reason category (airflow_provider_fullsms.phones.InvalidReason).
+                "reasons": dict(stats.reasons) if stats else {},
             },
             "duplicates": stats.duplicates if stats else 0,
             "batches": {

@@ -151,6 +151,7 @@ def test_numbers_fullsms_calls_invalid_are_counted(api: Api) -> None:
         "numbers": ["999999999"],
         "rejected_locally": 0,
         "rejected_by_fullsms": 1,
+        "reasons": {},
     }
     assert summary["sent"] == 1
 
