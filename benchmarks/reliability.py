@@ -2,7 +2,8 @@
 Reliability report: a fault matrix of real DAG runs, a secret scan, and bad-input fuzzing.
 
 1. **Fault matrix.** Every fault the sandbox can inject -- connection refused, 429 with
-   Retry-After, 503, 500, accept-then-drop, a read timeout -- on the first, a middle and the last
+   Retry-After (FullSMS's JSON, or a proxy's HTML page), 503, 500, a proxy's 502 page echoing the
+   request headers (token included), accept-then-drop, a read timeout -- on the first, a middle and the last
    batch of a 2,000-recipient campaign, with task ``retries`` 0 and 2. Each cell is a real
    ``dag.test()`` run of ``FullSmsSendToNumbersOperator`` (``max_concurrency=1``, so "the middle
    batch" is exact). 429 and 503 also run "x6": six answers in a row, more than the hook's own
@@ -117,9 +118,12 @@ FAULTS = [
     Fault("connection refused (1 s)", "refuse", {"seconds": 1.0}, transient=True),
     Fault("429, Retry-After 1", "rate_limit", {"retry_after": 1}, transient=True),
     Fault("429 x6, Retry-After 1", "rate_limit", {"retry_after": 1}, count=6, needs_task_retries=True),
+    Fault("429 HTML page, Retry-After 1", "rate_limit_html", {"retry_after": 1}, transient=True),
     Fault("503", "error", {"status": 503}, transient=True),
     Fault("503 x6", "error", {"status": 503}, count=6, needs_task_retries=True),
     Fault("500", "error", {"status": 500}),
+    # The page quotes the token: the secret scan proves no summary, state store or log kept it.
+    Fault("echoing proxy (502 page with the token)", "echo", {"status": 502}),
     Fault("accept, then drop", "drop", {}),
     Fault(
         f"read timeout ({READ_TIMEOUT:g} s < {SLOW_SECONDS:g} s)",
