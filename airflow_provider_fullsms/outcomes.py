@@ -87,38 +87,60 @@ def raise_for(error: BaseException) -> NoReturn:
     raise error
 
 
-def raise_for_report(report: CampaignReport, *, fail_on_unknown: bool) -> None:
+def raise_for_report(report: CampaignReport, *, task: str = "") -> None:
     """
     Fail the task when a campaign did not reach everyone; return when it did.
 
-    :param fail_on_unknown: whether batches whose outcome is unknown fail the task.
-    :raises AirflowFailException: a batch was refused, or (with ``fail_on_unknown``) unknown.
+    A campaign with any batch whose outcome is unknown never ends green: a person settles each one
+    (see :class:`~airflow_provider_fullsms.campaigns.ledger.Settlement`), then clears the task.
+
+    :param task: the CLI options naming the task (``--dag-id … --run-id … --task-id …``), for
+        the settle command in the message.
+    :raises AirflowFailException: a batch was refused, an outage stopped the campaign, or a batch's
+        outcome is unknown.
     :raises AirflowException: a transient failure stopped the campaign: the task's retries resume it.
     """
     from airflow.sdk.exceptions import AirflowException
 
     sent = report.sent_batches
-    if report.stopped_by is not None:
-        not_sent = report.not_sent
-        what = (
-            f"{len(not_sent)} batch(es) ({sum(b['recipients'] for b in not_sent)} recipients) were not "
-            f"accepted by FullSMS: {report.stopped_by}. {sent} of {report.batches_total} batches "
-            "are accepted and recorded"
+    accounted = f"{sent} of {report.batches_total} batches are sent and recorded"
+    settle = _settle_advice(report, task) if report.unknown_batches else ""
+    if report.stopped_by is not None and report.stop_kind is Failure.UNKNOWN:
+        raise _fail(
+            f"FullSMS looks down: {report.unknown_batches} batch(es) in a row got no clear answer (last: "
+            f"{report.stopped_by}), so no new batch was started; {accounted}, "
+            f"{report.not_started_batches} batch(es) ({report.not_sent_recipients} recipients) were "
+            f"never started and are safe to send later. {settle}"
         )
+    if report.stopped_by is not None:
+        what = (
+            f"{report.not_sent_batches} batch(es) were not accepted by FullSMS: {report.stopped_by}. "
+            f"{accounted}"
+        )
+        if report.unknown_batches:
+            raise _fail(f"{what}. {settle}")
         if report.stop_kind is Failure.REFUSED:
             raise _fail(f"{what}; fix the cause, then clear the task: accepted batches are skipped.")
         raise AirflowException(
             f"{what}; the task's retries send the rest and skip accepted batches."
         ) from report.stopped_by
-    if report.unknown and fail_on_unknown:
-        named = ", ".join(
-            f"batch {u['index']} ({u['recipients']} recipients)" for u in report.unknown[:_NAMED_BATCHES]
-        )
-        more = len(report.unknown) - _NAMED_BATCHES
-        raise _fail(
-            f"The outcome of {len(report.unknown)} batch(es) is unknown: {named}"
-            f"{f' and {more} more' if more > 0 else ''}, {report.unknown_recipients} recipients in all; "
-            f"they were not sent again, so nobody is texted twice, and the other {sent} batches are sent "
-            f"(summary in XCom {SUMMARY_XCOM_KEY!r}). Check FullSMS, then clear the task with "
-            "on_unknown_outcome='assume_sent' if they went out, or 'resend' if they did not."
-        )
+    if report.unknown_batches:
+        raise _fail(f"{accounted} (summary in XCom {SUMMARY_XCOM_KEY!r}). {settle}")
+
+
+def _settle_advice(report: CampaignReport, task: str) -> str:
+    """Name each unknown batch and say how a person settles it."""
+    named = "; ".join(
+        f"batch {u['index']} ({u['recipients']} recipients, text {u['text_hash']}, sent {u['sent_at']})"
+        for u in report.unknown[:_NAMED_BATCHES]
+    )
+    more = report.unknown_batches - min(len(report.unknown), _NAMED_BATCHES)
+    cli = f"python -m airflow_provider_fullsms.cli settle {task or '--dag-id … --run-id … --task-id …'}"
+    return (
+        f"The outcome of {report.unknown_batches} batch(es) is unknown: {named}"
+        f"{f' and {more} more' if more > 0 else ''}, {report.unknown_recipients} recipients in all. "
+        "They were not sent again, so nobody is texted twice. Check them in FullSMS, record for each "
+        f"whether it went out — `{cli} --batch <index> --sent` (or `--resend`), or the state-store "
+        'key fullsms.decision.<index> = "sent"/"resend" through Airflow\'s REST API — then clear the '
+        "task: the retry applies each decision."
+    )

@@ -49,6 +49,10 @@ class Batch:
     fingerprint: str
     recipients: int
 
+    def text_hash(self) -> str:
+        """A short hash of the batch's text, to tell it apart in FullSMS's history without showing it."""
+        return fingerprint(self.text)
+
 
 def fingerprint(*parts: object) -> str:
     """A short, stable hash of ``parts`` (16 hex digits)."""

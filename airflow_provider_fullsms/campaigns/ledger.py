@@ -6,14 +6,16 @@ The ledger writes a plan record before the first send (the campaign's fingerprin
 changed campaign apart), then one small key per batch: *in flight* before the request goes out,
 then *accepted* (with the campaign id), *unknown* or *not sent*. :func:`decide` says what a try
 does with a batch an earlier try recorded: accepted batches are skipped; a batch found in flight
-(the worker died mid-request) or unknown is never resent unless the user says so
-(:class:`OnUnknownOutcome`).
+(the worker died mid-request) or unknown is never resent unless a person says so — per batch, with
+a decision key in the same store (:class:`Settlement`, written through Airflow's REST API or
+``python -m airflow_provider_fullsms.cli``), or for all of them with :class:`OnUnknownOutcome`.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_fullsms.exceptions import CampaignInputError, LedgerMismatchError
@@ -67,6 +69,28 @@ class BatchState(enum.StrEnum):
     ACCEPTED = "accepted"  # FullSMS answered with a campaign id
     UNKNOWN = "unknown"  # FullSMS may or may not have acted on it
     NOT_SENT = "not_sent"  # provably refused (4xx, 429, 503, refused connection): safe to resend
+    ASSUMED_SENT = "assumed_sent"  # its outcome was unknown; a person said it went out
+
+
+class Settlement(enum.StrEnum):
+    """A person's decision about one batch whose outcome is unknown (key ``fullsms.decision.<index>``)."""
+
+    SENT = "sent"  # "it was sent": count it as sent, never send it again
+    RESEND = "resend"  # "send it again": FullSMS did not send it
+
+    @classmethod
+    def parse(cls, value: object, key: str) -> Settlement:
+        """
+        The decision stored under ``key``.
+
+        :raises CampaignInputError: anything but ``"sent"`` or ``"resend"``.
+        """
+        if isinstance(value, str) and value in cls._value2member_map_:
+            return cls(value)
+        raise CampaignInputError(
+            f'State store key {key!r} holds {value!r}: set it to "sent" (FullSMS sent the batch) or '
+            '"resend" (it did not), then clear the task.'
+        )
 
 
 class Decision(enum.StrEnum):
@@ -79,13 +103,17 @@ class Decision(enum.StrEnum):
 
 
 def decide(
-    record: Mapping[str, Any] | None, batch: Batch, on_unknown: OnUnknownOutcome = OnUnknownOutcome.FAIL
+    record: Mapping[str, Any] | None,
+    batch: Batch,
+    on_unknown: OnUnknownOutcome = OnUnknownOutcome.FAIL,
+    settlement: Settlement | None = None,
 ) -> Decision:
     """
     What a try does with ``batch`` given its ledger record from earlier tries.
 
     :param record: the stored record, or ``None`` when the batch never started.
-    :param on_unknown: what to do with a batch left in flight or unknown.
+    :param on_unknown: what to do with a batch left in flight or unknown, unless settled.
+    :param settlement: a person's decision about this batch; it wins over ``on_unknown``.
     :raises LedgerMismatchError: the record is for different recipients or another text.
     """
     if record is None:
@@ -100,7 +128,11 @@ def decide(
     state = record.get("s")
     if state == BatchState.ACCEPTED:
         return Decision.SKIP_ACCEPTED
+    if state == BatchState.ASSUMED_SENT:
+        return Decision.ASSUME_SENT
     if state in (BatchState.IN_FLIGHT, BatchState.UNKNOWN):
+        if settlement is not None:
+            return Decision.ASSUME_SENT if settlement is Settlement.SENT else Decision.SEND
         if on_unknown == OnUnknownOutcome.ASSUME_SENT:
             return Decision.ASSUME_SENT
         if on_unknown == OnUnknownOutcome.RESEND:
@@ -116,11 +148,12 @@ class Ledger:
     """
     Per-batch outcome records in a task state store, one small key per batch.
 
-    Keys: ``fullsms.plan`` (version, campaign fingerprint, batch count) written before the first
-    send, and ``fullsms.batch.<index>`` (``s`` state, ``fp`` batch fingerprint, ``n`` recipients,
-    ``c`` campaign id, ``t`` total sent, ``i`` invalid numbers count, ``iv`` first invalid
-    numbers). A million recipients make 2,000 keys of under 200 bytes, each written twice; no big
-    value is ever rewritten.
+    Keys: ``fullsms.plan`` (version, campaign fingerprint, batch count, recipients) written before
+    the first send, and ``fullsms.batch.<index>`` (``s`` state, ``fp`` batch fingerprint, ``n``
+    recipients, ``h`` text hash, ``at`` when it was sent, ``c`` campaign id, ``t`` total sent,
+    ``i`` invalid numbers count, ``iv`` first invalid numbers, ``why`` the error). A million
+    recipients make 2,000 keys of under 300 bytes, each written twice; no big value is ever
+    rewritten. A person's decision about an unknown batch is ``fullsms.decision.<index>``.
 
     :param store: ``context["task_state_store"]``, or ``None``: then nothing is kept between tries
         (resumption is off), and a batch that turns unknown is still never resent in this try.
@@ -138,6 +171,10 @@ class Ledger:
 
     def _key(self, index: int) -> str:
         return f"{self.prefix}.batch.{index}"
+
+    def decision_key(self, index: int) -> str:
+        """Where a person records :class:`Settlement` for batch ``index``."""
+        return f"{self.prefix}.decision.{index}"
 
     def _read_earlier_plan(self) -> Any:
         # Each read is a call to Airflow's API server: the plan record is read once per try.
@@ -159,9 +196,9 @@ class Ledger:
         if self.store is None:
             return False
         if isinstance(plan, Mapping):
-            fp, batches = plan["fingerprint"], plan["batches"]
+            fp, batches, recipients = plan["fingerprint"], plan["batches"], plan.get("recipients")
         else:
-            fp, batches = plan.fingerprint, plan.batches
+            fp, batches, recipients = plan.fingerprint, plan.batches, plan.recipients
         stored = self._read_earlier_plan()
         if stored is not None:
             if stored.get("fp") != fp or stored.get("batches") != batches:
@@ -174,7 +211,9 @@ class Ledger:
                 )
             self.resuming = True
             return True
-        self.store.set(self._plan_key, {"v": LEDGER_VERSION, "fp": fp, "batches": batches})
+        self.store.set(
+            self._plan_key, {"v": LEDGER_VERSION, "fp": fp, "batches": batches, "recipients": recipients}
+        )
         self._earlier_plan = _UNREAD  # the store now holds this try's plan
         return False
 
@@ -185,13 +224,24 @@ class Ledger:
         value = self.store.get(self._key(index))
         return dict(value) if isinstance(value, Mapping) else None
 
+    def settlement(self, index: int) -> Settlement | None:
+        """A person's decision about batch ``index``, if any (asked only of unknown batches)."""
+        if self.store is None:
+            return None
+        key = self.decision_key(index)
+        value = self.store.get(key)
+        return None if value is None else Settlement.parse(value, key)
+
     def _write(self, batch: Batch, state: BatchState, **fields: Any) -> None:
         if self.store is not None:
             record = {"s": state.value, "fp": batch.fingerprint, "n": batch.recipients, **fields}
             self.store.set(self._key(batch.index), record)
 
-    def mark_in_flight(self, batch: Batch) -> None:
-        self._write(batch, BatchState.IN_FLIGHT)
+    def mark_in_flight(self, batch: Batch) -> dict[str, str]:
+        """Record that ``batch`` is about to go out; return when and with which text, for the report."""
+        sent = {"h": batch.text_hash(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        self._write(batch, BatchState.IN_FLIGHT, **sent)
+        return sent
 
     def mark_accepted(self, batch: Batch, result: SendResult) -> None:
         self._write(
@@ -203,8 +253,17 @@ class Ledger:
             iv=list(result.invalid[:10]),
         )
 
-    def mark_unknown(self, batch: Batch, reason: str) -> None:
-        self._write(batch, BatchState.UNKNOWN, why=reason[:300])
+    def mark_unknown(self, batch: Batch, reason: str, sent: Mapping[str, Any]) -> None:
+        """
+        Record that FullSMS may or may not have sent ``batch``.
+
+        :param sent: the ``h`` and ``at`` of its in-flight record.
+        """
+        self._write(batch, BatchState.UNKNOWN, h=sent.get("h"), at=sent.get("at"), why=reason[:300])
+
+    def mark_assumed_sent(self, batch: Batch, record: Mapping[str, Any]) -> None:
+        """Record that a person (or ``on_unknown_outcome``) said the unknown ``batch`` went out."""
+        self._write(batch, BatchState.ASSUMED_SENT, h=record.get("h"), at=record.get("at"))
 
     def mark_not_sent(self, batch: Batch, reason: str) -> None:
         self._write(batch, BatchState.NOT_SENT, why=reason[:300])

@@ -15,6 +15,9 @@ from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID, Audi
 from airflow_provider_fullsms.campaigns.ledger import Decision
 from airflow_provider_fullsms.outcomes import Failure
 
+#: The most batches of each kind (unknown, not sent, assumed sent) listed in the summary.
+MAX_LISTED_BATCHES = 50
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -41,10 +44,15 @@ class CampaignReport:
     campaign_ids: list[str] = field(default_factory=list)
     api_invalid_count: int = 0
     api_invalid: list[str] = field(default_factory=list)
+    #: The first :data:`MAX_LISTED_BATCHES` batches of each kind; the counts below cover all.
     unknown: list[dict[str, Any]] = field(default_factory=list)
     not_sent: list[dict[str, Any]] = field(default_factory=list)
-    #: Recipients of the batches this try settled as sent or unknown (accepted, skipped, assumed).
-    settled_recipients: int = 0
+    assumed: list[dict[str, Any]] = field(default_factory=list)
+    unknown_batches: int = 0
+    unknown_recipients: int = 0
+    not_sent_batches: int = 0
+    #: Recipients of the batches counted as sent (accepted now or earlier, or assumed sent).
+    sent_recipients: int = 0
     stopped_by: BaseException | None = None
     stop_kind: Failure | None = None
 
@@ -54,10 +62,10 @@ class CampaignReport:
         """FullSMS accepted ``batch`` in this try."""
         self.accepted += 1
         self._count_sent(result.campaign_id, result.total_sent, result.invalid, result.invalid_count)
-        self.settled_recipients += batch.recipients
+        self.sent_recipients += batch.recipients
 
     def settled_earlier(self, batch: Batch, decision: Decision, record: Mapping[str, Any] | None) -> None:
-        """``batch`` was accepted in an earlier try, or its unknown outcome is assumed sent."""
+        """``batch`` was accepted in an earlier try, or its unknown outcome is settled as sent."""
         record = record or {}
         if decision is Decision.SKIP_ACCEPTED:
             self.skipped_accepted += 1
@@ -65,22 +73,34 @@ class CampaignReport:
         else:
             self.assumed_sent += 1
             total_sent = int(record.get("t") or batch.recipients)
+            _listed(self.assumed, _named(batch, record))
         self._count_sent(record.get("c"), total_sent, record.get("iv") or (), int(record.get("i") or 0))
-        self.settled_recipients += batch.recipients
+        self.sent_recipients += batch.recipients
 
-    def outcome_unknown(self, batch: Batch, error: str) -> None:
-        """FullSMS may or may not have sent ``batch``: it is reported, never resent automatically."""
-        self.unknown.append({"index": batch.index, "recipients": batch.recipients, "error": error[:300]})
-        self.settled_recipients += batch.recipients
+    def outcome_unknown(self, batch: Batch, error: str, sent: Mapping[str, Any]) -> None:
+        """
+        FullSMS may or may not have sent ``batch``: it is reported, never resent automatically.
+
+        :param sent: the batch's in-flight record (``h`` text hash, ``at`` when it was sent).
+        """
+        self.unknown_batches += 1
+        self.unknown_recipients += batch.recipients
+        _listed(self.unknown, {**_named(batch, sent), "error": error[:300]})
 
     def not_accepted(self, batch: Batch, error: BaseException, kind: Failure) -> None:
         """FullSMS provably did not send ``batch``; the first reason stops the campaign."""
-        self.not_sent.append(
-            {"index": batch.index, "recipients": batch.recipients, "error": str(error)[:300]}
+        self.not_sent_batches += 1
+        _listed(
+            self.not_sent, {"index": batch.index, "recipients": batch.recipients, "error": str(error)[:300]}
         )
         # The first stop reason wins; a refusal outranks a transient error (retrying cannot fix it).
         if self.stopped_by is None or (kind is Failure.REFUSED and self.stop_kind is Failure.TRANSIENT):
             self.stopped_by, self.stop_kind = error, kind
+
+    def outage(self, last_error: BaseException) -> None:
+        """Stop starting batches: too many outcomes in a row were unknown (FullSMS is likely down)."""
+        if self.stopped_by is None:
+            self.stopped_by, self.stop_kind = last_error, Failure.UNKNOWN
 
     def _count_sent(
         self, campaign_id: str | None, total_sent: int, invalid: Iterable[str], invalid_count: int
@@ -101,19 +121,15 @@ class CampaignReport:
         return self.accepted + self.skipped_accepted + self.assumed_sent
 
     @property
-    def unknown_recipients(self) -> int:
-        return sum(item["recipients"] for item in self.unknown)
-
-    @property
     def not_started_batches(self) -> int:
         """Batches this try never reached, because an earlier batch stopped it."""
-        settled = self.sent_batches + len(self.unknown) + len(self.not_sent)
+        settled = self.sent_batches + self.unknown_batches + self.not_sent_batches
         return max(self.batches_total - settled, 0)
 
     @property
     def not_sent_recipients(self) -> int:
         """Recipients nobody texted in this try: refused or transient batches, and batches never reached."""
-        return max(self.recipients_total - self.settled_recipients, 0)
+        return max(self.recipients_total - self.sent_recipients - self.unknown_recipients, 0)
 
     def summary(self, stats: AudienceStats | None = None) -> dict[str, Any]:
         """
@@ -144,7 +160,10 @@ class CampaignReport:
                 "accepted": self.accepted,
                 "skipped_already_accepted": self.skipped_accepted,
                 "assumed_sent": self.assumed_sent,
+                "assumed": list(self.assumed),
+                "unknown_count": self.unknown_batches,
                 "unknown": list(self.unknown),
+                "not_sent_count": self.not_sent_batches,
                 "not_sent": list(self.not_sent),
                 "not_started": self.not_started_batches,
             },
@@ -152,3 +171,18 @@ class CampaignReport:
             "not_sent_recipients": self.not_sent_recipients,
             **self.details,
         }
+
+
+def _named(batch: Batch, sent: Mapping[str, Any]) -> dict[str, Any]:
+    """How the summary and the failure message name a batch, so a person can find it in FullSMS."""
+    return {
+        "index": batch.index,
+        "recipients": batch.recipients,
+        "text_hash": sent.get("h"),
+        "sent_at": sent.get("at"),
+    }
+
+
+def _listed(items: list[dict[str, Any]], item: dict[str, Any]) -> None:
+    if len(items) < MAX_LISTED_BATCHES:
+        items.append(item)

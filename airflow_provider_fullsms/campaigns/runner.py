@@ -5,8 +5,9 @@ Running the batches: bounded concurrency, the ledger kept from one thread, progr
 then send it, skip it or report it. At most ``max_concurrency`` requests are out at once and at
 most that many batches are built ahead, so the audience streams rather than piling up. Only the
 calling thread touches the ledger: a batch is marked in flight before it is submitted, and its
-outcome is written when its future completes. After a transient or refused failure no new batch
-starts, but every request already out is waited for and recorded.
+outcome is written when its future completes. After a transient or refused failure, or
+``stop_after_unknown`` outcomes unknown in a row (an outage), no new batch starts, but every
+request already out is waited for and recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fullsms.campaigns.ledger import Decision, Ledger, OnUnknownOutcome, decide
+from airflow_provider_fullsms.campaigns.ledger import BatchState, Decision, Ledger, OnUnknownOutcome, decide
 from airflow_provider_fullsms.campaigns.report import CampaignReport
 from airflow_provider_fullsms.outcomes import Failure, classify_failure
 
@@ -34,6 +35,7 @@ def run_batches(
     classify: Callable[[BaseException], Failure] = classify_failure,
     on_unknown: OnUnknownOutcome = OnUnknownOutcome.FAIL,
     max_concurrency: int = 4,
+    stop_after_unknown: int = 3,
     total_batches: int = 0,
     total_recipients: int = 0,
     send_at: str | None = None,
@@ -48,7 +50,9 @@ def run_batches(
     :param send: sends one batch; raises on failure.
     :param classify: what a failure of ``send`` means (default:
         :func:`~airflow_provider_fullsms.outcomes.classify_failure`).
-    :param on_unknown: what to do with batches an earlier try left unknown or in flight.
+    :param on_unknown: what to do with batches an earlier try left unknown or in flight, unless a
+        person settled them one by one (:meth:`Ledger.settlement`).
+    :param stop_after_unknown: after this many outcomes unknown in a row no new batch starts.
     :param send_at: FullSMS's ``send_at`` of the batches, for the report.
     :param details: extra entries for the report's summary.
     :param log: receives progress lines (at least every ``progress_interval`` seconds while sending).
@@ -57,23 +61,53 @@ def run_batches(
         batches_total=total_batches, recipients_total=total_recipients, send_at=send_at, details=details or {}
     )
     progress = _ProgressLog(report, log, progress_interval, clock)
-    with _BoundedSender(send, ledger, report, classify, max_concurrency, progress) as sender:
+    breaker = _OutageBreaker(report, stop_after_unknown)
+    with _BoundedSender(send, ledger, report, classify, max_concurrency, progress, breaker) as sender:
         for batch in batches:
             if report.stopped_by is not None:
                 break
             record = ledger.record(batch.index)
-            decision = decide(record, batch, on_unknown)
+            unsettled = record is not None and record.get("s") in (BatchState.IN_FLIGHT, BatchState.UNKNOWN)
+            settlement = ledger.settlement(batch.index) if unsettled else None
+            decision = decide(record, batch, on_unknown, settlement)
             if decision is Decision.SEND:
                 sender.submit(batch)
             elif decision is Decision.UNKNOWN:
-                report.outcome_unknown(batch, "outcome unknown in an earlier try")
+                _still_unknown(batch, record or {}, ledger, report)
             else:
+                if decision is Decision.ASSUME_SENT and unsettled:
+                    ledger.mark_assumed_sent(batch, record or {})
                 report.settled_earlier(batch, decision, record)
             progress.maybe_log()
         sender.drain()
     if total_batches:
         progress.log_now()
     return report
+
+
+def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, report: CampaignReport) -> None:
+    """Report a batch an earlier try left unknown; one left in flight (its worker died) becomes unknown."""
+    if record.get("s") == BatchState.IN_FLIGHT:
+        reason = "in flight when an earlier try ended (its worker died or was stopped mid-request)"
+        ledger.mark_unknown(batch, reason, record)
+    else:
+        reason = f"outcome unknown in an earlier try: {record.get('why') or 'no answer'}"
+    report.outcome_unknown(batch, reason, record)
+
+
+class _OutageBreaker:
+    """Stop the campaign after ``limit`` outcomes unknown in a row: FullSMS is likely down."""
+
+    def __init__(self, report: CampaignReport, limit: int) -> None:
+        self.report, self.limit, self.in_a_row = report, limit, 0
+
+    def accepted(self) -> None:
+        self.in_a_row = 0
+
+    def unknown(self, error: BaseException) -> None:
+        self.in_a_row += 1
+        if self.in_a_row >= self.limit:
+            self.report.outage(error)
 
 
 class _BoundedSender:
@@ -87,11 +121,13 @@ class _BoundedSender:
         classify: Callable[[BaseException], Failure],
         limit: int,
         progress: _ProgressLog,
+        breaker: _OutageBreaker,
     ) -> None:
         self._send, self._ledger, self._report, self._classify = send, ledger, report, classify
-        self._limit, self._progress = limit, progress
+        self._limit, self._progress, self._breaker = limit, progress, breaker
         self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="fullsms-send")
-        self._in_flight: dict[Future[SendResult], Batch] = {}
+        # Each batch out, with its in-flight record (text hash, when it was sent).
+        self._in_flight: dict[Future[SendResult], tuple[Batch, dict[str, str]]] = {}
 
     def __enter__(self) -> _BoundedSender:
         return self
@@ -103,8 +139,8 @@ class _BoundedSender:
 
     def submit(self, batch: Batch) -> None:
         """Mark ``batch`` in flight and send it; first wait while ``limit`` sends are out."""
-        self._ledger.mark_in_flight(batch)
-        self._in_flight[self._pool.submit(self._send, batch)] = batch
+        sent = self._ledger.mark_in_flight(batch)
+        self._in_flight[self._pool.submit(self._send, batch)] = (batch, sent)
         while len(self._in_flight) >= self._limit:
             self._wait_for_one()
 
@@ -122,17 +158,19 @@ class _BoundedSender:
 
     def _collect(self, futures: Iterable[Future[SendResult]]) -> None:
         for future in futures:
-            batch = self._in_flight.pop(future)
+            batch, sent = self._in_flight.pop(future)
             error = future.exception()
             if error is None:
                 result = future.result()
                 self._ledger.mark_accepted(batch, result)
                 self._report.accepted_now(batch, result)
+                self._breaker.accepted()
                 continue
             kind = self._classify(error)
             if kind is Failure.UNKNOWN:
-                self._ledger.mark_unknown(batch, str(error))
-                self._report.outcome_unknown(batch, str(error))
+                self._ledger.mark_unknown(batch, str(error), sent)
+                self._report.outcome_unknown(batch, str(error), sent)
+                self._breaker.unknown(error)
             else:
                 self._ledger.mark_not_sent(batch, str(error))
                 self._report.not_accepted(batch, error, kind)
@@ -156,11 +194,13 @@ class _ProgressLog:
         report = self.report
         self.log(
             Progress(
-                done_recipients=report.settled_recipients,
+                done_recipients=report.sent_recipients,
                 total_recipients=report.recipients_total,
-                done_batches=report.sent_batches + len(report.unknown),
+                done_batches=report.sent_batches,
                 total_batches=report.batches_total,
                 elapsed=now - self.started,
+                unknown_recipients=report.unknown_recipients,
+                unknown_batches=report.unknown_batches,
             ).describe()
         )
 
@@ -174,15 +214,27 @@ class Progress:
     done_batches: int
     total_batches: int
     elapsed: float
+    unknown_recipients: int = 0
+    unknown_batches: int = 0
 
     def describe(self) -> str:
-        """E.g. ``"Sent 120000/1000000 recipients (240/2000 batches), 4000/s, ETA 3m40s"``."""
-        rate = self.done_recipients / self.elapsed if self.elapsed > 0 else 0.0
-        remaining = max(self.total_recipients - self.done_recipients, 0)
+        """
+        E.g. ``"Sent 120000/1000000 recipients (240/2000 batches), 4000/s, ETA 3m40s"``.
+
+        Only recipients counted as sent are "sent"; those whose outcome is unknown are named apart.
+        """
+        handled = self.done_recipients + self.unknown_recipients
+        rate = handled / self.elapsed if self.elapsed > 0 else 0.0
+        remaining = max(self.total_recipients - handled, 0)
         eta = _duration(remaining / rate) if rate > 0 else "unknown"
+        unknown = (
+            f"; outcome unknown: {self.unknown_recipients} recipients ({self.unknown_batches} batches)"
+            if self.unknown_batches
+            else ""
+        )
         return (
             f"Sent {self.done_recipients}/{self.total_recipients} recipients "
-            f"({self.done_batches}/{self.total_batches} batches), {rate:,.0f}/s, ETA {eta}"
+            f"({self.done_batches}/{self.total_batches} batches){unknown}, {rate:,.0f}/s, ETA {eta}"
         )
 
 

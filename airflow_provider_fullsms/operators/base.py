@@ -80,9 +80,20 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
         send_at: datetime | str | None = None,
         send_at_tolerance: float = 600.0,
         on_unknown_outcome: str = "fail",
+        stop_after_unknown: int = 3,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (
+            isinstance(stop_after_unknown, bool)
+            or not isinstance(stop_after_unknown, int)
+            or stop_after_unknown < 1
+        ):
+            raise ValueError(
+                f"stop_after_unknown={stop_after_unknown!r}: pass a whole number of at least 1 (after that "
+                "many batches in a row with an unknown outcome, no new batch starts)."
+            )
+        self.stop_after_unknown = stop_after_unknown
         self.message = message
         self.template_id = template_id
         self.sender = sender
@@ -132,7 +143,7 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
         details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Send the batches with the ledger, then return the summary or fail the way Airflow should."""
-        from airflow_provider_fullsms.campaigns import OnUnknownOutcome, run_batches
+        from airflow_provider_fullsms.campaigns import run_batches
 
         if ledger.open(plan):
             self.log.info(
@@ -144,6 +155,7 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
             ledger,
             on_unknown=on_unknown,
             max_concurrency=max_concurrency,
+            stop_after_unknown=self.stop_after_unknown,
             total_batches=plan.batches,
             total_recipients=plan.recipients,
             send_at=send_at,
@@ -152,7 +164,7 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
         )
         summary = report.summary(plan.stats)
         self._report(context, summary)
-        raise_for_report(report, fail_on_unknown=on_unknown is OnUnknownOutcome.FAIL)
+        raise_for_report(report, task=_task_options(context))
         return summary
 
     def _report(self, context: Context, summary: dict[str, Any]) -> None:
@@ -173,9 +185,19 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
             len(b["not_sent"]),
         )
         ti = context.get("ti")
-        if ti is not None and (b["unknown"] or b["not_sent"]):
+        if ti is not None and (b["unknown_count"] or b["not_sent_count"]):
             # The return value is lost when the task fails; this XCom is not.
             try:
                 ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
             except Exception:
                 self.log.warning("Could not push the summary to XCom", exc_info=True)
+
+
+def _task_options(context: Context) -> str:
+    """The settle CLI's options naming this task instance, e.g. ``--dag-id d --run-id r --task-id t``."""
+    ti = context.get("ti")
+    if ti is None:
+        return ""
+    options = f"--dag-id {ti.dag_id} --run-id {ti.run_id} --task-id {ti.task_id}"
+    map_index = getattr(ti, "map_index", -1)
+    return options if map_index in (-1, None) else f"{options} --map-index {map_index}"

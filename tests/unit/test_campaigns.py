@@ -396,9 +396,9 @@ def test_each_on_unknown_outcome_choice_is_read(choice: str) -> None:
 
 def test_ledger_writes_the_plan_then_recognises_it() -> None:
     store = MemoryStateStore()
-    plan = {"fingerprint": "f1", "batches": 3}
+    plan = {"fingerprint": "f1", "batches": 3, "recipients": 1200}
     assert Ledger(store).open(plan) is False
-    assert store.get("fullsms.plan") == {"v": 1, "fp": "f1", "batches": 3}
+    assert store.get("fullsms.plan") == {"v": 1, "fp": "f1", "batches": 3, "recipients": 1200}
     again = Ledger(store)
     assert again.open(plan) is True
     with pytest.raises(LedgerMismatchError, match="different campaign"):
@@ -409,8 +409,9 @@ def test_ledger_keeps_one_small_key_per_batch() -> None:
     store = MemoryStateStore()
     ledger = Ledger(store)
     ledger.open({"fingerprint": "f", "batches": 1})
-    ledger.mark_in_flight(BATCH)
-    assert store.get("fullsms.batch.3") == {"s": "in_flight", "fp": "abc", "n": 1}
+    sent = ledger.mark_in_flight(BATCH)
+    assert store.get("fullsms.batch.3") == {"s": "in_flight", "fp": "abc", "n": 1, **sent}
+    assert set(sent) == {"h", "at"}  # the text's hash and when it went out, to find it in FullSMS
     ledger.mark_accepted(BATCH, SendResult("c-1", 1, invalid=("x",) * 50, invalid_count=50))
     record = store.get("fullsms.batch.3")
     assert record["s"] == "accepted"
@@ -534,7 +535,12 @@ def test_a_batch_left_in_flight_by_a_dead_worker_counts_as_unknown() -> None:
     api = FakeApi()
     report = run(make_batches(2), api, store)
     assert api.sent == [1]
-    assert report.unknown == [{"index": 0, "recipients": 1, "error": "outcome unknown in an earlier try"}]
+    [unknown] = report.unknown
+    assert unknown["index"] == 0
+    assert "in flight when an earlier try ended" in unknown["error"]
+    assert unknown["text_hash"] == make_batches(1)[0].text_hash()
+    # The retry records what it reported: nobody reading the store sees a batch "in flight" forever.
+    assert store.get("fullsms.batch.0")["s"] == "unknown"
 
 
 @pytest.mark.parametrize(("on_unknown", "resent", "assumed"), [("assume_sent", [], 1), ("resend", [2], 0)])
