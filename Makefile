@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability sandbox clean
+.PHONY: demo test lint unit bench reliability sandbox clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# Debian's chromium for the browser tests (installed once, when missing).
+browser:
+	bash scripts/install_chromium.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -1,0 +1,124 @@
+"""
+Browser tests: headless Chromium from Debian (``scripts/install_chromium.sh``) driven by Playwright,
+against a sandbox process and a real Airflow stack whose users log in (no "all admins" mode, so an
+unauthenticated request is really unauthenticated).
+
+Screenshots go to ``docs/images/`` (the README shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+
+from airflow_provider_fullsms.sandbox.testing import SandboxProcess
+from tests.e2e.airflow_stack import AirflowStack
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+DAGS = Path(__file__).resolve().parent / "dags"
+#: Larger than the e2e default: on a busy 2-core machine the api-server can pause for seconds.
+API_TIMEOUT = 60
+
+
+class LoginStack(AirflowStack):
+    """
+    An :class:`AirflowStack` with real users (Airflow's simple auth manager): ``admin`` and ``viewer``.
+
+    Its REST calls carry the admin's JWT; :meth:`token` logs anybody in.
+    """
+
+    def __init__(self, home: Path, dags_folder: Path, env: dict[str, str]) -> None:
+        self.passwords = {"admin": secrets.token_urlsafe(12), "viewer": secrets.token_urlsafe(12)}
+        passwords_file = home / "passwords.json"
+        passwords_file.write_text(json.dumps(self.passwords))
+        super().__init__(
+            home,
+            dags_folder,
+            {
+                **env,
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+            },
+        )
+        self._admin_token: str | None = None
+
+    def token(self, user: str = "admin") -> str:
+        """A JWT for ``user``, from Airflow's login endpoint."""
+        response = requests.post(
+            f"{self.url}/auth/token",
+            json={"username": user, "password": self.passwords[user]},
+            timeout=API_TIMEOUT,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._admin_token is None:
+            self._admin_token = self.token()
+        headers = {"Authorization": f"Bearer {self._admin_token}", **kwargs.pop("headers", {})}
+        response = requests.request(
+            method, f"{self.url}/api/v2/{path}", headers=headers, timeout=API_TIMEOUT, **kwargs
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxProcess]:
+    with SandboxProcess() as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoginStack]:
+    """Airflow's api-server, scheduler, triggerer and dag-processor, the FullSMS plugin loaded."""
+    home = tmp_path_factory.mktemp("airflow")
+    connection = json.dumps(
+        {
+            "conn_type": "fullsms",
+            "host": sandbox.url,
+            "password": sandbox.token,
+            "extra": {"default_sender": "COPERATO"},
+        }
+    )
+    with LoginStack(home, DAGS, {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "run scripts/install_chromium.sh (make test does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser tab; any ``alert()`` a page manages to run is recorded in ``page.alerts``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.alerts = []  # type: ignore[attr-defined]
+    tab.on("dialog", lambda dialog: (tab.alerts.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
