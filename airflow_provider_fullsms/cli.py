@@ -1,0 +1,107 @@
+"""
+``python -m airflow_provider_fullsms.cli``: settle a campaign's unknown batches without editing the DAG.
+
+Show the batches a send task recorded, and for each batch whose outcome is unknown record what a
+person found in FullSMS — it was sent, or send it again — then clear the task::
+
+    python -m airflow_provider_fullsms.cli show   --dag-id D --run-id R --task-id T
+    python -m airflow_provider_fullsms.cli settle --dag-id D --run-id R --task-id T --batch 3 --sent
+    python -m airflow_provider_fullsms.cli settle --dag-id D --run-id R --task-id T --batch 5 --resend --clear
+
+It talks to Airflow's api-server (``--api-url``, default ``$AIRFLOW_API_URL`` or
+``http://localhost:8080``) with a token (``--token`` / ``$AIRFLOW_API_TOKEN``) or a user name and
+password (``$AIRFLOW_USERNAME`` / ``$AIRFLOW_PASSWORD``). The same keys can be written with any
+HTTP client: ``PUT /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/
+fullsms.decision.{index}`` with ``{"value": "sent"}`` or ``{"value": "resend"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import requests
+
+from airflow_provider_fullsms.campaigns.ledger import Settlement
+from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress, read_batches, settle
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_fullsms.cli",
+        description="Settle FullSMS batches whose outcome is unknown, then let the task's retry finish.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="list the batches a send task recorded")
+    settle_cmd = commands.add_parser("settle", help="record what happened to unknown batches")
+    for command in (show, settle_cmd):
+        command.add_argument("--dag-id", required=True)
+        command.add_argument("--run-id", required=True)
+        command.add_argument("--task-id", required=True)
+        command.add_argument("--map-index", type=int, default=-1)
+        command.add_argument("--api-url", default=os.environ.get("AIRFLOW_API_URL", "http://localhost:8080"))
+        command.add_argument("--token", default=os.environ.get("AIRFLOW_API_TOKEN"), help=argparse.SUPPRESS)
+    settle_cmd.add_argument(
+        "--batch", type=int, action="append", required=True, help="a batch index (repeat)"
+    )
+    outcome = settle_cmd.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--sent", action="store_const", const=Settlement.SENT, dest="settlement")
+    outcome.add_argument("--resend", action="store_const", const=Settlement.RESEND, dest="settlement")
+    settle_cmd.add_argument(
+        "--clear", action="store_true", help="clear the task afterwards, so it runs again"
+    )
+    return parser
+
+
+def _api(args: argparse.Namespace) -> AirflowApi:
+    if args.token:
+        return AirflowApi(args.api_url, args.token)
+    username, password = os.environ.get("AIRFLOW_USERNAME"), os.environ.get("AIRFLOW_PASSWORD")
+    if not (username and password):
+        raise CampaignInputError(
+            "No credentials for Airflow's API: set AIRFLOW_API_TOKEN (or --token), or AIRFLOW_USERNAME "
+            "and AIRFLOW_PASSWORD."
+        )
+    return AirflowApi.login(args.api_url, username, password)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    task = TaskAddress(args.dag_id, args.run_id, args.task_id, args.map_index)
+    try:
+        api = _api(args)
+        if args.command == "show":
+            batches = read_batches(api.state_store(task))
+            print(f"{'batch':>6}  {'state':<13} {'recipients':>10}  {'text':<16}  {'sent at':<25}  decision")
+            for b in batches:
+                print(
+                    f"{b.index:>6}  {b.state:<13} {b.recipients:>10}  {b.text_hash or '-':<16}  "
+                    f"{b.sent_at or '-':<25}  {b.decision or ('(needs one)' if b.settleable else '')}"
+                )
+            return 0
+        settled = settle(api, task, args.batch, args.settlement)
+        what = "it was sent" if args.settlement is Settlement.SENT else "send it again"
+        for b in settled:
+            print(f"batch {b.index} ({b.recipients} recipients): {what}")
+        if args.clear:
+            api.clear(task)
+            print(f"cleared {task.task_id!r}: its next try applies the decisions")
+        else:
+            print("clear the task to apply the decisions (or run again with --clear)")
+        return 0
+    except CampaignInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except requests.RequestException as error:
+        print(f"error: could not reach Airflow's API at {args.api_url}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
