@@ -49,6 +49,10 @@ class ConnectionConfig:
     default_sender: str | None = None
     timezone: str = "UTC"
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    #: ISO country code for phone numbers in national format; a task's ``default_region`` wins.
+    default_region: str | None = None
+    #: ``"possible"`` or ``"valid"``; a task's ``number_validation`` wins.
+    number_validation: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> ConnectionConfig:
@@ -70,6 +74,8 @@ class ConnectionConfig:
                 extras.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY,
                 where=f"Connection {conn_id!r}: extra ",
             ),
+            default_region=_optional_text(extras, "default_region"),
+            number_validation=_optional_text(extras, "number_validation"),
         )
         config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
         return config
@@ -107,6 +113,11 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str:
         netloc, _, path = rest.partition("/")
         host = f"{scheme}://{netloc}:{port}" + (f"/{path}" if path else "")
     return host
+
+
+def _optional_text(extras: Mapping[str, Any], key: str) -> str | None:
+    text = str(extras.get(key) or "").strip()
+    return text or None
 
 
 def _positive_number(extras: Mapping[str, Any], key: str, default: float, conn_id: str) -> float:

@@ -79,6 +79,18 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "The account's timezone: send_at is sent to FullSMS in it.",
                         "schema": {"type": ["string", "null"], "default": "UTC"},
                     },
+                    "default_region": {
+                        "label": "Default region for phone numbers",
+                        "description": "ISO country code (e.g. GB) for numbers written in national "
+                        "format, such as 07700 900123. A task's default_region wins.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "number_validation": {
+                        "label": "Phone number validation",
+                        "description": "possible (length and country plausible) or valid "
+                        "(libphonenumber's full validation). A task's number_validation wins.",
+                        "schema": {"type": ["string", "null"], "default": "possible"},
+                    },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
                         "description": "Upper bound of parallel send requests per task.",

@@ -45,7 +45,8 @@ class AudienceStats:
 
     def note_invalid(self, raw: object, reason: str = InvalidReason.NOT_A_NUMBER) -> None:
         self.invalid_count += 1
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        key = str(reason)  # a plain str, so the summary stays plain JSON
+        self.reasons[key] = self.reasons.get(key, 0) + 1
         if len(self.invalid) < self.max_listed_invalid:
             value = raw if isinstance(raw, str) else repr(raw)
             # Capped too, so one huge cell cannot blow up the XCom.

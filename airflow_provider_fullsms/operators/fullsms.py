@@ -49,7 +49,10 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
     The audience is one of ``numbers`` (a list), ``recipients`` (a list of dicts, one per person) or
     ``numbers_file`` (a CSV with a header row, or JSON lines, read as a stream so a million rows
     never sit in memory or XCom). Numbers are normalised to E.164 digits and de-duplicated; invalid
-    ones are counted and listed (capped) in the result, never sent.
+    ones are counted per reason and listed (capped) in the result, never sent. A number is either
+    the one the person wrote (``"+44 (0) 7700 900001"``, ``"tel:+447700900001"``, national
+    numbers with ``default_region``, ``"447700900001.0"`` from a spreadsheet) or invalid: never a
+    different one.
 
     **Personalised texts.** With rows (``recipients`` or a file), ``message`` may name columns,
     e.g. ``"Hi {first_name}, your order {order_id} has shipped"``; or ``message_column`` names a
@@ -73,6 +76,15 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         CSV or JSON-lines file. Templated.
     :param number_column: the column / key holding the phone number.
     :param file_format: ``"csv"`` or ``"jsonl"``; default: from the file name.
+    :param file_encoding: the file's text encoding, e.g. ``"latin-1"`` or ``"cp1252"`` for a
+        spreadsheet export; default ``"utf-8"`` (a byte-order mark is skipped). A file that is not
+        in it fails before any send, naming the byte that could not be decoded.
+    :param default_region: ISO country code (``"GB"``) for numbers written in national format:
+        ``"07700 900123"`` becomes ``447700900123``. Without it such numbers are invalid (reason
+        ``no_region``). Default: the connection's ``default_region`` extra.
+    :param number_validation: ``"possible"`` (default: length and country code plausible) or
+        ``"valid"`` (libphonenumber's full validation: a range in use). Default: the connection's
+        ``number_validation`` extra, else ``"possible"``.
     :param message: the text, or a template filled from each row's columns. Templated.
     :param message_column: a column holding each recipient's own text (wins over ``message``).
     :param personalise: fill ``message`` from row columns; default: when rows are given and
@@ -104,6 +116,9 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         numbers_file: str | os.PathLike[str] | ObjectStoragePath | None = None,
         number_column: str = "number",
         file_format: str | None = None,
+        file_encoding: str | None = None,
+        default_region: str | None = None,
+        number_validation: str | None = None,
         message_column: str | None = None,
         personalise: bool | None = None,
         max_concurrency: int | None = None,
@@ -115,6 +130,9 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         self.numbers_file = numbers_file
         self.number_column = number_column
         self.file_format = file_format
+        self.file_encoding = file_encoding
+        self.default_region = default_region
+        self.number_validation = number_validation
         self.message_column = message_column
         self.personalise = personalise
         self.max_concurrency = max_concurrency
@@ -123,12 +141,16 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
 
         on_unknown = campaigns.OnUnknownOutcome.parse(self.on_unknown_outcome)
+        config = self.hook.config  # the connection's extras; no request
         audience = campaigns.Audience.from_params(
             numbers=self.numbers,
             recipients=self.recipients,
             numbers_file=self.numbers_file,
             number_column=self.number_column,
             file_format=self.file_format,
+            file_encoding=self.file_encoding,
+            default_region=self.default_region or config.default_region,
+            number_validation=self.number_validation or config.number_validation,
         )
         source = campaigns.MessageSource.from_params(
             message=self.message,
@@ -146,7 +168,10 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         # has passed, and a retry must still recognise the campaign it is resuming.
         campaign_key = campaigns.fingerprint("to_numbers", sender, self.send_at, template_id)
         plan = campaigns.plan_campaign(
-            audience.entries(rows=source.per_row), source, campaign_key=campaign_key
+            audience.entries(rows=source.per_row),
+            source,
+            campaign_key=campaign_key,
+            parse_number=audience.parse_number,
         )
         stats = plan.stats
         self.log.info(
@@ -159,7 +184,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             plan.batches,
             plan.distinct_texts,
         )
-        batcher = campaigns.Batcher(source, campaign_key=campaign_key)
+        batcher = campaigns.Batcher(source, campaign_key=campaign_key, parse_number=audience.parse_number)
         hook = self.hook
 
         def send(batch: Batch) -> SendResult:

@@ -37,7 +37,10 @@ print("hook imported:", "airflow_provider_fullsms.hooks.fullsms" in sys.modules)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     lines = result.stdout.strip().splitlines()[-3:]
-    assert lines[0] == "['connect_timeout', 'default_sender', 'max_concurrency', 'timeout', 'timezone']"
+    assert lines[0] == (
+        "['connect_timeout', 'default_region', 'default_sender', 'max_concurrency', 'number_validation', "
+        "'timeout', 'timezone']"
+    )
     assert lines[1] == "{'host': 'Base URL', 'password': 'API Token'}"
     assert lines[2] == "hook imported: False"
 

@@ -1,0 +1,112 @@
+"""
+Numbers as people write them, sent through the operator to the sandbox: each phone that receives a
+text is one somebody wrote down, and every other entry is reported invalid with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from tests.conftest import SANDBOX_TOKEN, connection_json
+from tests.integration.test_send_operators import SEND, ctx, per_phone, send_op
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
+
+
+@pytest.fixture
+def sbx(sandbox_conn: SandboxClient) -> SandboxClient:
+    sandbox_conn.set_balance(1_000)
+    return sandbox_conn
+
+
+def test_a_spreadsheet_float_and_a_trunk_prefix_text_the_numbers_written(sbx: SandboxClient) -> None:
+    summary = send_op(numbers=["447700900001.0", "+44 (0) 7700 900002", "4.477E+11"]).execute(ctx())
+
+    # Before: 4477009000010 and 4407700900002 were texted, numbers nobody wrote.
+    assert per_phone(sbx) == {"447700900001": 1, "447700900002": 1}
+    assert summary["sent"] == 2
+    assert summary["invalid"]["numbers"] == ["4.477E+11"]
+    assert summary["invalid"]["reasons"] == {"lossy_format": 1}
+
+
+def test_national_numbers_are_read_with_default_region(sbx: SandboxClient) -> None:
+    summary = send_op(numbers=["07700 900123", "020 7946 0018"], default_region="GB").execute(ctx())
+
+    assert per_phone(sbx) == {"447700900123": 1, "442079460018": 1}
+    assert summary["invalid"]["count"] == 0
+
+
+def test_the_connections_default_region_applies_and_the_task_wins(
+    sandbox: SandboxProcess, sbx: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FULLSMS_DEFAULT",
+        connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO", default_region="GB"),
+    )
+    send_op(numbers=["07700 900123"]).execute(ctx())
+    send_op(numbers=["054-111-1111"], default_region="IL").execute(ctx())
+
+    assert per_phone(sbx) == {"447700900123": 1, "972541111111": 1}
+
+
+def test_a_national_number_without_a_region_is_invalid_with_the_reason(sbx: SandboxClient) -> None:
+    summary = send_op(numbers=["07700 900123", "+44 7700 900001"]).execute(ctx())
+
+    assert per_phone(sbx) == {"447700900001": 1}
+    assert summary["invalid"]["numbers"] == ["07700 900123"]
+    assert summary["invalid"]["reasons"] == {"no_region": 1}
+
+
+def test_only_national_numbers_without_a_region_fail_before_any_request(sbx: SandboxClient) -> None:
+    with pytest.raises(AirflowFailException, match=r"no valid phone number.*'no_region': 2.*default_region"):
+        send_op(numbers=["07700 900123", "020 7946 0018"]).execute(ctx())
+
+    assert sbx.requests_count(SEND) == 0
+
+
+def test_valid_sends_only_to_numbers_in_a_range_in_use(sbx: SandboxClient) -> None:
+    summary = send_op(numbers=["+1 212 555 2368", "447700900001"], number_validation="valid").execute(ctx())
+
+    assert per_phone(sbx) == {"12125552368": 1}
+    assert summary["invalid"]["reasons"] == {"not_valid": 1}
+
+
+def test_a_wrong_number_validation_fails_before_any_request(sbx: SandboxClient) -> None:
+    with pytest.raises(AirflowFailException, match=r"number_validation='strict'.*'possible'.*'valid'"):
+        send_op(numbers=["447700900001"], number_validation="strict").execute(ctx())
+
+    assert sbx.requests_count(SEND) == 0
+
+
+def latin1_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "crm-export.csv"
+    path.write_bytes("number,first_name\n447700900001,Zoë\n447700900002,Jürgen\n".encode("latin-1"))
+    return path
+
+
+def test_a_latin1_file_fails_naming_the_file_encoding_and_byte(sbx: SandboxClient, tmp_path: Path) -> None:
+    path = latin1_csv(tmp_path)
+    with pytest.raises(AirflowFailException) as error:
+        send_op(numbers_file=str(path), message="Hi {first_name}").execute(ctx())
+
+    message = str(error.value)
+    assert str(path) in message
+    assert "not UTF-8 text: byte 33 (line 2) (b'\\xeb" in message
+    assert "file_encoding=" in message
+    assert sbx.requests_count(SEND) == 0
+
+
+def test_a_latin1_file_is_read_with_file_encoding(sbx: SandboxClient, tmp_path: Path) -> None:
+    path = latin1_csv(tmp_path)
+    send_op(numbers_file=str(path), message="Hi {first_name}", file_encoding="latin-1").execute(ctx())
+
+    assert {m["to"]: m["text"] for m in sbx.messages()} == {
+        "447700900001": "Hi Zoë",
+        "447700900002": "Hi Jürgen",
+    }
