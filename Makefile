@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability sandbox clean browser
+.PHONY: demo test lint unit bench reliability sandbox clean browser debian-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint browser
+test: lint debian-packages browser
 	$(BIN)/python -m pytest
+
+# PostgreSQL, Redis and chromium from Debian's packages, with one `apt-get update`, when missing.
+debian-packages:
+	bash scripts/install_debian_packages.sh
 
 # Debian's chromium for the browser tests (installed once, when missing).
 browser:

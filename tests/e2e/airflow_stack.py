@@ -1,46 +1,82 @@
 """
-A real Airflow deployment for end-to-end tests: api-server, scheduler, triggerer, dag-processor.
+A real Airflow deployment for end-to-end tests, on the LocalExecutor or the CeleryExecutor.
+
+LocalExecutor: api-server, scheduler, triggerer and dag-processor on SQLite. CeleryExecutor: the
+same four on a PostgreSQL metadata database, plus one ``airflow celery worker`` per worker name,
+with Redis as the broker (see :mod:`tests.e2e.servers` for those two servers).
 
 Each process runs in its own session (process group) on free loopback ports with a throw-away
-AIRFLOW_HOME (SQLite, LocalExecutor), and is stopped by its process group id on exit, also when
-the test fails, so no worker or log server outlives the test.
+AIRFLOW_HOME, and is stopped by its process group id, and those of its descendants, on exit, also
+when the test fails, so no worker, task runner or log server outlives the test.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from tests.e2e import worker_hostname
+from tests.e2e.processes import free_port, kill_like_a_dead_machine, spawn, stop
+
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
 PROCESSES = ("api-server", "scheduler", "triggerer", "dag-processor")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@dataclass(frozen=True)
+class CeleryDeployment:
+    """
+    What the CeleryExecutor runs on.
+
+    :param database_url: the metadata database, e.g. ``postgresql+psycopg2://…`` (with SQLAlchemy
+        2.1 a bare ``postgresql://`` means psycopg 3). Celery's result backend is the same database,
+        ``db+`` in front.
+    :param broker_url: the Celery broker, e.g. ``redis://127.0.0.1:6379/0``.
+    :param workers: one Celery worker per name; the name is also its hostname in Airflow.
+    :param concurrency: task slots per worker.
+    """
+
+    database_url: str
+    broker_url: str
+    workers: Sequence[str] = ("worker-a", "worker-b")
+    concurrency: int = 2
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(4 * len(self.workers) * self.concurrency),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.database_url}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.concurrency),
+        }
 
 
 class AirflowStack:
     """
-    Start Airflow's four long-running processes; talk to the REST API of the api-server.
+    Start Airflow's long-running processes; talk to the REST API of the api-server.
 
     :param home: an empty directory for AIRFLOW_HOME.
     :param dags_folder: the DAGs to load.
-    :param env: extra environment (connections) for every process.
+    :param env: extra environment (connections, configuration) for every process.
+    :param celery: run the CeleryExecutor on these servers and workers; default: the
+        LocalExecutor on SQLite.
     """
 
-    def __init__(self, home: Path, dags_folder: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, home: Path, dags_folder: Path, env: dict[str, str], *, celery: CeleryDeployment | None = None
+    ) -> None:
         self.home = home
+        self.celery = celery
         self.api_port = free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.env = {
@@ -61,6 +97,7 @@ class AirflowStack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            **(celery.environment() if celery else {}),
             **env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -70,14 +107,9 @@ class AirflowStack:
             self._airflow("db", "migrate")
             for name in PROCESSES:
                 args = [name, "--port", str(self.api_port)] if name == "api-server" else [name]
-                log = (self.home / f"{name}.log").open("wb")
-                self.processes[name] = subprocess.Popen(
-                    [str(BIN / "airflow"), *args],
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+                self._start(name, args, self.env)
+            for name in self.celery.workers if self.celery else ():
+                self.start_worker(name)
             self._wait_for_api()
         except BaseException:
             self.stop()
@@ -87,26 +119,49 @@ class AirflowStack:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def _start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.processes[name] = spawn([str(BIN / "airflow"), *args], self.home / f"{name}.log", env)
+
     def stop(self) -> None:
         """Stop every process group: SIGTERM, then SIGKILL what is still there after 20 s."""
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(self.processes.values())
+
+    # -- Celery workers -----------------------------------------------------------------------
+
+    def start_worker(self, name: str) -> None:
+        """
+        Start the Celery worker ``name``: its own log server port, and ``name`` as its hostname.
+        """
+        assert self.celery is not None, "workers need a CeleryDeployment"
+        env = {
+            **self.env,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{worker_hostname.__name__}.from_environment",
+            worker_hostname.VARIABLE: name,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH")])),
+        }
+        self._start(name, ["celery", "worker", "--celery-hostname", name], env)
+
+    def stop_worker(self, name: str) -> None:
+        """Stop the worker ``name`` the way an operator would (warm shutdown)."""
+        stop([self.processes.pop(name)])
+
+    def kill_worker(self, name: str) -> list[int]:
+        """
+        SIGKILL worker ``name`` as a dead machine dies: its process group and its task runners'.
+
+        :return: the process groups killed.
+        """
+        process = self.processes.pop(name)
+        groups = kill_like_a_dead_machine(process.pid)
+        process.wait()
+        return groups
 
     def logs(self) -> str:
         """The tail of every process log, for a failing test's report."""
         parts = []
-        for name in PROCESSES:
-            path = self.home / f"{name}.log"
-            if path.exists():
-                parts.append(f"--- {name} ---\n" + path.read_text(errors="replace")[-3000:])
+        for path in sorted(self.home.glob("*.log")):
+            parts.append(f"--- {path.stem} ---\n" + path.read_text(errors="replace")[-3000:])
         return "\n".join(parts)
 
     def _airflow(self, *args: str) -> str:
@@ -132,9 +187,9 @@ class AirflowStack:
     # -- REST API -----------------------------------------------------------------------------
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.url}/api/v2/{path}", timeout=10, **kwargs)
+        response = requests.request(method, f"{self.url}/api/v2/{path}", timeout=30, **kwargs)
         response.raise_for_status()
-        return response.json()
+        return response.json() if response.content else None
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         """Wait until the dag-processor has parsed ``dag_id``, then unpause it."""
@@ -173,3 +228,71 @@ class AirflowStack:
                 return
             time.sleep(interval)
         raise TimeoutError(f"timed out after {timeout}s waiting for {what}:\n{self.logs()}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
+        """Wait until the run has finished; return its state."""
+        self.wait_until(
+            f"{dag_id} {run_id} to finish",
+            lambda: self.run_state(dag_id, run_id) in {"success", "failed"},
+            timeout,
+        )
+        return self.run_state(dag_id, run_id)
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """A (not mapped) task instance: ``state``, ``try_number``, ``hostname``, ``pid``, …"""
+        return dict(self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"))
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        """Every try of a task instance so far (``try_number``, ``state``, ``hostname``, …)."""
+        index = f"/{map_index}" if map_index >= 0 else ""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{index}/tries"
+        return list(self.api("GET", path)["task_instances"])
+
+    def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """A task instance's ``task_state_store``: ``{key: value}``."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store"
+        body = self.api("GET", path, params={"map_index": map_index, "limit": 1000})
+        return {entry["key"]: entry["value"] for entry in body["task_state_store"]}
+
+    def set_state(self, dag_id: str, run_id: str, task_id: str, key: str, value: Any) -> None:
+        """Write one key of a (not mapped) task instance's ``task_state_store``."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
+        self.api("PUT", path, json={"value": value})
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """An XCom value of a (not mapped) task instance, as JSON."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path)["value"]
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """Clear task instances, as the UI's *Clear* does: they run again, their run too."""
+        self.api(
+            "POST",
+            f"dags/{dag_id}/clearTaskInstances",
+            json={
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "only_failed": False,
+                "dry_run": False,
+                "reset_dag_runs": True,
+            },
+        )
+
+
+@contextlib.contextmanager
+def celery_stack(
+    root: Path, dags_folder: Path, env: dict[str, str], workers: Sequence[str] = ("worker-a", "worker-b")
+) -> Iterator[AirflowStack]:
+    """
+    PostgreSQL, Redis and an :class:`AirflowStack` on the CeleryExecutor with ``workers``.
+
+    :param root: an empty directory; AIRFLOW_HOME is ``root / "airflow"``.
+    """
+    from tests.e2e.servers import PostgresServer, RedisServer
+
+    home = root / "airflow"
+    home.mkdir()
+    with PostgresServer() as postgres, RedisServer() as redis:
+        deployment = CeleryDeployment(postgres.url, redis.url, workers=workers)
+        with AirflowStack(home, dags_folder, env, celery=deployment) as stack:
+            yield stack
