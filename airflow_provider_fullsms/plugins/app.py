@@ -1,0 +1,178 @@
+"""
+The FastAPI app mounted at ``/fullsms`` in Airflow's api-server: pages and their JSON.
+
+========================  ==========================================================================
+``GET /``                 campaigns newest first (``?dag_id=``, ``?attention=1``), balances button
+``GET /campaign``         one campaign (``?dag_id=&run_id=&task_id=&map_index=``) and its batches
+``GET /api/campaigns``    the list as JSON (``?dag_id=``, ``?needs_attention=true``)
+``GET /api/campaign``     one campaign as JSON, batches included
+``GET /api/balances``     each FullSMS connection's balance (read on demand, kept a minute)
+``POST /api/decision``    ``{dag_id, run_id, task_id, map_index, batch, decision: sent|resend}``
+``POST /api/clear``       ``{dag_id, run_id, task_id, map_index}``: clear the task so it runs again
+========================  ==========================================================================
+
+Every route needs an Airflow session or JWT (:mod:`~.security`); reads need the permission to
+read the DAG's task instances, writes the permission to edit them, and cookie-authenticated
+writes the page's CSRF token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from airflow.utils.session import create_session
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from airflow_provider_fullsms.campaigns.ledger import Settlement  # noqa: TC001 (pydantic reads it)
+from airflow_provider_fullsms.plugins import pages
+from airflow_provider_fullsms.plugins.airflow_api import AirflowApi, api_root
+from airflow_provider_fullsms.plugins.balances import BalanceCache, fullsms_conn_ids
+from airflow_provider_fullsms.plugins.ledger_view import CampaignView, TaskKey, decision_key
+from airflow_provider_fullsms.plugins.security import Reader, Writer, csrf_token, require
+from airflow_provider_fullsms.plugins.store import campaign_dag_ids, find_campaign, find_campaigns
+
+#: Campaigns listed at most (newest first); the "needs attention" filter looks among these.
+LIST_LIMIT = 200
+
+
+class TaskBody(BaseModel):
+    """The task instance whose ledger holds the campaign."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = Field(-1, ge=-1)
+
+    def key(self) -> TaskKey:
+        return TaskKey(self.dag_id, self.run_id, self.task_id, self.map_index)
+
+
+class DecisionBody(TaskBody):
+    batch: int = Field(ge=0)
+    decision: Settlement
+
+
+def _task(dag_id: str, run_id: str, task_id: str, map_index: Annotated[int, Query(ge=-1)] = -1) -> TaskKey:
+    return TaskKey(dag_id, run_id, task_id, map_index)
+
+
+TaskParams = Annotated[TaskKey, Depends(_task)]
+
+
+def _html(body: str, nonce: str) -> HTMLResponse:
+    return HTMLResponse(
+        body,
+        headers={
+            "Content-Security-Policy": (
+                f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _campaigns(
+    who: Reader, dag_id: str | None, needs_attention: bool
+) -> tuple[list[CampaignView], list[str]]:
+    with create_session() as session:
+        readable = sorted(who.readable_dag_ids(campaign_dag_ids(session)))
+        found = find_campaigns(session, dag_ids=readable, dag_id=dag_id, limit=LIST_LIMIT)
+    if needs_attention:
+        found = [campaign for campaign in found if campaign.needs_attention]
+    return found, readable
+
+
+def _campaign(who: Reader, task: TaskKey) -> CampaignView:
+    require(who.may_read_task_instances(task.dag_id), f"read the task instances of {task.dag_id}")
+    with create_session() as session:
+        campaign = find_campaign(session, task)
+    if campaign is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "This task instance recorded no FullSMS campaign.")
+    return campaign
+
+
+def _batches_json(campaign: CampaignView) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": batch.index,
+            "state": batch.state,
+            "recipients": batch.recipients,
+            "sent": batch.sent,
+            "campaign_id": batch.campaign_id,
+            "at": batch.at,
+            "error": batch.error,
+            "decision": batch.decision,
+        }
+        for batch in campaign.batches
+    ]
+
+
+def create_app() -> FastAPI:
+    """The app Airflow mounts at ``/fullsms`` (built on the api-server's first request to it)."""
+    # No /docs or /openapi.json: every route of this app needs an Airflow user.
+    app = FastAPI(title="FullSMS", openapi_url=None, docs_url=None, redoc_url=None)
+    balances = BalanceCache()
+
+    @app.get("/", response_class=HTMLResponse)
+    def campaigns_page(who: Reader, dag_id: str | None = None, attention: bool = False) -> HTMLResponse:
+        found, dag_ids = _campaigns(who, dag_id or None, attention)
+        nonce = secrets.token_urlsafe(16)
+        html = pages.list_page(
+            found, dag_ids, dag_id=dag_id, attention=attention, nonce=nonce, csrf=csrf_token(who.token)
+        )
+        return _html(html, nonce)
+
+    @app.get("/campaign", response_class=HTMLResponse)
+    def campaign_page(who: Reader, task: TaskParams) -> HTMLResponse:
+        campaign = _campaign(who, task)
+        nonce = secrets.token_urlsafe(16)
+        html = pages.campaign_page(
+            campaign,
+            may_edit=who.may_edit_task_instances(task.dag_id),
+            nonce=nonce,
+            csrf=csrf_token(who.token),
+        )
+        return _html(html, nonce)
+
+    @app.get("/api/campaigns")
+    def campaigns_json(
+        who: Reader, dag_id: str | None = None, needs_attention: bool = False
+    ) -> dict[str, Any]:
+        found, _ = _campaigns(who, dag_id or None, needs_attention)
+        return {"campaigns": [campaign.to_json() for campaign in found]}
+
+    @app.get("/api/campaign")
+    def campaign_json(who: Reader, task: TaskParams) -> dict[str, Any]:
+        campaign = _campaign(who, task)
+        return {**campaign.to_json(), "batch_list": _batches_json(campaign)}
+
+    @app.get("/api/balances")
+    def balances_json(who: Reader) -> dict[str, Any]:
+        with create_session() as session:
+            conn_ids = [conn_id for conn_id in fullsms_conn_ids(session) if who.may_read_connection(conn_id)]
+        return {"balances": [balances.get(conn_id).to_json() for conn_id in conn_ids]}
+
+    @app.post("/api/decision")
+    async def record_decision(request: Request, who: Writer, body: DecisionBody) -> dict[str, Any]:
+        require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
+        campaign = _campaign(who, body.key())
+        if body.batch not in {batch.index for batch in campaign.unknown}:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"Batch {body.batch} is not a batch whose outcome is unknown."
+            )
+        await AirflowApi(api_root(request), who.token).set_state(
+            body.key(), decision_key(body.batch), body.decision
+        )
+        return {"batch": body.batch, "decision": str(body.decision), "applies": "when the task is cleared"}
+
+    @app.post("/api/clear")
+    async def clear_task(request: Request, who: Writer, body: TaskBody) -> dict[str, Any]:
+        require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
+        cleared = await AirflowApi(api_root(request), who.token).clear(body.key())
+        return {"cleared": cleared}
+
+    return app

@@ -1,0 +1,212 @@
+"""
+What a send task's ledger says about its campaign, as the FullSMS page shows it. Pure Python.
+
+The send operators keep, in the task's state store, ``fullsms.plan`` (the campaign: ``batches``,
+``recipients``, fingerprint) and one ``fullsms.batch.<index>`` record per batch started
+(:class:`~airflow_provider_fullsms.campaigns.ledger.Ledger`). A person settles a batch whose outcome
+is unknown with ``fullsms.decision.<index>`` (``"sent"`` or ``"resend"``); the next try applies it.
+This module turns those keys (and the task's summary XCom, when there is one) into one
+:class:`CampaignView`. It never shows a whole phone number (:func:`mask_numbers`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, Settlement
+
+PLAN_KEY = f"{LEDGER_PREFIX}.plan"
+BATCH_PREFIX = f"{LEDGER_PREFIX}.batch."
+DECISION_PREFIX = f"{LEDGER_PREFIX}.decision."
+#: Task states in which a batch recorded *in flight* may really be on the wire right now.
+_ACTIVE_TASK_STATES = frozenset({"running", "queued", "scheduled", "restarting", "deferred"})
+#: A run of 7 to 15 digits reads as a phone number (E.164 allows 15).
+_NUMBER = re.compile(r"(?<!\d)\d{7,15}(?!\d)")
+
+
+def decision_key(index: int) -> str:
+    """The state-store key where a person records what happened to batch ``index``."""
+    return Ledger(None).decision_key(index)
+
+
+def mask_number(number: str) -> str:
+    """``447700900001`` -> ``4477009•••01``: enough to recognise a number, not to text it."""
+    return f"{number[:-5]}•••{number[-2:]}"
+
+
+def mask_numbers(text: str) -> str:
+    """Mask every phone number in ``text`` (an error FullSMS answered may quote one)."""
+    return _NUMBER.sub(lambda match: mask_number(match.group()), text)
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """One send task instance: where its ledger lives."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+    def as_params(self) -> dict[str, str]:
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "task_id": self.task_id,
+            "map_index": str(self.map_index),
+        }
+
+
+@dataclass
+class BatchView:
+    """One batch as the campaign page lists it."""
+
+    index: int
+    state: str
+    recipients: int
+    sent: int
+    campaign_id: str | None
+    at: str | None
+    error: str | None
+    #: A person's recorded decision, not applied yet (the task has not run since).
+    decision: str | None
+
+    @property
+    def unknown(self) -> bool:
+        return self.state == BatchState.UNKNOWN
+
+
+@dataclass
+class CampaignView:
+    """A campaign recorded by one send task's ledger."""
+
+    task: TaskKey
+    started_at: str
+    task_state: str | None
+    planned_batches: int
+    recipients: int | None
+    batches: list[BatchView] = field(default_factory=list)
+    invalid: int | None = None
+    excluded: int | None = None
+    cost: float | None = None
+
+    @property
+    def sent(self) -> int:
+        return sum(batch.sent for batch in self.batches)
+
+    @property
+    def unknown(self) -> list[BatchView]:
+        return [batch for batch in self.batches if batch.unknown]
+
+    @property
+    def not_sent(self) -> list[BatchView]:
+        return [batch for batch in self.batches if batch.state == BatchState.NOT_SENT]
+
+    @property
+    def not_started(self) -> int:
+        return max(0, self.planned_batches - len(self.batches))
+
+    @property
+    def needs_attention(self) -> bool:
+        """Some batch waits for a person, or for a retry that has not come."""
+        finished = self.task_state not in _ACTIVE_TASK_STATES
+        return bool(self.unknown) or (finished and (bool(self.not_sent) or self.not_started > 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.task.as_params(),
+            "map_index": self.task.map_index,
+            "started_at": self.started_at,
+            "task_state": self.task_state,
+            "recipients": self.recipients,
+            "sent": self.sent,
+            "invalid": self.invalid,
+            "excluded": self.excluded,
+            "cost": self.cost,
+            "batches": self.planned_batches,
+            "unknown_batches": [batch.index for batch in self.unknown],
+            "not_sent_batches": [batch.index for batch in self.not_sent],
+            "not_started_batches": self.not_started,
+            "needs_attention": self.needs_attention,
+        }
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: str | None) -> BatchView:
+    """
+    One batch from its ledger record.
+
+    A batch left *in flight* by a try that is over counts as unknown: that try died mid-request.
+
+    :param decision: the value of its ``fullsms.decision.<index>`` key, if any.
+    """
+    state = str(record.get("s"))
+    if state == BatchState.IN_FLIGHT and task_state not in _ACTIVE_TASK_STATES:
+        state = BatchState.UNKNOWN
+    recipients = _int(record.get("n"))
+    if state == BatchState.ACCEPTED:
+        sent = _int(record.get("t")) if "t" in record else recipients
+    else:
+        sent = recipients if state == BatchState.ASSUMED_SENT else 0
+    pending = decision if state == BatchState.UNKNOWN and decision in Settlement._value2member_map_ else None
+    error = record.get("why")
+    return BatchView(
+        index=index,
+        state=state,
+        recipients=recipients,
+        sent=sent,
+        campaign_id=record.get("c"),
+        at=record.get("at"),
+        error=mask_numbers(str(error)) if error else None,
+        decision=pending,
+    )
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def campaign_view(
+    task: TaskKey,
+    entries: dict[str, Any],
+    *,
+    started_at: str,
+    task_state: str | None,
+    summary: dict[str, Any] | None = None,
+) -> CampaignView:
+    """
+    The campaign of one task instance from its state-store entries.
+
+    :param entries: the task's ``fullsms.*`` state-store keys and their values (``fullsms.plan`` included).
+    :param started_at: when the plan was written (the first try started sending).
+    :param task_state: the task instance's state now.
+    :param summary: the send operator's summary XCom (``fullsms_summary`` or the return value), if any.
+    """
+    plan = entries.get(PLAN_KEY) or {}
+    summary = summary or {}
+    batches = []
+    for key, record in entries.items():
+        if key.startswith(BATCH_PREFIX) and key[len(BATCH_PREFIX) :].isdigit() and isinstance(record, dict):
+            index = int(key[len(BATCH_PREFIX) :])
+            batches.append(batch_view(index, record, entries.get(decision_key(index)), task_state))
+    batches.sort(key=lambda batch: batch.index)
+    recipients = plan.get("recipients")
+    cost = summary.get("cost", summary.get("estimated_cost"))
+    return CampaignView(
+        task=task,
+        started_at=started_at,
+        task_state=task_state,
+        planned_batches=_int(plan.get("batches")),
+        recipients=recipients if isinstance(recipients, int) else _count(summary.get("recipients")),
+        batches=batches,
+        invalid=_count(summary.get("invalid")),
+        excluded=_count(summary.get("excluded")),
+        cost=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+    )
