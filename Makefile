@@ -22,16 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint debian-packages browser
+test: lint debian-packages
 	$(BIN)/python -m pytest
 
 # PostgreSQL, Redis and chromium from Debian's packages, with one `apt-get update`, when missing.
 debian-packages:
 	bash scripts/install_debian_packages.sh
-
-# Debian's chromium for the browser tests (installed once, when missing).
-browser:
-	bash scripts/install_chromium.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

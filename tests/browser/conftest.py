@@ -1,5 +1,5 @@
 """
-Browser tests: headless Chromium from Debian (``scripts/install_chromium.sh``) driven by Playwright,
+Browser tests: headless Chromium from Debian (``scripts/install_debian_packages.sh``) driven by Playwright,
 against a sandbox process and a real Airflow stack whose users log in (no "all admins" mode, so an
 unauthenticated request is really unauthenticated).
 
@@ -101,7 +101,7 @@ def stack(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> 
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "run scripts/install_chromium.sh (make test does)"
+    assert CHROMIUM.exists(), "run scripts/install_debian_packages.sh (make test does)"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield launched
