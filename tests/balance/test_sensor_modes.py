@@ -120,35 +120,28 @@ def test_sensor_timeout_fails_or_skips_under_soft_fail(
     assert sandbox_conn.requests_count(BALANCE_PATH) >= 2
 
 
+#: Transient answers the sensor waits out: (fault, its fields, checks let through first).
+TRANSIENT = {
+    "503": ("error", {"status": 503}, 0),
+    # A proxy's 429 page, with no JSON to read; after=1 so that in deferrable mode the worker's
+    # poke sees 10 and defers, and the trigger meets the 429s.
+    "html-429": ("rate_limit_html", {"retry_after": 0}, 1),
+}
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_sensor_waits_out_server_errors(
+@pytest.mark.parametrize(("kind", "fields", "after"), TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_sensor_waits_out_transient_errors(
     mode: str,
+    kind: str,
+    fields: dict[str, Any],
+    after: int,
     sandbox_conn: SandboxClient,
     run_dag: Callable[[DAG], DagResult],
     top_up: Callable[..., TopUp],
 ) -> None:
     sandbox_conn.set_balance(10)
-    sandbox_conn.inject_fault("error", path=BALANCE_PATH, status=503, count=2)
-    topper = top_up(balance=200, after_checks=3)
-
-    result = run_dag(sensor_dag(mode, min_balance=150, timeout=120))
-
-    assert topper.done.is_set()
-    assert result.task_states == {"wait_for_balance": "success"}
-    assert result.xcoms == {"wait_for_balance": 200.0}
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_sensor_waits_out_a_proxys_html_429(
-    mode: str,
-    sandbox_conn: SandboxClient,
-    run_dag: Callable[[DAG], DagResult],
-    top_up: Callable[..., TopUp],
-) -> None:
-    sandbox_conn.set_balance(10)
-    # after=1: the first check sees 10 (in deferrable mode the worker's poke, which defers), then
-    # the next two meet nginx's 429 page, with no JSON to read.
-    sandbox_conn.inject_fault("rate_limit_html", path=BALANCE_PATH, after=1, count=2, retry_after=0)
+    sandbox_conn.inject_fault(kind, path=BALANCE_PATH, after=after, count=2, **fields)
     topper = top_up(balance=200, after_checks=3)
 
     result = run_dag(sensor_dag(mode, min_balance=150, timeout=120))

@@ -510,17 +510,27 @@ def test_get_is_retried_after_read_timeout(
     assert hook.get_balance() == 100.0
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status_code": 503, "text": "busy"},
+        # A CDN's rate limit: an HTML page, no JSON (more cases in test_hostile_responses.py).
+        {"status_code": 429, "headers": {"Retry-After": "1"}, "text": "<h1>429 Too Many Requests</h1>"},
+    ],
+    ids=["503", "html-429"],
+)
 def test_the_async_hook_drives_the_same_retries(
     fullsms_conn: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    failure: dict[str, Any],
 ) -> None:
     import asyncio
 
     import httpx
 
-    answers = [httpx.Response(503, text="busy"), httpx.Response(200, json=docs.BALANCE)]
+    answers = [httpx.Response(**failure), httpx.Response(200, json=docs.BALANCE)]
     waits: list[float] = []
 
     async def record_sleep(seconds: float) -> None:

@@ -150,28 +150,6 @@ def test_a_longer_retry_after_than_the_hook_waits_ends_the_call_saying_how_long(
     assert sleeps == []
 
 
-def test_the_async_hook_waits_out_an_html_429(fullsms_conn: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    answers = [
-        httpx.Response(429, headers={"Retry-After": "1"}, text=NGINX_429),
-        httpx.Response(200, json=docs.BALANCE),
-    ]
-    waits: list[float] = []
-
-    async def record_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    async def get_balance() -> float:
-        async with FullSmsAsyncHook(retry_policy=FAST) as hook:
-            hook._client = httpx.AsyncClient(
-                base_url=FAKE_URL, transport=httpx.MockTransport(lambda request: answers.pop(0))
-            )
-            monkeypatch.setattr(asyncio, "sleep", record_sleep)
-            return await hook.get_balance()
-
-    assert asyncio.run(get_balance()) == 100.0
-    assert waits == [1.0]
-
-
 def test_a_send_operator_hit_by_lasting_html_429s_is_left_to_the_task_retries(
     fullsms_conn: str, requests_mock: Any, sleeps: list[float]
 ) -> None:
