@@ -10,7 +10,8 @@ The flow of a send (``docs/architecture.md`` draws it):
    (every row checked, the campaign fingerprinted) before anything is sent; :mod:`.schedule`
    resolves ``send_at``.
 4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes.
-5. :mod:`.runner` sends the batches with bounded concurrency and logs progress.
+5. :mod:`.runner` sends the batches with bounded concurrency and logs progress;
+   :mod:`.refusals` drops the numbers FullSMS refuses from a batch and sends the rest.
 6. :mod:`.report` counts what each batch came to and builds the summary.
 """
 
@@ -44,10 +45,12 @@ from airflow_provider_fullsms.campaigns.ledger import (
     Decision,
     Ledger,
     OnUnknownOutcome,
+    Settlement,
     StateStore,
     decide,
 )
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
+from airflow_provider_fullsms.campaigns.refusals import refused_numbers, send_batch
 from airflow_provider_fullsms.campaigns.report import CampaignReport
 from airflow_provider_fullsms.campaigns.runner import Progress, run_batches
 from airflow_provider_fullsms.campaigns.schedule import resolve_send_at
@@ -83,6 +86,7 @@ __all__ = [
     "OnUnknownOutcome",
     "Progress",
     "SendResult",
+    "Settlement",
     "StateStore",
     "TextChecker",
     "as_list",
@@ -95,7 +99,9 @@ __all__ = [
     "plan_campaign",
     "plan_list_campaign",
     "read_audience_file",
+    "refused_numbers",
     "resolve_send_at",
     "run_batches",
+    "send_batch",
     "template_fields_of",
 ]

@@ -11,7 +11,8 @@ sending: it checks every row and fingerprints the whole campaign before the firs
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_fullsms.models import Campaign
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 #: Numbers in a full batch: as many as FullSMS accepts in one request.
 BATCH_SIZE = MAX_NUMBERS_PER_REQUEST
@@ -223,6 +224,10 @@ def plan_campaign(
     )
 
 
+#: FullSMS's reason for the numbers its ``200`` answer lists as invalid (it gives none).
+LISTED_INVALID = "listed invalid in FullSMS's answer"
+
+
 @dataclass(frozen=True)
 class SendResult:
     """What FullSMS answered for an accepted batch."""
@@ -232,18 +237,31 @@ class SendResult:
     status: str = "approved"
     invalid: tuple[str, ...] = ()
     invalid_count: int = 0
+    #: How many numbers FullSMS refused, per its reason.
+    reasons: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, campaign: Campaign, batch: Batch) -> SendResult:
+    def of(cls, campaign: Campaign, batch: Batch, refused: Mapping[str, str] | None = None) -> SendResult:
         """
         The result of ``batch`` from FullSMS's answer.
 
         :param campaign: the hook's answer; a send to lists answers no count, so the batch's
             recipients stand in for it.
+        :param refused: the numbers FullSMS refused, with its reason; default: the answer's ``invalid``.
         """
         total = campaign.total_sent if campaign.total_sent is not None else batch.recipients
-        invalid = campaign.invalid_numbers
-        return cls(campaign.campaign_id, total, campaign.status, invalid, len(invalid))
+        if refused is None:
+            refused = dict.fromkeys(campaign.invalid_numbers, LISTED_INVALID)
+        return cls(campaign.campaign_id, total, campaign.status, *_invalid(refused))
+
+    @classmethod
+    def nobody(cls, refused: Mapping[str, str]) -> SendResult:
+        """FullSMS refused every number of the batch, so nothing was sent."""
+        return cls("", 0, "refused", *_invalid(refused))
+
+
+def _invalid(refused: Mapping[str, str]) -> tuple[tuple[str, ...], int, dict[str, int]]:
+    return tuple(refused), len(refused), dict(Counter(refused.values()))
 
 
 def plan_list_campaign(campaign_key: str, text: str | None, subscribed: int) -> tuple[CampaignPlan, Batch]:

@@ -151,7 +151,8 @@ class Ledger:
     Keys: ``fullsms.plan`` (version, campaign fingerprint, batch count, recipients) written before
     the first send, and ``fullsms.batch.<index>`` (``s`` state, ``fp`` batch fingerprint, ``n``
     recipients, ``h`` text hash, ``at`` when it was sent, ``c`` campaign id, ``t`` total sent,
-    ``i`` invalid numbers count, ``iv`` first invalid numbers, ``why`` the error). A million
+    ``i`` invalid numbers count, ``iv`` first invalid numbers, ``ir`` FullSMS's reasons for them,
+    ``why`` the error). A million
     recipients make 2,000 keys of under 300 bytes, each written twice; no big value is ever
     rewritten. A person's decision about an unknown batch is ``fullsms.decision.<index>``.
 
@@ -251,6 +252,7 @@ class Ledger:
             t=result.total_sent,
             i=result.invalid_count,
             iv=list(result.invalid[:10]),
+            **({"ir": dict(result.reasons)} if result.reasons else {}),
         )
 
     def mark_unknown(self, batch: Batch, reason: str, sent: Mapping[str, Any]) -> None:

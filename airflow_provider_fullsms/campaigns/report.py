@@ -44,6 +44,8 @@ class CampaignReport:
     campaign_ids: list[str] = field(default_factory=list)
     api_invalid_count: int = 0
     api_invalid: list[str] = field(default_factory=list)
+    #: Numbers FullSMS refused, per its reason.
+    api_reasons: dict[str, int] = field(default_factory=dict)
     #: The first :data:`MAX_LISTED_BATCHES` batches of each kind; the counts below cover all.
     unknown: list[dict[str, Any]] = field(default_factory=list)
     not_sent: list[dict[str, Any]] = field(default_factory=list)
@@ -61,7 +63,9 @@ class CampaignReport:
     def accepted_now(self, batch: Batch, result: SendResult) -> None:
         """FullSMS accepted ``batch`` in this try."""
         self.accepted += 1
-        self._count_sent(result.campaign_id, result.total_sent, result.invalid, result.invalid_count)
+        self._count_sent(
+            result.campaign_id, result.total_sent, result.invalid, result.invalid_count, result.reasons
+        )
         self.sent_recipients += batch.recipients
 
     def settled_earlier(self, batch: Batch, decision: Decision, record: Mapping[str, Any] | None) -> None:
@@ -74,7 +78,13 @@ class CampaignReport:
             self.assumed_sent += 1
             total_sent = int(record.get("t") or batch.recipients)
             _listed(self.assumed, _named(batch, record))
-        self._count_sent(record.get("c"), total_sent, record.get("iv") or (), int(record.get("i") or 0))
+        self._count_sent(
+            record.get("c"),
+            total_sent,
+            record.get("iv") or (),
+            int(record.get("i") or 0),
+            record.get("ir") or {},
+        )
         self.sent_recipients += batch.recipients
 
     def outcome_unknown(self, batch: Batch, error: str, sent: Mapping[str, Any]) -> None:
@@ -103,12 +113,19 @@ class CampaignReport:
             self.stopped_by, self.stop_kind = last_error, Failure.UNKNOWN
 
     def _count_sent(
-        self, campaign_id: str | None, total_sent: int, invalid: Iterable[str], invalid_count: int
+        self,
+        campaign_id: str | None,
+        total_sent: int,
+        invalid: Iterable[str],
+        invalid_count: int,
+        reasons: Mapping[str, int],
     ) -> None:
         if campaign_id:
             self.campaign_ids.append(campaign_id)
         self.sent += total_sent
         self.api_invalid_count += invalid_count
+        for reason, count in reasons.items():
+            self.api_reasons[reason] = self.api_reasons.get(reason, 0) + count
         for number in invalid:
             if len(self.api_invalid) < MAX_LISTED_INVALID:
                 self.api_invalid.append(str(number)[:64])
@@ -153,6 +170,8 @@ class CampaignReport:
                 "rejected_by_fullsms": self.api_invalid_count,
                 # Local refusals per reason category (airflow_provider_fullsms.phones.InvalidReason).
                 "reasons": dict(stats.reasons) if stats else {},
+                # FullSMS's refusals per its own reason (a 422 naming numbers, or its answer's list).
+                "fullsms_reasons": dict(self.api_reasons),
             },
             "duplicates": stats.duplicates if stats else 0,
             "batches": {

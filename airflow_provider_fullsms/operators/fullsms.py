@@ -188,10 +188,13 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         hook = self.hook
 
         def send(batch: Batch) -> SendResult:
-            answer = hook.send_to_numbers(
-                batch.numbers, message=batch.text, template_id=template_id, sender=sender, send_at=send_at
+            # Numbers FullSMS refuses one by one are dropped and the rest of the batch sent at once.
+            return campaigns.send_batch(
+                batch,
+                lambda numbers: hook.send_to_numbers(
+                    numbers, message=batch.text, template_id=template_id, sender=sender, send_at=send_at
+                ),
             )
-            return campaigns.SendResult.of(answer, batch)
 
         return self._run(
             context,

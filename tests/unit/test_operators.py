@@ -152,6 +152,7 @@ def test_numbers_fullsms_calls_invalid_are_counted(api: Api) -> None:
         "rejected_locally": 0,
         "rejected_by_fullsms": 1,
         "reasons": {},
+        "fullsms_reasons": {"listed invalid in FullSMS's answer": 1},
     }
     assert summary["sent"] == 1
 
