@@ -14,25 +14,9 @@ from airflow_provider_fullsms import exceptions as exc
 from airflow_provider_fullsms.connection import format_send_at
 from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook, FullSmsHook
 from airflow_provider_fullsms.models import Campaign, ContactList, OtpCheck, PhoneNumber, Template
-from airflow_provider_fullsms.policy import RetryPolicy
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL, SECRET_TOKEN
-
-FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.02, retry_after_max=2.0)
-
-
-@pytest.fixture
-def hook(fullsms_conn: str) -> FullSmsHook:
-    return FullSmsHook(retry_policy=FAST)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the hook's waits between attempts instead of sleeping."""
-    waits: list[float] = []
-    monkeypatch.setattr("airflow_provider_fullsms.hooks.fullsms.time.sleep", waits.append)
-    return waits
-
+from tests.unit.conftest import FAST
 
 # -- every endpoint's documented success body --------------------------------------------------
 

@@ -22,15 +22,14 @@ from airflow_provider_fullsms.operators.fullsms import (
     FullSmsGetBalanceOperator,
     FullSmsSendToNumbersOperator,
 )
-from airflow_provider_fullsms.policy import RetryPolicy
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL, SECRET_TOKEN
+from tests.unit.conftest import FAST
 
 BALANCE_URL = f"{FAKE_URL}/account/balance"
 SEND_URL = f"{FAKE_URL}/messages/send/to_numbers"
-FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.02, retry_after_max=2.0)
 
 NGINX_429 = (
     "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
@@ -57,19 +56,6 @@ ECHOES = {
     "json-message": json.dumps({"message": f"upstream refused: Authorization: Bearer {SECRET_TOKEN}"}),
     "token-alone": f"<p>no route for token {SECRET_TOKEN}</p>",
 }
-
-
-@pytest.fixture
-def hook(fullsms_conn: str) -> FullSmsHook:
-    return FullSmsHook(retry_policy=FAST)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The hook's waits between attempts, recorded instead of slept."""
-    waits: list[float] = []
-    monkeypatch.setattr("airflow_provider_fullsms.hooks.fullsms.time.sleep", waits.append)
-    return waits
 
 
 def account(requests_mock: Any) -> None:
