@@ -19,7 +19,8 @@ writes the page's CSRF token.
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.utils.session import create_session
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -27,12 +28,17 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from airflow_provider_fullsms.campaigns.ledger import Settlement  # noqa: TC001 (pydantic reads it)
+from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.plugins import pages
-from airflow_provider_fullsms.plugins.airflow_api import AirflowApi, api_root
+from airflow_provider_fullsms.plugins.airflow_api import api_root
 from airflow_provider_fullsms.plugins.balances import BalanceCache, fullsms_conn_ids
-from airflow_provider_fullsms.plugins.ledger_view import CampaignView, TaskKey, decision_key
+from airflow_provider_fullsms.plugins.ledger_view import CampaignView, decision_key
 from airflow_provider_fullsms.plugins.security import Reader, Writer, csrf_token, require
 from airflow_provider_fullsms.plugins.store import campaign_dag_ids, find_campaign, find_campaigns
+from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: Campaigns listed at most (newest first); the "needs attention" filter looks among these.
 LIST_LIMIT = 200
@@ -46,8 +52,8 @@ class TaskBody(BaseModel):
     task_id: str
     map_index: int = Field(-1, ge=-1)
 
-    def key(self) -> TaskKey:
-        return TaskKey(self.dag_id, self.run_id, self.task_id, self.map_index)
+    def key(self) -> TaskAddress:
+        return TaskAddress(self.dag_id, self.run_id, self.task_id, self.map_index)
 
 
 class DecisionBody(TaskBody):
@@ -55,11 +61,13 @@ class DecisionBody(TaskBody):
     decision: Settlement
 
 
-def _task(dag_id: str, run_id: str, task_id: str, map_index: Annotated[int, Query(ge=-1)] = -1) -> TaskKey:
-    return TaskKey(dag_id, run_id, task_id, map_index)
+def _task(
+    dag_id: str, run_id: str, task_id: str, map_index: Annotated[int, Query(ge=-1)] = -1
+) -> TaskAddress:
+    return TaskAddress(dag_id, run_id, task_id, map_index)
 
 
-TaskParams = Annotated[TaskKey, Depends(_task)]
+TaskParams = Annotated[TaskAddress, Depends(_task)]
 
 
 def _html(body: str, nonce: str) -> HTMLResponse:
@@ -86,13 +94,22 @@ def _campaigns(
     return found, readable
 
 
-def _campaign(who: Reader, task: TaskKey) -> CampaignView:
+def _campaign(who: Reader, task: TaskAddress) -> CampaignView:
     require(who.may_read_task_instances(task.dag_id), f"read the task instances of {task.dag_id}")
     with create_session() as session:
         campaign = find_campaign(session, task)
     if campaign is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "This task instance recorded no FullSMS campaign.")
     return campaign
+
+
+@contextmanager
+def _airflow_refusal() -> Iterator[None]:
+    """Airflow's REST API refused a write (its answer is in the message): say so, as a 502."""
+    try:
+        yield
+    except CampaignInputError as error:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(error)) from None
 
 
 def _batches_json(campaign: CampaignView) -> list[dict[str, Any]]:
@@ -157,22 +174,24 @@ def create_app() -> FastAPI:
         return {"balances": [balances.get(conn_id).to_json() for conn_id in conn_ids]}
 
     @app.post("/api/decision")
-    async def record_decision(request: Request, who: Writer, body: DecisionBody) -> dict[str, Any]:
+    def record_decision(request: Request, who: Writer, body: DecisionBody) -> dict[str, Any]:
         require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
         campaign = _campaign(who, body.key())
         if body.batch not in {batch.index for batch in campaign.unknown}:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"Batch {body.batch} is not a batch whose outcome is unknown."
             )
-        await AirflowApi(api_root(request), who.token).set_state(
-            body.key(), decision_key(body.batch), body.decision
-        )
+        with _airflow_refusal():
+            AirflowApi(api_root(request), who.token).set_state(
+                body.key(), decision_key(body.batch), body.decision.value
+            )
         return {"batch": body.batch, "decision": str(body.decision), "applies": "when the task is cleared"}
 
     @app.post("/api/clear")
-    async def clear_task(request: Request, who: Writer, body: TaskBody) -> dict[str, Any]:
+    def clear_task(request: Request, who: Writer, body: TaskBody) -> dict[str, Any]:
         require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
-        cleared = await AirflowApi(api_root(request), who.token).clear(body.key())
-        return {"cleared": cleared}
+        with _airflow_refusal():
+            AirflowApi(api_root(request), who.token).clear(body.key())
+        return {"cleared": body.task_id}
 
     return app

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, Settlement
+
+if TYPE_CHECKING:
+    from airflow_provider_fullsms.settlement import TaskAddress
 
 PLAN_KEY = f"{LEDGER_PREFIX}.plan"
 BATCH_PREFIX = f"{LEDGER_PREFIX}.batch."
@@ -41,22 +44,14 @@ def mask_numbers(text: str) -> str:
     return _NUMBER.sub(lambda match: mask_number(match.group()), text)
 
 
-@dataclass(frozen=True)
-class TaskKey:
-    """One send task instance: where its ledger lives."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
-
-    def as_params(self) -> dict[str, str]:
-        return {
-            "dag_id": self.dag_id,
-            "run_id": self.run_id,
-            "task_id": self.task_id,
-            "map_index": str(self.map_index),
-        }
+def task_params(task: TaskAddress) -> dict[str, str]:
+    """The query parameters of a campaign's page."""
+    return {
+        "dag_id": task.dag_id,
+        "run_id": task.run_id,
+        "task_id": task.task_id,
+        "map_index": str(task.map_index),
+    }
 
 
 @dataclass
@@ -82,7 +77,7 @@ class BatchView:
 class CampaignView:
     """A campaign recorded by one send task's ledger."""
 
-    task: TaskKey
+    task: TaskAddress
     started_at: str
     task_state: str | None
     planned_batches: int
@@ -116,7 +111,7 @@ class CampaignView:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **self.task.as_params(),
+            **task_params(self.task),
             "map_index": self.task.map_index,
             "started_at": self.started_at,
             "task_state": self.task_state,
@@ -174,7 +169,7 @@ def _count(value: Any) -> int | None:
 
 
 def campaign_view(
-    task: TaskKey,
+    task: TaskAddress,
     entries: dict[str, Any],
     *,
     started_at: str,

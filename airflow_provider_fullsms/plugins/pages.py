@@ -12,6 +12,8 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from airflow_provider_fullsms.plugins.ledger_view import task_params
+
 if TYPE_CHECKING:
     from airflow_provider_fullsms.plugins.ledger_view import BatchView, CampaignView
 
@@ -85,7 +87,7 @@ def _figure(value: object) -> str:
 
 
 def campaign_link(campaign: CampaignView) -> str:
-    return "campaign?" + escape(urlencode(campaign.task.as_params()))
+    return "campaign?" + escape(urlencode(task_params(campaign.task)))
 
 
 def list_page(
@@ -195,6 +197,6 @@ def campaign_page(campaign: CampaignView, *, may_edit: bool, nonce: str, csrf: s
         f"{rows}</table>"
     )
     # The script reads which task this is from here.
-    data = "".join(f" data-{name}='{escape(value)}'" for name, value in task.as_params().items())
+    data = "".join(f" data-{name}='{escape(value)}'" for name, value in task_params(task).items())
     body = f"<main id='task'{data}>{body}</main>"
     return _page(f"FullSMS campaign {task.task_id}", body, nonce=nonce, csrf=csrf)

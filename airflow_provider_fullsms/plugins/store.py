@@ -21,9 +21,9 @@ from airflow_provider_fullsms.plugins.ledger_view import (
     DECISION_PREFIX,
     PLAN_KEY,
     CampaignView,
-    TaskKey,
     campaign_view,
 )
+from airflow_provider_fullsms.settlement import TaskAddress
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -69,7 +69,7 @@ def find_campaigns(
     return _views(session, plans)
 
 
-def find_campaign(session: Session, task: TaskKey) -> CampaignView | None:
+def find_campaign(session: Session, task: TaskAddress) -> CampaignView | None:
     """The campaign of one task instance, or ``None`` when it has no ledger."""
     query = select(
         Entry.dag_run_id, Entry.dag_id, Entry.run_id, Entry.task_id, Entry.map_index, Entry.updated_at
@@ -135,7 +135,7 @@ def _views(session: Session, plans: Sequence[Any]) -> list[CampaignView]:
     views = []
     for plan in plans:
         where = (plan.dag_run_id, plan.task_id, plan.map_index)
-        task = TaskKey(plan.dag_id, plan.run_id, plan.task_id, plan.map_index)
+        task = TaskAddress(plan.dag_id, plan.run_id, plan.task_id, plan.map_index)
         views.append(
             campaign_view(
                 task,

@@ -8,7 +8,8 @@ import pytest
 
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
 from airflow_provider_fullsms.plugins.balances import CACHE_SECONDS, BalanceCache
-from airflow_provider_fullsms.plugins.ledger_view import TaskKey, campaign_view, mask_numbers
+from airflow_provider_fullsms.plugins.ledger_view import campaign_view, mask_numbers
+from airflow_provider_fullsms.settlement import TaskAddress as TaskKey
 
 TASK = TaskKey("crm", "run_1", "send", 2)
 
