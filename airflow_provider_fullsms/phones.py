@@ -12,8 +12,8 @@ extension) is refused as :attr:`InvalidReason.LOSSY_FORMAT`.
 Two paths, because campaigns read millions of numbers:
 
 * **Fast**: a string that is already digits-only E.164 (7 to 15 digits, no leading 0), or a
-  ``+`` followed by such digits in groups separated by single spaces or dashes (no group after the
-  country code starting with 0, where a trunk prefix would hide), is taken as written, shape
+  ``+`` followed by such digits in groups separated by single spaces or dashes (the second group
+  not starting with 0, where a trunk prefix would hide), is taken as written, shape
   checked only, without importing anything. FullSMS itself refuses a number that cannot receive
   messages and the summary reports it. With ``default_region`` or ``number_validation="valid"``,
   digits-only strings go through libphonenumber too (a national number may look like E.164).
@@ -44,9 +44,9 @@ __all__ = [
 
 #: FullSMS's digits-only E.164: country code first (never 0), 7 to 15 digits in all.
 NUMBER_PATTERN: Final = re.compile(r"^[1-9]\d{6,14}$", re.ASCII)
-# "+44 7700 900001", "+1-212-555-1234": a plus, then digit groups; a group after the first that
-# starts with 0 may be a trunk prefix ("+44 07700 ...") and takes the full path.
-_PLAIN_INTERNATIONAL: Final = re.compile(r"^\+[1-9]\d*(?:[ \-][1-9]\d*)*$", re.ASCII)
+# "+44 7700 900001", "+1-212-555-1234": a plus, then digit groups. A second group that starts
+# with 0 may be a trunk prefix after the country code ("+44 07700 ...") and takes the full path.
+_PLAIN_INTERNATIONAL: Final = re.compile(r"^\+[1-9]\d*(?:[ \-][1-9]\d*(?:[ \-]\d+)*)?$", re.ASCII)
 _GROUP_SEPARATORS: Final = re.compile(r"[ \-]", re.ASCII)
 # Zero-width characters, bidi marks and embeddings, word joiners and the BOM: pasted with numbers
 # from web pages and right-to-left text, invisible, and no part of the number.
@@ -159,8 +159,10 @@ class NumberParser:
     ) -> None:
         self.default_region = check_region(default_region)
         self.validation = NumberValidation.parse(validation)
+        possible = self.validation is NumberValidation.POSSIBLE
         # Digits-only strings may be national numbers when a region is set; "valid" checks them all.
-        self._fast = self.default_region is None and self.validation is NumberValidation.POSSIBLE
+        self._fast = self.default_region is None and possible
+        self._own_country = _OwnCountry.of(self.default_region) if self.default_region and possible else None
 
     def parse(self, raw: object) -> str:
         """
@@ -175,6 +177,8 @@ class NumberParser:
                 digits = _GROUP_SEPARATORS.sub("", raw[1:])
                 if NUMBER_PATTERN.match(digits):
                     return digits
+        elif self._own_country is not None and type(raw) is str and self._own_country.reads(raw):
+            return raw
         return self._parse(self._text_of(raw), raw)
 
     __call__ = parse
@@ -272,6 +276,65 @@ class NumberParser:
         region = f" (read with default_region {self.default_region!r})" if self.default_region else ""
         raise InvalidNumberError(
             f"phone number {_shown(raw)} {problem}{region} [{reason}] — {_ADVICE[reason]}", reason
+        )
+
+
+class _OwnCountry:
+    """
+    The default region's own numbers in E.164 digits, recognised as libphonenumber would, cheaply.
+
+    libphonenumber reads digits that start with the region's country code as that country's
+    number when they are too long to be a national number, or match its national pattern only
+    without the code. For regions whose trunk prefix is a plain pattern, this repeats that rule with
+    two regex matches, so a CRM of canonical numbers costs no libphonenumber parse per row. Anything
+    else (another country, a trunk prefix, a leading 0, a length not possible) takes the full path.
+    """
+
+    def __init__(
+        self,
+        country_code: str,
+        national: re.Pattern[str],
+        trunk: re.Pattern[str] | None,
+        lengths: frozenset[int],
+    ) -> None:
+        self.country_code = country_code
+        self.national = national
+        self.trunk = trunk
+        self.lengths = lengths
+        self.longest = max(lengths)
+
+    @classmethod
+    def of(cls, region: str) -> _OwnCountry | None:
+        """The shortcut for ``region``, or ``None`` where its rules need libphonenumber itself."""
+        import phonenumbers
+        from phonenumbers import PhoneMetadata
+
+        metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None or metadata.country_code is None:
+            return None
+        if phonenumbers.region_code_for_country_code(metadata.country_code) != region:
+            return None
+        general = metadata.general_desc
+        if metadata.national_prefix_transform_rule or general is None or not general.national_number_pattern:
+            return None
+        prefix = metadata.national_prefix_for_parsing or metadata.national_prefix
+        trunk = re.compile(prefix) if prefix else None
+        if trunk is not None and trunk.match(""):
+            return None  # an optional trunk prefix: libphonenumber's stripping rules decide
+        national = re.compile(general.national_number_pattern)
+        return cls(str(metadata.country_code), national, trunk, frozenset(general.possible_length))
+
+    def reads(self, raw: str) -> bool:
+        """Whether ``raw`` is this country's number in E.164 digits, possible as libphonenumber says."""
+        if not (
+            raw.isascii() and raw.isdigit() and 7 <= len(raw) <= 15 and raw.startswith(self.country_code)
+        ):
+            return False
+        rest = raw[len(self.country_code) :]
+        if rest[:1] == "0" or len(rest) not in self.lengths or (self.trunk and self.trunk.match(rest)):
+            return False
+        return len(raw) > self.longest or (
+            self.national.fullmatch(raw) is None and self.national.fullmatch(rest) is not None
         )
 
 

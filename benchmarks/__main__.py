@@ -46,6 +46,12 @@ def _parse(small: bool) -> dict[str, Any]:
     return bench_parse.run(bench_parse.SMALL_ROUNDS if small else bench_parse.FULL_ROUNDS)
 
 
+def _numbers(small: bool) -> dict[str, Any]:
+    from benchmarks import bench_numbers
+
+    return bench_numbers.run(bench_numbers.SMALL if small else bench_numbers.FULL)
+
+
 def _memory(small: bool) -> dict[str, Any]:
     """The memory benchmark (``benchmarks/bench_memory.py``), its table captured into a section."""
     from benchmarks import bench_memory
@@ -94,6 +100,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "throughput": _throughput,
     "personalised": _personalised,
     "parse": _parse,
+    "numbers": _numbers,
     "memory": _memory,
     "message_analysis": _message_analysis,
 }

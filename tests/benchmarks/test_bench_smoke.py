@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from benchmarks import __main__ as runner
-from benchmarks import bench_parse, bench_personalised, bench_sandbox, bench_throughput, reliability
+from benchmarks import (
+    bench_numbers,
+    bench_parse,
+    bench_personalised,
+    bench_sandbox,
+    bench_throughput,
+    reliability,
+)
 
 
 def header(text: str, first_column: str) -> list[str]:
@@ -178,3 +185,18 @@ def test_reliability_bad_input_checks_run_cases_and_find_no_failures(
     assert all(r["cases"] > 0 for r in rows)
     assert [r["failures"] for r in rows] == [0] * 5
     assert all(c.passed for c in reliability_report["checks"])
+
+
+def test_numbers_compares_the_parser_with_before_and_prints_each_notations_rate() -> None:
+    result = bench_numbers.run(bench_numbers.SMALL)
+
+    assert header(result["text"], "numbers parsed") == [
+        "numbers parsed",
+        "numbers",
+        "numbers/s",
+        "vs canonical",
+    ]
+    assert [r["label"] for r in result["rows"]][-1] == "messy national, default_region GB"
+    assert all(r["numbers"] == bench_numbers.SMALL["messy"] for r in result["rows"])
+    assert len(verdicts(result)) == 1
+    assert "Reproduce: `.venv/bin/python -m benchmarks.bench_numbers --small`" in result["text"]

@@ -160,3 +160,28 @@ def test_canonical_numbers_never_import_phonenumbers() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("region", ["GB", "US", "IL", "DE", "IT", "IN", "MX", "AR"])
+def test_the_regions_own_canonical_numbers_read_as_libphonenumber_reads_them(region: str) -> None:
+    # The default region's shortcut for canonical digits must agree with libphonenumber's full
+    # path on every number, accepted or refused.
+    import random
+
+    import phonenumbers
+
+    shortcut = NumberParser(region)
+    full = NumberParser(region)
+    full._own_country = None
+    code = str(phonenumbers.country_code_for_region(region))
+    generator = random.Random(region)
+    for _ in range(400):
+        number = code + str(generator.randrange(10**13))[: generator.randint(5, 15 - len(code))]
+
+        def read(parser: NumberParser, number: str = number) -> str:
+            try:
+                return parser.parse(number)
+            except InvalidNumberError as error:
+                return error.reason
+
+        assert read(shortcut) == read(full), number
