@@ -1,0 +1,186 @@
+"""
+Benchmark: shards across Celery workers -- the same sharded DAG on two workers against one.
+
+``fullsms_balance_gated_batches`` (4 mapped send tasks, one per shard file) runs on a real
+CeleryExecutor deployment: PostgreSQL, Redis, api-server, scheduler, dag-processor, triggerer and
+two Celery workers of 2 slots each, against a sandbox that adds 200 ms to every send, as a far
+away API would. Then one worker is stopped and the same DAG runs again on the other alone. Both
+runs must text every phone once; the figure is the ratio of their wall times (the DAG run's start
+to end, as Airflow recorded them), and of their shard phases (first shard started to last ended).
+
+Target: two workers take <= 0.6 x the wall time of one.
+
+Reproduce with::
+
+    .venv/bin/python -m benchmarks.bench_celery_shards            # 4 shards of 40,000
+    .venv/bin/python -m benchmarks.bench_celery_shards --small    # 4 shards of 1,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks._common import (
+    BENCH_TOKEN,
+    BIG_BALANCE,
+    Check,
+    connection_json,
+    ensure_airflow_home,
+    fresh,
+    markdown_table,
+    report,
+)
+
+if TYPE_CHECKING:
+    from tests.e2e.airflow_stack import AirflowStack
+
+DAG_ID = "fullsms_balance_gated_batches"
+EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
+WORKERS = ("worker-a", "worker-b")
+SHARDS = 4
+LATENCY_MS = 200
+FULL_SHARD_SIZE = 40_000
+SMALL_SHARD_SIZE = 1_000
+GOAL = 0.6
+COMMAND = ".venv/bin/python -m benchmarks.bench_celery_shards"
+
+
+@dataclass
+class ShardRun:
+    """One run of the sharded DAG, as the REST API reports it."""
+
+    state: str
+    seconds: float
+    shard_seconds: float
+    #: The worker (hostname) of each shard's last try, by map index.
+    shard_hosts: list[str] = field(default_factory=list)
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def run_dag(
+    stack: AirflowStack, run_id: str, *, shards: int, shard_size: int, work_dir: Path, timeout: float = 600
+) -> ShardRun:
+    """Trigger the sharded DAG, wait for it to finish, and read its times and workers."""
+    conf = {"shards": shards, "shard_size": shard_size, "work_dir": str(work_dir)}
+    stack.trigger(DAG_ID, run_id, conf=conf)
+    state = stack.wait_for_run(DAG_ID, run_id, timeout)
+    run = stack.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}")
+    shard_tis = [
+        ti
+        for ti in stack.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})[
+            "task_instances"
+        ]
+        if ti["task_id"] == "send_shard"
+    ]
+    shard_tis.sort(key=lambda ti: ti["map_index"])
+    starts = [_time(ti["start_date"]) for ti in shard_tis if ti["start_date"]]
+    ends = [_time(ti["end_date"]) for ti in shard_tis if ti["end_date"]]
+    return ShardRun(
+        state=state,
+        seconds=(_time(run["end_date"]) - _time(run["start_date"])).total_seconds(),
+        shard_seconds=(max(ends) - min(starts)).total_seconds() if starts and ends else float("nan"),
+        shard_hosts=[ti["hostname"] for ti in shard_tis],
+    )
+
+
+def run(shard_size: int = FULL_SHARD_SIZE) -> dict[str, Any]:
+    """
+    Start the deployment, run the DAG on two workers, stop one, run it again.
+
+    :return: ``{"rows": [...], "checks": [...], "text": <the printed section>}``.
+    """
+    from airflow_provider_fullsms.sandbox.testing import SandboxProcess
+    from tests.e2e.airflow_stack import celery_stack
+
+    ensure_airflow_home()
+    root = Path(tempfile.mkdtemp(prefix="fullsms-bench-celery-"))
+    try:
+        dags = root / "dags"
+        dags.mkdir()
+        shutil.copy(EXAMPLE_DAGS / f"{DAG_ID}.py", dags)
+        rows = []
+        with SandboxProcess(balance=BIG_BALANCE, token=BENCH_TOKEN) as sandbox:
+            env = {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection_json(sandbox.url, sandbox.token)}
+            with celery_stack(root, dags, env, WORKERS) as stack:
+                stack.wait_for_dag(DAG_ID)
+                for label, stopped in (("two workers", None), ("one worker", WORKERS[1])):
+                    if stopped:
+                        stack.stop_worker(stopped)
+                    fresh(sandbox, latency_ms=LATENCY_MS)
+                    result = run_dag(
+                        stack, label.replace(" ", "_"), shards=SHARDS, shard_size=shard_size, work_dir=root
+                    )
+                    texts = Counter(message["to"] for message in sandbox.client.messages())
+                    rows.append(
+                        {
+                            "label": label,
+                            "run": result,
+                            "phones": len(texts),
+                            "max_per_phone": max(texts.values(), default=0),
+                            "workers_used": len(set(result.shard_hosts)),
+                        }
+                    )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return _section(rows, shard_size)
+
+
+def _section(rows: list[dict[str, Any]], shard_size: int) -> dict[str, Any]:
+    two, one = rows[0]["run"], rows[1]["run"]
+    ratio = two.seconds / one.seconds
+    shard_ratio = two.shard_seconds / one.shard_seconds
+    expected = SHARDS * shard_size
+    table = markdown_table(
+        ["deployment", "DAG run s", "shard phase s", "workers used", "phones texted", "texts per phone"],
+        [
+            (
+                row["label"],
+                f"{row['run'].seconds:.1f}",
+                f"{row['run'].shard_seconds:.1f}",
+                row["workers_used"],
+                f"{row['phones']:,}",
+                f"max {row['max_per_phone']}",
+            )
+            for row in rows
+        ],
+    )
+    checks = [
+        Check("two workers / one worker, DAG run", f"{ratio:.2f}x", f"<= {GOAL}x", ratio <= GOAL),
+        Check(
+            "every phone texted once, both runs",
+            ", ".join(f"{r['phones']:,} x{r['max_per_phone']}" for r in rows),
+            f"{expected:,} x1",
+            all(r["phones"] == expected and r["max_per_phone"] == 1 for r in rows),
+        ),
+    ]
+    body = (
+        f"{SHARDS} shards of {shard_size:,} recipients, {LATENCY_MS} ms added to every send, "
+        f"workers of 2 slots each.\n\n{table}\n\nShard phase ratio: {shard_ratio:.2f}x."
+    )
+    command = COMMAND + ("" if shard_size == FULL_SHARD_SIZE else f" --shard-size {shard_size}")
+    text = report("Shards across Celery workers: two workers against one", body, checks, command)
+    return {"rows": rows, "checks": checks, "text": text}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the size, run, print the section."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0] if __doc__ else None)
+    parser.add_argument("--small", action="store_true", help=f"shards of {SMALL_SHARD_SIZE:,}")
+    parser.add_argument("--shard-size", type=int, help=f"default {FULL_SHARD_SIZE:,}")
+    args = parser.parse_args(argv)
+    print(run(args.shard_size or (SMALL_SHARD_SIZE if args.small else FULL_SHARD_SIZE))["text"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
