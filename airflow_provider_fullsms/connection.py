@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
@@ -171,10 +171,10 @@ def format_send_at(value: datetime | str | None, tz: Timezone | FixedTimezone) -
         text = value.strip()
         if _SEND_AT_PATTERN.match(text):
             try:
-                datetime.strptime(text, SEND_AT_FORMAT)
+                local = datetime.strptime(text, SEND_AT_FORMAT)
             except ValueError:
                 raise _bad_send_at(value) from None
-            return text
+            return _wall_clock(local, tz, value)
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
@@ -187,12 +187,47 @@ def format_send_at(value: datetime | str | None, tz: Timezone | FixedTimezone) -
             "(e.g. pendulum.datetime(..., tz='UTC')) or a 'YYYY-MM-DD HH:MM:SS' string in the "
             "connection's timezone."
         )
-    return value.astimezone(tz).strftime(SEND_AT_FORMAT)
+    try:
+        local = value.astimezone(tz).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise _bad_send_at(value, "is out of the range of dates") from None
+    return _wall_clock(local, tz, value)
 
 
-def _bad_send_at(value: object) -> FullSmsConfigurationError:
+def _wall_clock(local: datetime, tz: Timezone | FixedTimezone, value: object) -> str:
+    """
+    ``local`` in FullSMS's format, refused when that wall-clock time is not one moment in ``tz``.
+
+    FullSMS reads ``send_at`` as a wall-clock time in the account's timezone: a time the clocks
+    skip when they go forward does not exist, and one they pass twice when they go back could be
+    either; both are refused rather than guessed.
+    """
+    try:
+        first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
+        changes = first.utcoffset() != second.utcoffset()
+        exists = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
+    except (OverflowError, ValueError):
+        raise _bad_send_at(value, "is out of the range of dates") from None
+    if changes:
+        problem = (
+            "happens twice (the clocks go back then), so FullSMS could send at either"
+            if exists
+            else "does not exist (the clocks go forward then)"
+        )
+        raise FullSmsConfigurationError(
+            f"send_at={_shown(value)} is {local:%Y-%m-%d %H:%M:%S} in {tz.name}, a time that {problem}: "
+            "pick a time outside the daylight-saving change, or an aware datetime in another hour."
+        )
+    return local.strftime(SEND_AT_FORMAT)
+
+
+def _shown(value: object) -> str:
+    return repr(value.isoformat() if isinstance(value, datetime) else value)
+
+
+def _bad_send_at(value: object, problem: str = "is not a date and time") -> FullSmsConfigurationError:
     return FullSmsConfigurationError(
-        f"send_at={value!r} is not a date and time: use 'YYYY-MM-DD HH:MM:SS' (in the connection's "
+        f"send_at={_shown(value)} {problem}: use 'YYYY-MM-DD HH:MM:SS' (in the connection's "
         "timezone), an ISO 8601 string with an offset, or an aware datetime."
     )
 

@@ -17,6 +17,7 @@ from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.sms import InvalidMessageError, check_message
 
 if TYPE_CHECKING:
+    import types
     from collections.abc import Mapping
 
 
@@ -73,6 +74,10 @@ class MessageSource:
         :raises CampaignInputError: both or neither of a text and a template, or an option that
             needs rows without them.
         """
+        _check_type("message", message, str, "a text such as 'Hello {name}'")
+        _check_type("template_id", template_id, int | str, "a FullSMS template's id such as 42")
+        _check_type("message_column", message_column, str, "the name of a column of the rows")
+        _check_type("personalise", personalise, bool, "True or False")
         message = message if message not in (None, "") else None
         if template_id not in (None, ""):
             if message is not None:
@@ -176,3 +181,14 @@ class TextChecker:
         if len(self._seen) >= self._limit:
             self._seen.clear()
         self._seen.add(text)
+
+
+def _check_type(name: str, value: object, expected: type | types.UnionType, example: str) -> None:
+    """Refuse a parameter of the wrong type (``None`` is always allowed) with what to pass instead."""
+    if value is None or (
+        isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+    ):
+        return
+    raise CampaignInputError(
+        f"{name}={value!r:.80} (a {type(value).__name__}): pass {example}, or leave it out."
+    )
