@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
 
+    import jinja2
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_fullsms.campaigns import (
@@ -136,6 +137,33 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         self.message_column = message_column
         self.personalise = personalise
         self.max_concurrency = max_concurrency
+
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        """
+        Render the templated fields, except the audience when it is plain data.
+
+        A list of numbers or rows is data, not templates: it is used as given, so rendering costs
+        nothing per recipient (Jinja would compile every number) and a CRM value such as
+        ``"{{ 7*7 }}"`` in a row stays text. A templated string (``numbers="{{ ... }}"``), an
+        ``XComArg``, and a number written as a template inside a list still render.
+        """
+        audience = {}
+        for name in ("numbers", "recipients"):
+            value = getattr(self, name)
+            if isinstance(value, list | tuple):
+                audience[name] = value
+                setattr(self, name, None)  # skipped by Airflow's rendering: it renders non-empty fields
+        try:
+            super().render_template_fields(context, jinja_env)
+        finally:
+            for name, value in audience.items():
+                setattr(self, name, value)
+        if isinstance(self.numbers, list | tuple) and any(_templated(number) for number in self.numbers):
+            jinja_env = jinja_env or self.get_template_env()
+            self.numbers = [
+                self.render_template(number, context, jinja_env) if _templated(number) else number
+                for number in self.numbers
+            ]
 
     def _execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
@@ -324,3 +352,8 @@ class FullSmsGetBalanceOperator(FullSmsBaseOperator):
                 "before sending (nothing was sent)."
             )
         return balance
+
+
+def _templated(value: object) -> bool:
+    """Whether a number in a list is written as a Jinja template."""
+    return type(value) is str and "{" in value
