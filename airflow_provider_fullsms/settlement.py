@@ -111,13 +111,20 @@ class AirflowApi:
         )
 
     def clear(self, task: TaskAddress) -> None:
-        """Clear the task instance (whatever its state), so the scheduler runs it again."""
+        """Clear the task instance (whatever its state) and its downstream tasks, so the run finishes."""
         target: str | list[Any] = task.task_id if task.map_index < 0 else [task.task_id, task.map_index]
         self._call(
             "POST",
             f"/api/v2/dags/{quote(task.dag_id, safe='')}/clearTaskInstances",
             "clear the task",
-            json={"dry_run": False, "dag_run_id": task.run_id, "task_ids": [target], "only_failed": False},
+            json={
+                "dry_run": False,
+                "dag_run_id": task.run_id,
+                "task_ids": [target],
+                "only_failed": False,
+                # The tasks after it failed as upstream_failed: they run again too, so the run finishes.
+                "include_downstream": True,
+            },
         )
 
 

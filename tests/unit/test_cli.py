@@ -68,7 +68,13 @@ def test_settle_writes_one_decision_key_per_batch_then_clears(airflow: Any) -> N
         (
             "POST",
             "/api/v2/dags/campaign/cleartaskinstances",
-            {"dry_run": False, "dag_run_id": "manual__1", "task_ids": ["send"], "only_failed": False},
+            {
+                "dry_run": False,
+                "dag_run_id": "manual__1",
+                "task_ids": ["send"],
+                "only_failed": False,
+                "include_downstream": True,
+            },
         ),
     ]
 
