@@ -349,30 +349,23 @@ _ADVICE: Final = {
 }
 
 
-def _parse_errors() -> dict[int, tuple[InvalidReason, str]]:
-    # The NumberParseException error types, as plain ints so this module imports no phonenumbers.
-    return {
-        0: (InvalidReason.NOT_POSSIBLE, "has no country code libphonenumber knows"),
-        1: (InvalidReason.NOT_A_NUMBER, "is not a phone number"),
-        2: (InvalidReason.TOO_SHORT, "is too short after the international prefix"),
-        3: (InvalidReason.TOO_SHORT, "is too short"),
-        4: (InvalidReason.TOO_LONG, "is too long"),
-    }
-
-
-def _possible_errors() -> dict[int, tuple[InvalidReason, str]]:
-    # phonenumbers.ValidationResult values, as plain ints for the same reason.
-    return {
-        1: (InvalidReason.NOT_POSSIBLE, "has no country code libphonenumber knows"),
-        2: (InvalidReason.TOO_SHORT, "is too short for its country"),
-        3: (InvalidReason.TOO_LONG, "is too long for its country"),
-        4: (InvalidReason.TOO_SHORT, "is too short for its country (a local number without area code)"),
-        5: (InvalidReason.NOT_POSSIBLE, "has a length no number of its country has"),
-    }
-
-
-_PARSE_ERRORS: Final = _parse_errors()
-_POSSIBLE_ERRORS: Final = _possible_errors()
+_NO_COUNTRY_CODE: Final = (InvalidReason.NOT_POSSIBLE, "has no country code libphonenumber knows")
+# NumberParseException error types and ValidationResult values, as plain ints, so this module
+# imports no phonenumbers.
+_PARSE_ERRORS: Final = {
+    0: _NO_COUNTRY_CODE,
+    1: (InvalidReason.NOT_A_NUMBER, "is not a phone number"),
+    2: (InvalidReason.TOO_SHORT, "is too short after the international prefix"),
+    3: (InvalidReason.TOO_SHORT, "is too short"),
+    4: (InvalidReason.TOO_LONG, "is too long"),
+}
+_POSSIBLE_ERRORS: Final = {
+    1: _NO_COUNTRY_CODE,
+    2: (InvalidReason.TOO_SHORT, "is too short for its country"),
+    3: (InvalidReason.TOO_LONG, "is too long for its country"),
+    4: (InvalidReason.TOO_SHORT, "is too short for its country (a local number without area code)"),
+    5: (InvalidReason.NOT_POSSIBLE, "has a length no number of its country has"),
+}
 _DEFAULT_PARSER: NumberParser | None = None
 
 
