@@ -15,8 +15,9 @@ Two paths, because campaigns read millions of numbers:
   ``+`` followed by such digits in groups separated by single spaces or dashes (the second group
   not starting with 0, where a trunk prefix would hide), is taken as written, shape
   checked only, without importing anything. FullSMS itself refuses a number that cannot receive
-  messages and the summary reports it. With ``default_region`` or ``number_validation="valid"``,
-  digits-only strings go through libphonenumber too (a national number may look like E.164).
+  messages and the summary reports it. With ``default_region``, a digits-only string may be a
+  national number, so only the region's own E.164 numbers keep a shortcut (libphonenumber's rule
+  for them, repeated with two regex matches); ``number_validation="valid"`` has no fast path.
 * **Full**: everything else goes through Google's libphonenumber (the ``phonenumbers`` package),
   imported on the first such number, never while a DAG file is parsed.
 """
@@ -159,10 +160,15 @@ class NumberParser:
     ) -> None:
         self.default_region = check_region(default_region)
         self.validation = NumberValidation.parse(validation)
-        possible = self.validation is NumberValidation.POSSIBLE
-        # Digits-only strings may be national numbers when a region is set; "valid" checks them all.
-        self._fast = self.default_region is None and possible
-        self._own_country = _OwnCountry.of(self.default_region) if self.default_region and possible else None
+        # The fast paths check the shape only, which is what "possible" asks of a number written
+        # in E.164. "valid" sends every number through libphonenumber.
+        self._fast = self.validation is NumberValidation.POSSIBLE
+        # With a region, digits-only strings may be national numbers: only the region's own
+        # numbers keep a (libphonenumber-exact) shortcut.
+        self._canonical = self._fast and self.default_region is None
+        self._own_country = (
+            _OwnCountry.of(self.default_region) if self.default_region and self._fast else None
+        )
 
     def parse(self, raw: object) -> str:
         """
@@ -171,14 +177,14 @@ class NumberParser:
         :raises InvalidNumberError: not one number, with the reason.
         """
         if type(raw) is str and self._fast:
-            if raw.isascii() and raw.isdigit() and 7 <= len(raw) <= 15 and raw[0] != "0":
+            if self._canonical and raw.isascii() and raw.isdigit() and 7 <= len(raw) <= 15 and raw[0] != "0":
+                return raw
+            if self._own_country is not None and self._own_country.reads(raw):
                 return raw
             if _PLAIN_INTERNATIONAL.match(raw):
                 digits = _GROUP_SEPARATORS.sub("", raw[1:])
                 if NUMBER_PATTERN.match(digits):
                     return digits
-        elif self._own_country is not None and type(raw) is str and self._own_country.reads(raw):
-            return raw
         return self._parse(self._text_of(raw), raw)
 
     __call__ = parse
@@ -213,14 +219,13 @@ class NumberParser:
             self._refuse(raw, "has an extension, which SMS cannot dial", InvalidReason.LOSSY_FORMAT)
         digits = _SEPARATORS.sub("", text)
         if not digits or not digits.lstrip("+").isdigit() or not digits.isascii():
-            problem = (
-                "has no digits"
-                if not any(c.isdigit() for c in digits)
-                else (
-                    "contains characters other than digits, spaces, dashes, dots, parentheses and a leading +"
-                )
+            if not any(c.isdigit() for c in digits):
+                self._refuse(raw, "has no digits", InvalidReason.NOT_A_NUMBER)
+            self._refuse(
+                raw,
+                "contains characters other than digits, spaces, dashes, dots, parentheses and a leading +",
+                InvalidReason.NOT_A_NUMBER,
             )
-            self._refuse(raw, problem, InvalidReason.NOT_A_NUMBER)
         if digits.startswith("00"):  # the international call prefix most of the world dials
             digits = "+" + digits[2:]
         if digits.startswith("+0"):
