@@ -110,6 +110,12 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
                 "No task_state_store in the context: resumption is off. Batches are not recorded "
                 "between tries (a batch whose outcome is unknown is still never resent in this try)."
             )
+        elif _clears_state_on_success():
+            self.log.warning(
+                "[state_store] clear_on_success is on: when this task succeeds Airflow deletes its "
+                "ledger, so clearing the task after success would text everyone again. Turn it off "
+                "for DAGs that send, or never clear a send task that succeeded."
+            )
         return Ledger(store)
 
     def _send_at(self, ledger: Ledger) -> str | None:
@@ -201,3 +207,10 @@ def _task_options(context: Context) -> str:
     options = f"--dag-id {ti.dag_id} --run-id {ti.run_id} --task-id {ti.task_id}"
     map_index = getattr(ti, "map_index", -1)
     return options if map_index in (-1, None) else f"{options} --map-index {map_index}"
+
+
+def _clears_state_on_success() -> bool:
+    """Whether Airflow deletes a task's state store when the task succeeds (``[state_store]``)."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return conf.getboolean("state_store", "clear_on_success", fallback=False)

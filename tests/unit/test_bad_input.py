@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL, connection_json
 from tests.unit.test_operators import context, numbers, send_op
@@ -69,3 +70,18 @@ def test_a_time_just_outside_the_change_is_sent_as_written(london: Any) -> None:
     summary = send_op(numbers=numbers(3), send_at="2099-10-31 02:30:00").execute(context())
     assert summary["send_at"] == "2099-10-31 02:30:00"
     assert london.last_request.json()["send_at"] == "2099-10-31 02:30:00"
+
+
+def test_a_send_task_warns_when_airflow_deletes_its_ledger_on_success(
+    monkeypatch: pytest.MonkeyPatch, london: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    london.get(f"{FAKE_URL}/account/numbers", json=docs.NUMBERS)
+    london.get(f"{FAKE_URL}/account/senderids", json=docs.SENDER_IDS)
+    london.post(f"{FAKE_URL}/messages/send/to_numbers", json=docs.SEND_TO_NUMBERS)
+    store = MemoryStateStore()
+    monkeypatch.setenv("AIRFLOW__STATE_STORE__CLEAR_ON_SUCCESS", "False")
+    send_op(numbers=numbers(2)).execute(context(store))
+    assert "clear_on_success" not in capsys.readouterr().out
+    monkeypatch.setenv("AIRFLOW__STATE_STORE__CLEAR_ON_SUCCESS", "True")
+    send_op(numbers=numbers(2)).execute(context(MemoryStateStore()))
+    assert capsys.readouterr().out.count("clearing the task after success would text everyone again") == 1
