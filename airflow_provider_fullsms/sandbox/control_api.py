@@ -26,6 +26,10 @@ class BalanceBody(BaseModel):
     balance: float
 
 
+class UnreachableBody(BaseModel):
+    numbers: list[str] = Field(description="Numbers FullSMS refuses as unable to receive messages.")
+
+
 class FaultBody(BaseModel):
     kind: str = Field(description=", ".join(FaultKind))
     path: str | None = Field(None, description="A vendor path; default: every vendor path.")
@@ -73,6 +77,17 @@ async def sandbox_balance(request: Request, account: SandboxAccount, state: Sand
         return field_errors({"balance": ["The balance must be a number."]})
     state.set_balance(account, balance)
     return json_response(200, {"balance": money_json(account.balance)})
+
+
+@router.put("/unreachable", openapi_extra=body_schema(UnreachableBody))
+async def sandbox_unreachable(request: Request, account: SandboxAccount, state: Sandbox) -> Response:
+    """Phones that cannot receive messages: a send naming one gets FullSMS's 422 ``to_numbers.N``."""
+    body = await read_json(request)
+    numbers = body.get("numbers")
+    if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+        return field_errors({"numbers": ["The numbers must be a list of strings."]})
+    state.unreachable = frozenset(numbers)
+    return json_response(200, {"unreachable": sorted(state.unreachable)})
 
 
 @router.post("/reset")

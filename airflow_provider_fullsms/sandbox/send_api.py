@@ -177,8 +177,9 @@ async def send_to_numbers(request: Request, account: VendorAccount, state: Sandb
                 valid.append(number)
             else:
                 invalid.append(number)
-        if not valid:
-            for index in range(len(to_numbers)):
+        unreachable = state.unreachable
+        for index, number in enumerate(to_numbers):
+            if not valid or number in unreachable:
                 errors[f"to_numbers.{index}"] = ["Given number is invalid or could not receive messages"]
     send = _Send(body, errors)
     if errors:

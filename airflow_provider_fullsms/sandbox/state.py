@@ -112,6 +112,8 @@ class SandboxState:
             self.otps = {}
             self.request_counts = {}
             self._scheduled = []
+            #: Numbers that "could not receive messages": a send naming one is refused with a 422.
+            self.unreachable: frozenset[str] = frozenset()
             for account, raw in zip(accounts, self.seed["accounts"], strict=True):
                 for entry in raw.get("otps", DEFAULT_ACCOUNT["otps"] if account is accounts[0] else []):
                     otp = build_otp(entry, account, self.clock())

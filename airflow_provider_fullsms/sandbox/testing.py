@@ -98,6 +98,10 @@ class SandboxClient:
         """
         self._request("PUT", "/_sandbox/balance", json={"balance": balance})
 
+    def set_unreachable(self, numbers: list[str]) -> None:
+        """Make ``numbers`` phones that cannot receive messages (FullSMS's 422 ``to_numbers.N``)."""
+        self._request("PUT", "/_sandbox/unreachable", json={"numbers": numbers})
+
     def reset(self) -> None:
         """Return the sandbox to its seed: balance, empty inbox, no OTPs, faults or request counts."""
         self._request("POST", "/_sandbox/reset")

@@ -275,3 +275,18 @@ def test_bad_list_sends_fail_clearly_and_send_nothing(
     with pytest.raises(AirflowFailException, match=match):
         FullSmsSendToListsOperator(task_id="lists", **kwargs).execute(ctx())
     assert sbx.requests_count(SEND_LISTS) == 0
+
+
+def test_phones_fullsms_refuses_are_reported_and_everyone_else_is_texted(sbx: SandboxClient) -> None:
+    audience = numbers(1200)
+    sbx.set_unreachable([audience[3], audience[700]])
+    rows = [{"number": n, "name": f"P{i}"} for i, n in enumerate(audience[:4])]
+    personal = send_op(recipients=rows, message="Hi {name}").execute(ctx(MemoryStateStore()))
+    assert personal["sent"] == 3
+    assert personal["invalid"]["numbers"] == [audience[3]]
+    bulk = send_op(numbers=audience[4:]).execute(ctx(MemoryStateStore()))
+    assert bulk["sent"] == 1195
+    assert bulk["invalid"]["numbers"] == [audience[700]]
+    received = per_phone(sbx)
+    assert set(received) == set(audience) - {audience[3], audience[700]}
+    assert max(received.values()) == 1

@@ -247,3 +247,17 @@ def test_parallel_sends_lose_no_charge_and_no_message(sbx: SandboxClient) -> Non
     assert sbx.balance() == 60.0  # 100 - 800 x 0.05, exactly
     assert sbx.requests_count("messages/send/to_numbers") == 400
 
+
+def test_a_send_naming_an_unreachable_phone_is_refused_whole_like_fullsms(
+    api: Api, sbx: SandboxClient
+) -> None:
+    sbx.set_unreachable([NUMBERS[1]])
+    answer = send(api, "Hi", NUMBERS)
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == {
+        "to_numbers.1": ["Given number is invalid or could not receive messages"]
+    }
+    assert sbx.messages() == []  # FullSMS sent nothing of that request
+    assert send(api, "Hi", [NUMBERS[0], NUMBERS[2]]).status_code == 200
+    sbx.reset()
+    assert send(api, "Hi", NUMBERS).status_code == 200
