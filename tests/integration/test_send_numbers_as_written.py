@@ -55,6 +55,20 @@ def test_the_connections_default_region_applies_and_the_task_wins(
     assert per_phone(sbx) == {"447700900123": 1, "972541111111": 1}
 
 
+def test_the_connections_number_validation_applies_and_the_task_wins(
+    sandbox: SandboxProcess, sbx: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FULLSMS_DEFAULT",
+        connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO", number_validation="valid"),
+    )
+    strict = send_op(numbers=["+1 212 555 2368", "447700900001"]).execute(ctx())
+    send_op(numbers=["447700900002"], number_validation="possible").execute(ctx())
+
+    assert strict["invalid"]["reasons"] == {"not_valid": 1}
+    assert per_phone(sbx) == {"12125552368": 1, "447700900002": 1}
+
+
 def test_a_national_number_without_a_region_is_invalid_with_the_reason(sbx: SandboxClient) -> None:
     summary = send_op(numbers=["07700 900123", "+44 7700 900001"]).execute(ctx())
 
