@@ -185,3 +185,53 @@ def test_the_regions_own_canonical_numbers_read_as_libphonenumber_reads_them(reg
                 return error.reason
 
         assert read(shortcut) == read(full), number
+
+
+@pytest.mark.parametrize("region", ["GB", "DE", "FR", "IN", "IL", "NL", "ZA", "US", "RU", "BR"])
+def test_a_chunk_of_national_numbers_reads_as_each_number_alone(region: str) -> None:
+    # The bulk reading of a chunk must give what libphonenumber gives each number, or step aside
+    # (None) so each is read alone: national formats of real number ranges, with and without
+    # separators, plus random digits after the trunk prefix.
+    import random
+
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    bulk = NumberParser(region)
+    full = NumberParser(region)
+    full._own_country = None
+    generator = random.Random(region)
+    written = []
+    for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        national = str(example.national_number)
+        for _ in range(100):
+            number = phonenumbers.parse(
+                f"+{example.country_code}{national[:-3]}{generator.randrange(1000):03d}"
+            )
+            written.append(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
+    written += ["0" + str(generator.randrange(10**12))[: generator.randint(4, 12)] for _ in range(200)]
+
+    def read(number: str) -> str:
+        try:
+            return full.parse(number)
+        except InvalidNumberError as error:
+            return error.reason
+
+    for number in written:
+        chunk = bulk.parse_chunk([number, number.replace(" ", "")])
+        assert chunk is None or chunk == [read(number)] * 2, number
+
+
+def test_a_chunk_of_canonical_numbers_is_read_at_once_and_anything_else_one_by_one() -> None:
+    parser = NumberParser()
+
+    assert parser.parse_chunk(["447700900001", "12025550123"]) == ["447700900001", "12025550123"]
+    assert parser.parse_chunk(["447700900001", "07700 900123"]) is None
+    assert parser.parse_chunk(["447700900001", 447700900002]) is None
+    assert parser.parse_chunk(["4477009\n00001"]) is None
+    assert NumberParser("GB").parse_chunk(["07700 900123", "020-7946-0018"]) == [
+        "447700900123",
+        "442079460018",
+    ]
+    assert NumberParser("GB", "valid").parse_chunk(["07700 900123"]) is None
