@@ -113,37 +113,6 @@ _READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _WRITE_RETRY_STATUSES = frozenset({429, 503})
 
 
-def error_for_status(
-    status_code: int,
-    content: bytes,
-    headers: Mapping[str, str],
-    *,
-    what: str,
-    idempotent: bool,
-    secrets: Iterable[str] = (),
-) -> FullSmsError:
-    """
-    The error to raise for an error response, with ``retryable`` decided.
-
-    :param what: the request, e.g. ``POST messages/send/to_numbers``, for messages.
-    :param idempotent: whether repeating the request can change nothing (reads).
-    :param secrets: values redacted from any response text the error keeps (the API token).
-    """
-    error = error_from_response(status_code, content, headers, secrets=secrets)
-    # Any 5xx but 503 on a write is ambiguous, not only the documented 500 and the usual 502/504:
-    # a proxy's 520-524 may have forwarded the request before giving up on the answer.
-    if not idempotent and status_code >= 500 and status_code not in _WRITE_RETRY_STATUSES:
-        return FullSmsOutcomeUnknownError(
-            what, f"FullSMS answered {status_code}: {error.message}", status_code=status_code
-        )
-    retry_statuses = _READ_RETRY_STATUSES if idempotent else _WRITE_RETRY_STATUSES
-    # Only a plain rate limit is transient: the documented OTP 429s are business refusals.
-    error.retryable = status_code in retry_statuses and (
-        status_code != 429 or type(error) is FullSmsRateLimitError
-    )
-    return error
-
-
 def read_response(
     status_code: int,
     content: bytes,
@@ -156,11 +125,28 @@ def read_response(
     """
     The decoded JSON of a 2xx answer; for any other status, raise the policy's error.
 
+    The error has ``retryable`` decided: a 429 of any body, and for reads also 502/503/504, are
+    safe to repeat; on a write any 5xx but 503 is ambiguous (outcome unknown).
+
+    :param what: the request, e.g. ``POST messages/send/to_numbers``, for messages.
+    :param idempotent: whether repeating the request can change nothing (reads).
     :param secrets: values redacted from any response text an error keeps (the API token).
     """
     if 200 <= status_code < 300:
         return decode_json(status_code, content, secrets)
-    raise error_for_status(status_code, content, headers, what=what, idempotent=idempotent, secrets=secrets)
+    error = error_from_response(status_code, content, headers, secrets=secrets)
+    # Any 5xx but 503 on a write is ambiguous, not only the documented 500 and the usual 502/504:
+    # a proxy's 520-524 may have forwarded the request before giving up on the answer.
+    if not idempotent and status_code >= 500 and status_code not in _WRITE_RETRY_STATUSES:
+        raise FullSmsOutcomeUnknownError(
+            what, f"FullSMS answered {status_code}: {error.message}", status_code=status_code
+        )
+    retry_statuses = _READ_RETRY_STATUSES if idempotent else _WRITE_RETRY_STATUSES
+    # Only a plain rate limit is transient: the documented OTP 429s are business refusals.
+    error.retryable = status_code in retry_statuses and (
+        status_code != 429 or type(error) is FullSmsRateLimitError
+    )
+    raise error
 
 
 def error_for_transport(
@@ -201,7 +187,6 @@ __all__ = [
     "NO_RETRY",
     "RetryPolicy",
     "TransportFailure",
-    "error_for_status",
     "error_for_transport",
     "is_idempotent",
     "is_retryable",
