@@ -99,6 +99,26 @@ class CompactNumberSet:
             return True
         return False
 
+    def add_new(self, keys: list[int]) -> bool:
+        """
+        Add every key of ``keys`` if none is in the set yet and none repeats; else add nothing.
+
+        A chunk of an audience is usually all new numbers: two C-level set operations say so for
+        the whole chunk. ``False`` (a duplicate somewhere, or the set is compact already) means
+        the caller adds the keys one by one with :meth:`add`.
+
+        :param keys: positive ints below 2**63.
+        """
+        small = self._small
+        if small is None or self._count + len(keys) > self._small_limit or not small.isdisjoint(keys):
+            return False
+        small.update(keys)
+        if len(small) - self._count != len(keys):
+            small.difference_update(keys)  # none was there before, so this undoes the update
+            return False
+        self._count += len(keys)
+        return True
+
     def _insert(self, segment: int, hashed: int, key: int) -> bool:
         bits = self._bits[segment]
         table, mask = self._tables[segment], (1 << bits) - 1

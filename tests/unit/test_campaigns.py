@@ -76,6 +76,28 @@ def test_compact_number_set_is_much_smaller_than_a_set() -> None:
     assert compact.nbytes / len(compact) < 24
 
 
+@pytest.mark.parametrize(
+    ("before", "chunk", "added"),
+    [
+        ([], [1, 2, 3], True),
+        ([1], [2, 3], True),
+        ([1], [2, 1], False),  # 1 was there already
+        ([], [2, 3, 2], False),  # 2 repeats within the chunk
+        ([1, 2, 3], [4, 5], False),  # past small_limit: one by one
+    ],
+)
+def test_compact_number_set_adds_a_chunk_of_new_numbers_at_once_or_nothing(
+    before: list[int], chunk: list[int], added: bool
+) -> None:
+    compact = CompactNumberSet(small_limit=4)
+    for value in before:
+        compact.add(value)
+
+    assert compact.add_new(chunk) is added
+    assert len(compact) == len(set(before + chunk) if added else before)
+    assert all((value in compact) == (added or value in before) for value in chunk)
+
+
 def test_compact_number_set_refuses_non_positive_keys() -> None:
     with pytest.raises(ValueError, match="positive"):
         CompactNumberSet().add(0)
