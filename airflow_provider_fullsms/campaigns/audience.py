@@ -38,6 +38,8 @@ class AudienceStats:
     rows: int = 0
     unique: int = 0
     duplicates: int = 0
+    #: Valid numbers left out because they are on the ``exclude`` list (counted once each).
+    excluded: int = 0
     invalid_count: int = 0
     invalid: list[str] = field(default_factory=list)
     #: Invalid numbers per :class:`~airflow_provider_fullsms.phones.InvalidReason` category.
@@ -83,17 +85,21 @@ def entries_from_rows(rows: Iterable[object], *, number_column: str = "number") 
         yield row[number_column], row
 
 
+#: The file formats an audience file may have: CSV with a header row, JSON lines, one number a line.
+FILE_FORMATS = ("csv", "jsonl", "lines")
+
+
 def detect_file_format(name: str, file_format: str | None = None) -> str:
     """
-    ``"csv"`` or ``"jsonl"``: the explicit ``file_format``, else from the file name's suffix.
+    ``"csv"``, ``"jsonl"`` or ``"lines"``: the explicit ``file_format``, else from the file name's suffix.
 
     :raises CampaignInputError: an unknown format or suffix.
     """
     if file_format:
         chosen = file_format.lower()
-        if chosen in ("csv", "jsonl"):
+        if chosen in FILE_FORMATS:
             return chosen
-        raise CampaignInputError(f"file_format={file_format!r}: use 'csv' or 'jsonl'.")
+        raise CampaignInputError(f"file_format={file_format!r}: use 'csv', 'jsonl' or 'lines'.")
     lowered = name.lower()
     if lowered.endswith((".csv", ".txt")):
         return "csv"
@@ -108,16 +114,23 @@ def read_audience_file(
     stream: IO[str], *, file_format: str, number_column: str = "number", rows: bool, name: str = "file"
 ) -> Iterator[Entry]:
     """
-    Stream the entries of an open CSV (with a header row) or JSON-lines text file.
+    Stream the entries of an open CSV (with a header row), JSON-lines or one-number-a-line text file.
 
     :param stream: the open file, in text mode.
-    :param file_format: ``"csv"`` or ``"jsonl"``.
+    :param file_format: ``"csv"``, ``"jsonl"`` or ``"lines"`` (one number a line; a first line
+        without digits is a header, and skipped).
     :param number_column: the column (CSV) or key (JSON) holding the phone number.
     :param rows: whether each entry needs its whole row (personalised messages); reading only the
         number column is faster when it does not.
     :param name: the file's name, for error messages.
     :raises CampaignInputError: no such column, or a line that is not JSON.
     """
+    if file_format == "lines":
+        for line_number, line in enumerate(stream, start=1):
+            text = line.strip()
+            if text and not (line_number == 1 and not any(c.isdigit() for c in text)):
+                yield text, None
+        return
     if file_format == "csv":
         reader = csv.reader(stream)
         header = next(reader, None)
@@ -202,9 +215,11 @@ class Audience:
     :param rows: row dicts, each with ``number_column``.
     :param file: a path, URL string or ``ObjectStoragePath`` of a CSV or JSON-lines file.
     :param number_column: the column / key holding the phone number.
-    :param file_format: ``"csv"`` or ``"jsonl"``; for a file, resolved from its name when not given.
+    :param file_format: ``"csv"``, ``"jsonl"`` or ``"lines"``; for a file, resolved from its name
+        when not given.
     :param file_encoding: the file's text encoding; UTF-8 may start with a byte-order mark.
     :param parse_number: reads one number into E.164 digits, or raises ``InvalidNumberError``.
+    :param param: the operator parameter the file came from, for error messages.
     """
 
     numbers: list[Any] | None = None
@@ -214,6 +229,7 @@ class Audience:
     file_format: str | None = None
     file_encoding: str = "utf-8-sig"
     parse_number: Callable[[object], str] = normalise_number
+    param: str = "numbers_file"
 
     @classmethod
     def from_params(
@@ -305,7 +321,7 @@ class Audience:
             stream = self.file.open("r", encoding=self.file_encoding, newline="")
         except FileNotFoundError:
             raise CampaignInputError(
-                f"numbers_file={str(self.file)!r} does not exist: check the path and the upstream task "
+                f"{self.param}={str(self.file)!r} does not exist: check the path and the upstream task "
                 "that writes it."
             ) from None
         try:
@@ -328,7 +344,7 @@ class Audience:
         bad = err.object[err.start : err.start + 4]
         shown = f" ({bytes(bad)!r})" if bad else ""
         return CampaignInputError(
-            f"numbers_file={str(self.file)!r} is not {_encoding_name(self.file_encoding)} text: "
+            f"{self.param}={str(self.file)!r} is not {_encoding_name(self.file_encoding)} text: "
             f"{where}{shown} cannot be decoded. Pass the file's encoding as file_encoding= (e.g. "
             "'latin-1' or 'cp1252' for a spreadsheet export), or save it as UTF-8."
         )

@@ -174,6 +174,8 @@ class CampaignReport:
                 "fullsms_reasons": dict(self.api_reasons),
             },
             "duplicates": stats.duplicates if stats else 0,
+            # Valid recipients left out because they are on the exclude list (opted out).
+            "excluded": stats.excluded if stats else 0,
             "batches": {
                 "total": self.batches_total,
                 "accepted": self.accepted,

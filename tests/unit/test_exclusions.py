@@ -1,0 +1,51 @@
+"""Reading an ``exclude`` list: which format a file has, and what one-number-a-line files hold."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from airflow_provider_fullsms.campaigns.audience import read_audience_file
+from airflow_provider_fullsms.campaigns.exclusions import exclude_file_format, read_exclusions
+from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.phones import NumberParser
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("optouts.csv", "csv"),
+        ("optouts.jsonl", "jsonl"),
+        ("optouts.ndjson", "jsonl"),
+        ("optouts.txt", "lines"),  # unlike an audience, where .txt is a CSV
+        ("s3://bucket/suppression/2025-01-01", "lines"),
+        ("optouts.dat", "lines"),
+    ],
+)
+def test_exclude_file_format_from_the_name(name: str, expected: str) -> None:
+    assert exclude_file_format(name) == expected
+
+
+def test_one_number_a_line_skips_blank_lines_and_a_header_without_digits() -> None:
+    text = "Phone\n+44 7700 900001\n\n  447700900002  \n"
+    entries = list(read_audience_file(io.StringIO(text), file_format="lines", rows=False))
+    assert entries == [("+44 7700 900001", None), ("447700900002", None)]
+
+
+def test_a_first_line_with_digits_is_a_number_not_a_header() -> None:
+    entries = list(read_audience_file(io.StringIO("447700900001\n"), file_format="lines", rows=False))
+    assert entries == [("447700900001", None)]
+
+
+def test_exclusions_hold_each_number_once_as_e164_digits() -> None:
+    parse = NumberParser("GB").parse
+    exclude = read_exclusions(["07700 900001", "+44 7700 900001", 447700900002, "", None], parse_number=parse)
+    assert len(exclude) == 2
+    assert 447700900001 in exclude
+    assert 447700900002 in exclude
+
+
+def test_exclude_of_the_wrong_type_is_refused() -> None:
+    with pytest.raises(CampaignInputError, match="exclude= must be a list of numbers or a file"):
+        read_exclusions(42, parse_number=NumberParser().parse)
