@@ -93,6 +93,12 @@ def _sandbox(small: bool) -> dict[str, Any]:
     return bench_sandbox.run(bench_sandbox.SMALL_REQUESTS if small else bench_sandbox.FULL_REQUESTS)
 
 
+def _celery_shards(small: bool) -> dict[str, Any]:
+    from benchmarks import bench_celery_shards as bench
+
+    return bench.run(bench.SMALL_SHARD_SIZE if small else bench.FULL_SHARD_SIZE)
+
+
 #: name -> runner, in the order they run and print. The sandbox's capacity goes first: it is the
 #: context every sandbox-backed figure after it is read in.
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -103,6 +109,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "numbers": _numbers,
     "memory": _memory,
     "message_analysis": _message_analysis,
+    "celery_shards": _celery_shards,
 }
 
 
