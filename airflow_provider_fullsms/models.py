@@ -9,7 +9,7 @@ Each ``from_api`` reads the documented body and nothing more; an unexpected shap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from airflow_provider_fullsms.exceptions import FullSmsUnexpectedResponseError, redact, snippet
 
@@ -39,26 +39,43 @@ def read_items(body: Any, what: str, key: str, reader: Callable[[Any], T]) -> li
     return read_body(body, what, lambda b: [reader(item) for item in b[key]])
 
 
+class _Listed:
+    """A model read from one of the account's listings: :meth:`list_from_api` reads them all."""
+
+    __slots__ = ()
+    #: The listing's path and its key, e.g. ``("account/numbers", "numbers")``.
+    LISTING: ClassVar[tuple[str, str]]
+
+    @classmethod
+    def from_item(cls, item: Any) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def list_from_api(cls, body: Any) -> list[Self]:
+        """Every item of the listing's body, each read with :meth:`from_item`."""
+        what, key = cls.LISTING
+        return read_items(body, what, key, cls.from_item)
+
+
 @dataclass(frozen=True, slots=True)
-class PhoneNumber:
+class PhoneNumber(_Listed):
     """A number the account owns (``GET account/numbers``)."""
+
+    LISTING = ("account/numbers", "numbers")
 
     number: str
     country: str
 
     @classmethod
-    def list_from_api(cls, body: Any) -> list[PhoneNumber]:
-        return read_items(
-            body,
-            "account/numbers",
-            "numbers",
-            lambda n: cls(number=str(n["number"]), country=str(n["country"])),
-        )
+    def from_item(cls, item: Any) -> PhoneNumber:
+        return cls(number=str(item["number"]), country=str(item["country"]))
 
 
 @dataclass(frozen=True, slots=True)
-class ContactList:
+class ContactList(_Listed):
     """A contact list (``GET account/lists``)."""
+
+    LISTING = ("account/lists", "lists")
 
     list_id: int
     name: str
@@ -66,34 +83,28 @@ class ContactList:
     subscribed_contacts: int
 
     @classmethod
-    def list_from_api(cls, body: Any) -> list[ContactList]:
-        def read(item: Any) -> ContactList:
-            return cls(
-                list_id=int(item["list_id"]),
-                name=str(item["name"]),
-                subscribe_word=item.get("subscribe_word"),
-                subscribed_contacts=int(item.get("subscribed_contacts") or 0),
-            )
-
-        return read_items(body, "account/lists", "lists", read)
+    def from_item(cls, item: Any) -> ContactList:
+        return cls(
+            list_id=int(item["list_id"]),
+            name=str(item["name"]),
+            subscribe_word=item.get("subscribe_word"),
+            subscribed_contacts=int(item.get("subscribed_contacts") or 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
-class Template:
+class Template(_Listed):
     """A message template (``GET account/templates``)."""
+
+    LISTING = ("account/templates", "templates")
 
     template_id: int
     name: str
     content: str
 
     @classmethod
-    def list_from_api(cls, body: Any) -> list[Template]:
-        return read_items(
-            body,
-            "account/templates",
-            "templates",
-            lambda t: cls(template_id=int(t["template_id"]), name=str(t["name"]), content=str(t["content"])),
-        )
+    def from_item(cls, item: Any) -> Template:
+        return cls(template_id=int(item["template_id"]), name=str(item["name"]), content=str(item["content"]))
 
 
 @dataclass(frozen=True, slots=True)
