@@ -64,7 +64,7 @@ def classify_failure(error: BaseException) -> Failure:
     return Failure.UNKNOWN
 
 
-def _fail(message: str) -> Exception:
+def fail(message: str) -> Exception:
     """An error that fails the task without retry."""
     from airflow.sdk.exceptions import AirflowFailException  # the Task SDK, only when a task fails
 
@@ -81,13 +81,13 @@ def raise_for(error: BaseException) -> NoReturn:
     retries) and anything else stays as it is, so the task's ``retries`` apply.
     """
     if isinstance(error, FullSmsConfigurationError | FullSmsBalanceBelowMinimumError):
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     if isinstance(error, FullSmsApiError) and not error.retryable and error.status_code < 500:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     raise error
 
 
-def raise_for_report(report: CampaignReport, *, task: str = "") -> None:
+def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = "") -> None:
     """
     Fail the task when a campaign did not reach everyone; return when it did.
 
@@ -96,6 +96,8 @@ def raise_for_report(report: CampaignReport, *, task: str = "") -> None:
 
     :param task: the CLI options naming the task (``--dag-id … --run-id … --task-id …``), for
         the settle command in the message.
+    :param advice: what to do about a refusal, instead of the generic "fix the cause" (e.g. the
+        balance a campaign stopped by ``balance_low`` needs).
     :raises AirflowFailException: a batch was refused, an outage stopped the campaign, or a batch's
         outcome is unknown.
     :raises AirflowException: a transient failure stopped the campaign: the task's retries resume it.
@@ -106,7 +108,7 @@ def raise_for_report(report: CampaignReport, *, task: str = "") -> None:
     accounted = f"{sent} of {report.batches_total} batches are sent and recorded"
     settle = _settle_advice(report, task) if report.unknown_batches else ""
     if report.stopped_by is not None and report.stop_kind is Failure.UNKNOWN:
-        raise _fail(
+        raise fail(
             f"FullSMS looks down: {report.unknown_batches} batch(es) in a row got no clear answer (last: "
             f"{report.stopped_by}), so no new batch was started; {accounted}, "
             f"{report.not_started_batches} batch(es) ({report.not_sent_recipients} recipients) were "
@@ -118,14 +120,16 @@ def raise_for_report(report: CampaignReport, *, task: str = "") -> None:
             f"{accounted}"
         )
         if report.unknown_batches:
-            raise _fail(f"{what}. {settle}")
+            raise fail(f"{what}. {settle}")
         if report.stop_kind is Failure.REFUSED:
-            raise _fail(f"{what}; fix the cause, then clear the task: accepted batches are skipped.")
+            raise fail(
+                f"{what}. {advice or 'Fix the cause, then clear the task: accepted batches are skipped.'}"
+            )
         raise AirflowException(
             f"{what}; the task's retries send the rest and skip accepted batches."
         ) from report.stopped_by
     if report.unknown_batches:
-        raise _fail(f"{accounted} (summary in XCom {SUMMARY_XCOM_KEY!r}). {settle}")
+        raise fail(f"{accounted} (summary in XCom {SUMMARY_XCOM_KEY!r}). {settle}")
 
 
 def _settle_advice(report: CampaignReport, task: str) -> str:

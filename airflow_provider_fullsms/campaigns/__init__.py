@@ -12,7 +12,8 @@ The flow of a send (``docs/architecture.md`` draws it):
 4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes.
 5. :mod:`.runner` sends the batches with bounded concurrency and logs progress;
    :mod:`.refusals` drops the numbers FullSMS refuses from a batch and sends the rest.
-6. :mod:`.report` counts what each batch came to and builds the summary.
+6. :mod:`.report` counts what each batch came to and builds the summary; when ``balance_low``
+   stopped the campaign, :mod:`.credit` says which balance lets the rest go out.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from airflow_provider_fullsms.campaigns.batching import (
     plan_campaign,
     plan_list_campaign,
 )
+from airflow_provider_fullsms.campaigns.credit import CreditWait, SegmentTally, credit_to_resume
 from airflow_provider_fullsms.campaigns.ledger import (
     LEDGER_PREFIX,
     ON_UNKNOWN_CHOICES,
@@ -77,6 +79,7 @@ __all__ = [
     "CampaignPlan",
     "CampaignReport",
     "CompactNumberSet",
+    "CreditWait",
     "Decision",
     "Entry",
     "Failure",
@@ -85,12 +88,14 @@ __all__ = [
     "MessageSource",
     "OnUnknownOutcome",
     "Progress",
+    "SegmentTally",
     "SendResult",
     "Settlement",
     "StateStore",
     "TextChecker",
     "as_list",
     "checked_text",
+    "credit_to_resume",
     "decide",
     "detect_file_format",
     "entries_from_numbers",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+from airflow_provider_fullsms.operators.low_balance import LowBalancePauseMixin
 from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY, raise_for, raise_for_report
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class FullSmsBaseOperator(BaseOperator):
         raise NotImplementedError
 
 
-class FullSmsBaseSendOperator(FullSmsBaseOperator):
+class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
     """
     What both send operators share: message, sender, ``send_at``, the ledger and the results.
 
@@ -148,15 +149,19 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
         send_at: str | None,
         details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Send the batches with the ledger, then return the summary or fail the way Airflow should."""
-        from airflow_provider_fullsms.campaigns import run_batches
+        """
+        Send the batches with the ledger, then return the summary, pause for credit (see
+        :class:`LowBalancePauseMixin`) or fail the way Airflow should.
+        """
+        from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
 
         if ledger.open(plan):
             self.log.info(
                 "Resuming: an earlier try of this task recorded batches; accepted ones are skipped."
             )
+        tally = SegmentTally(batches)
         report = run_batches(
-            batches,
+            tally,
             send,
             ledger,
             on_unknown=on_unknown,
@@ -170,7 +175,8 @@ class FullSmsBaseSendOperator(FullSmsBaseOperator):
         )
         summary = report.summary(plan.stats)
         self._report(context, summary)
-        raise_for_report(report, task=_task_options(context))
+        advice = self._credit_advice(report, tally)
+        raise_for_report(report, task=_task_options(context), advice=advice)
         return summary
 
     def _report(self, context: Context, summary: dict[str, Any]) -> None:
