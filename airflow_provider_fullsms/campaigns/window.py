@@ -1,0 +1,152 @@
+"""
+Quiet hours in the recipient's own local time: ``send_window=("09:00", "20:00")``.
+
+Each number's time zones come from libphonenumber's time-zone data
+(:func:`phonenumbers.timezone.time_zones_for_number`): one zone for most numbers, several for a
+number that could be anywhere in a country with many (a US area code across two zones, an
+Australian mobile). The window must hold in every one of them. A recipient whose window is open
+gets the text now (or at the campaign's ``send_at``); the others get FullSMS ``send_at`` at the
+next moment the window is open in all their zones.
+
+Recipients are batched by their time zones (:meth:`SendWindow.group_of`), which depends only on
+the number, so the same audience always makes the same batches and the ledger resumes them
+unchanged. A batch's ``send_at`` is worked out when it goes out (:meth:`SendWindow.send_at`):
+a batch resumed hours later still reaches nobody outside their window.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from airflow_provider_fullsms.connection import format_send_at
+from airflow_provider_fullsms.exceptions import CampaignInputError, FullSmsConfigurationError
+
+if TYPE_CHECKING:
+    from pendulum.tz.timezone import FixedTimezone, Timezone
+
+#: How far ahead the next opening is looked for; a window that never holds in all of a number's
+#: zones within it never will.
+_HORIZON_DAYS = 3
+#: The step by which an opening is moved past a daylight-saving change of the account's timezone,
+#: where FullSMS's wall-clock ``send_at`` could not name it.
+_DST_STEP = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """
+    The local time of day a recipient may receive a text: from ``start`` (included) to ``end``.
+
+    :param start: when the window opens, local time.
+    :param end: when it closes, local time; after ``start`` (a window does not span midnight).
+    :param fallback_zone: the zone of a number libphonenumber places nowhere (the account's).
+    """
+
+    start: time
+    end: time
+    fallback_zone: str = "UTC"
+
+    @classmethod
+    def parse(cls, value: object, fallback_zone: str = "UTC") -> SendWindow | None:
+        """
+        ``("09:00", "20:00")`` (or ``"09:00-20:00"``) as a window; ``None`` or empty for none.
+
+        :raises CampaignInputError: anything else, naming the value.
+        """
+        if value is None or value in ("", (), []):
+            return None
+        parts = value.split("-") if isinstance(value, str) else value
+        try:
+            start, end = (time.fromisoformat(str(part).strip()) for part in parts)  # type: ignore[attr-defined]
+        except (TypeError, ValueError):
+            start = end = time.max
+        if start >= end:
+            raise CampaignInputError(
+                f"send_window={value!r}: pass the local opening and closing time, e.g. ('09:00', '20:00'), "
+                "the opening first (a window does not span midnight)."
+            )
+        return cls(start, end, fallback_zone)
+
+    def group_of(self, number: str) -> str:
+        """The batching key of ``number``: its time zones (recipients sharing it share batches)."""
+        return "|".join(self.zones(number))
+
+    def zones(self, number: str) -> tuple[str, ...]:
+        """The IANA zones ``number`` (E.164 digits) may be in: its own, else its country's."""
+        # Numbers of one block of a thousand share an area and a type, hence their zones.
+        return _zones_of_block(number[:-3], number, self.fallback_zone)
+
+    def opening(self, zones: tuple[str, ...], earliest: datetime) -> datetime:
+        """
+        The first moment from ``earliest`` on when the window is open in every zone of ``zones``.
+
+        :raises CampaignInputError: the window is never open in all of them at once.
+        """
+        candidates = [earliest]
+        for name in zones:
+            zone = ZoneInfo(name)
+            first_day = earliest.astimezone(zone).date()
+            for day in range(-1, _HORIZON_DAYS):
+                opens = datetime.combine(first_day + timedelta(days=day), self.start, tzinfo=zone)
+                if opens.astimezone(UTC) > earliest:
+                    candidates.append(opens.astimezone(UTC))
+        for moment in sorted(candidates):
+            if all(self.is_open(moment, name) for name in zones):
+                return moment
+        named = ", ".join(zones[:6]) + (f" and {len(zones) - 6} more" if len(zones) > 6 else "")
+        raise CampaignInputError(
+            f"send_window {self.start:%H:%M}-{self.end:%H:%M} is never open at the same time in all the "
+            f"time zones a number may be in ({named}): widen the window."
+        )
+
+    def is_open(self, moment: datetime, zone: str) -> bool:
+        """Whether the window is open at ``moment`` in ``zone``."""
+        local = moment.astimezone(ZoneInfo(zone)).time()
+        return self.start <= local < self.end
+
+    def send_at(
+        self, number: str, *, send_at: datetime | None, now: datetime, tz: Timezone | FixedTimezone
+    ) -> str | None:
+        """
+        FullSMS's ``send_at`` for the batch holding ``number``, or ``None`` to send at once.
+
+        :param send_at: the campaign's own delivery time, ``None`` for now.
+        :param now: the current time (aware).
+        :param tz: the account's timezone, in which FullSMS reads ``send_at``.
+        """
+        earliest = max(send_at, now) if send_at is not None else now
+        zones = self.zones(number)
+        moment = self.opening(zones, earliest)
+        if moment == now:
+            return None
+        # The account's wall clock cannot name a time the clocks skip or pass twice: move on to
+        # the first moment it can, still inside the window.
+        while True:
+            try:
+                return format_send_at(moment, tz)
+            except FullSmsConfigurationError:
+                moment = self.opening(zones, moment + _DST_STEP)
+
+
+@functools.lru_cache(maxsize=65536)
+def _zones_of_block(block: str, number: str, fallback_zone: str) -> tuple[str, ...]:
+    """The zones of ``number``, cached for its block (all but its last three digits)."""
+    import phonenumbers
+    from phonenumbers import timezone
+
+    try:
+        parsed = phonenumbers.parse(f"+{number}")
+    except phonenumbers.NumberParseException:
+        return (fallback_zone,)
+    zones = timezone.time_zones_for_number(parsed)
+    if zones == (timezone.UNKNOWN_TIMEZONE,):
+        # A range libphonenumber does not place (e.g. reserved for fiction): its country's zones.
+        country = phonenumbers.PhoneNumber(country_code=parsed.country_code, national_number=0)
+        zones = timezone.time_zones_for_geographical_number(country)
+    if zones == (timezone.UNKNOWN_TIMEZONE,):
+        return (fallback_zone,)
+    return tuple(sorted(zones))
