@@ -7,6 +7,7 @@ imports neither ``requests`` nor ``httpx``, and pendulum only when a timezone is
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,10 @@ class ConnectionConfig:
     default_region: str | None = None
     #: ``"possible"`` or ``"valid"``; a task's ``number_validation`` wins.
     number_validation: str | None = None
+    #: The account's price of one SMS segment, to price a plan; a task's ``price_per_segment`` wins.
+    price_per_segment: float | None = None
+    #: The balance FullSMS keeps back (it refuses sends below it): part of a plan's ``required_balance``.
+    minimum_balance: float = 0.0
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> ConnectionConfig:
@@ -76,6 +81,8 @@ class ConnectionConfig:
             ),
             default_region=_optional_text(extras, "default_region"),
             number_validation=_optional_text(extras, "number_validation"),
+            price_per_segment=_amount(extras, "price_per_segment", conn_id),
+            minimum_balance=_amount(extras, "minimum_balance", conn_id) or 0.0,
         )
         config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
         return config
@@ -132,6 +139,34 @@ def _positive_number(extras: Mapping[str, Any], key: str, default: float, conn_i
         raise FullSmsConfigurationError(
             f"Connection {conn_id!r}: extra {key!r} must be a positive number, got {value!r}."
         )
+    return number
+
+
+def _amount(extras: Mapping[str, Any], key: str, conn_id: str) -> float | None:
+    """An amount of money from the extras (zero or more), or ``None`` when not set."""
+    value = extras.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return check_amount(value, key)
+    except FullSmsConfigurationError:
+        raise FullSmsConfigurationError(
+            f"Connection {conn_id!r}: extra {key!r} must be an amount of zero or more, got {value!r}."
+        ) from None
+
+
+def check_amount(value: object, name: str) -> float:
+    """
+    ``value`` as an amount of money: a finite number of zero or more (a numeric string too).
+
+    :raises FullSmsConfigurationError: anything else, naming ``name``.
+    """
+    number = -1.0
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if not 0 <= number < float("inf"):
+        raise FullSmsConfigurationError(f"{name}={value!r}: pass an amount of zero or more, such as 0.05.")
     return number
 
 

@@ -91,6 +91,18 @@ def get_provider_info() -> dict[str, Any]:
                         "(libphonenumber's full validation). A task's number_validation wins.",
                         "schema": {"type": ["string", "null"], "default": "possible"},
                     },
+                    "price_per_segment": {
+                        "label": "Price per SMS segment",
+                        "description": "Your FullSMS price of one segment: a dry run (dry_run=True) "
+                        "prices the campaign with it. A task's price_per_segment wins.",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
+                    },
+                    "minimum_balance": {
+                        "label": "Minimum balance",
+                        "description": "The balance FullSMS keeps back (it refuses sends below it); "
+                        "added to a plan's cost to give its required_balance.",
+                        "schema": {"type": ["number", "null"], "default": 0, "minimum": 0},
+                    },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
                         "description": "Upper bound of parallel send requests per task.",

@@ -7,8 +7,8 @@ The flow of a send (``docs/architecture.md`` draws it):
    row); :mod:`.numbers` de-duplicates them in bounded memory.
 2. :mod:`.texts` says which text each recipient gets and checks each distinct text once.
 3. :mod:`.batching` groups recipients by text into batches of 500 and plans the campaign
-   (every row checked, the campaign fingerprinted) before anything is sent; :mod:`.schedule`
-   resolves ``send_at``.
+   (every row checked, the campaign fingerprinted) before anything is sent; :mod:`.plan` prices
+   it for a dry run and tells an approved campaign apart; :mod:`.schedule` resolves ``send_at``.
 4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes.
 5. :mod:`.runner` sends the batches with bounded concurrency and logs progress;
    :mod:`.refusals` drops the numbers FullSMS refuses from a batch and sends the rest.
@@ -52,6 +52,16 @@ from airflow_provider_fullsms.campaigns.ledger import (
     decide,
 )
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
+from airflow_provider_fullsms.campaigns.plan import (
+    FINGERPRINT_PARTS,
+    PlanInspector,
+    Pricing,
+    check_fingerprint,
+    combine_plans,
+    describe_plan,
+    mask_number,
+    plan_summary,
+)
 from airflow_provider_fullsms.campaigns.refusals import refused_numbers, send_batch
 from airflow_provider_fullsms.campaigns.report import CampaignReport
 from airflow_provider_fullsms.campaigns.runner import Progress, run_batches
@@ -67,6 +77,7 @@ from airflow_provider_fullsms.outcomes import Failure
 
 __all__ = [
     "BATCH_SIZE",
+    "FINGERPRINT_PARTS",
     "LEDGER_PREFIX",
     "MAX_LISTED_INVALID",
     "ON_UNKNOWN_CHOICES",
@@ -87,6 +98,8 @@ __all__ = [
     "LedgerMismatchError",
     "MessageSource",
     "OnUnknownOutcome",
+    "PlanInspector",
+    "Pricing",
     "Progress",
     "SegmentTally",
     "SendResult",
@@ -94,15 +107,20 @@ __all__ = [
     "StateStore",
     "TextChecker",
     "as_list",
+    "check_fingerprint",
     "checked_text",
+    "combine_plans",
     "credit_to_resume",
     "decide",
+    "describe_plan",
     "detect_file_format",
     "entries_from_numbers",
     "entries_from_rows",
     "fingerprint",
+    "mask_number",
     "plan_campaign",
     "plan_list_campaign",
+    "plan_summary",
     "read_audience_file",
     "refused_numbers",
     "resolve_send_at",

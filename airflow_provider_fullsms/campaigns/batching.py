@@ -187,10 +187,12 @@ def plan_campaign(
     campaign_key: str,
     batch_size: int = BATCH_SIZE,
     parse_number: Callable[[object], str] = normalise_number,
+    on_batch: Callable[[Batch], None] | None = None,
 ) -> CampaignPlan:
     """
     Build every batch once without sending, to check every row and fingerprint the campaign.
 
+    :param on_batch: called with each batch, e.g. a :class:`~.plan.PlanInspector` pricing it.
     :raises CampaignInputError: a message that cannot be sent, a missing column, or nobody to send to.
     """
     stats = AudienceStats()
@@ -203,6 +205,8 @@ def plan_campaign(
     for batch in batcher.batches(entries):
         digest.update(batch.fingerprint.encode())
         count += 1
+        if on_batch is not None:
+            on_batch(batch)
         if len(texts) < 10_000:
             texts.add(batch.text)
     if stats.unique == 0:

@@ -26,13 +26,23 @@ if TYPE_CHECKING:
         Ledger,
         MessageSource,
         OnUnknownOutcome,
+        PlanInspector,
         SendResult,
     )
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
+    from airflow_provider_fullsms.models import Template
 
 
 #: The templated parameters both send operators share.
-SEND_TEMPLATE_FIELDS = ("message", "template_id", "sender", "send_at", "on_unknown_outcome")
+SEND_TEMPLATE_FIELDS = (
+    "message",
+    "template_id",
+    "sender",
+    "send_at",
+    "on_unknown_outcome",
+    "price_per_segment",
+    "expected_fingerprint",
+)
 
 
 class FullSmsBaseOperator(BaseOperator):
@@ -65,12 +75,18 @@ class FullSmsBaseOperator(BaseOperator):
 
 class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
     """
-    What both send operators share: message, sender, ``send_at``, the ledger and the results.
+    What both send operators share: message, sender, ``send_at``, the ledger and the results, and
+    the plan: ``dry_run=True`` returns what the send would do and cost instead of sending, and
+    ``expected_fingerprint`` refuses a campaign that is not the one approved.
 
     The campaign engine (:mod:`airflow_provider_fullsms.campaigns`) is imported when a task runs,
     in the methods that use it: it costs about 20 ms, and DAG files import the operators on every
     parse.
     """
+
+    # The parameter the issue and the README name; it hides BaseOperator.dry_run(), a template
+    # rendering helper that Airflow itself never calls.
+    dry_run: bool  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -82,8 +98,14 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         send_at_tolerance: float = 600.0,
         on_unknown_outcome: str = "fail",
         stop_after_unknown: int = 3,
+        dry_run: bool = False,
+        price_per_segment: float | str | None = None,
+        expected_fingerprint: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if dry_run:
+            # Each figure of the plan is its own XCom too: plan.output["required_balance"].
+            kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         if (
             isinstance(stop_after_unknown, bool)
@@ -101,11 +123,16 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         self.send_at = send_at
         self.send_at_tolerance = send_at_tolerance
         self.on_unknown_outcome = on_unknown_outcome
+        self.dry_run = dry_run
+        self.price_per_segment = price_per_segment
+        self.expected_fingerprint = expected_fingerprint
 
     def _ledger(self, context: Context) -> Ledger:
         from airflow_provider_fullsms.campaigns import Ledger
 
         store = context.get("task_state_store")
+        if self.dry_run:
+            return Ledger(None)  # a dry run records nothing: it only asks whether a try started
         if store is None:
             self.log.warning(
                 "No task_state_store in the context: resumption is off. Batches are not recorded "
@@ -130,11 +157,74 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             log=self.log.info,
         )
 
-    def _template_id(self, source: MessageSource) -> str | None:
-        """The FullSMS template's id, checked against the account, or ``None`` for a text."""
+    def _template(self, source: MessageSource) -> Template | None:
+        """The FullSMS template, checked against the account, or ``None`` for a text."""
         if source.template_id is None:
             return None
-        return str(self.hook.get_template(self.template_id or source.template_id).template_id)
+        return self.hook.get_template(self.template_id or source.template_id)
+
+    def _inspector(self, template: Template | None, audience: str | None = None) -> PlanInspector:
+        """What watches the plan's batches: their fingerprint, and for a dry run their price."""
+        from airflow_provider_fullsms.campaigns import PlanInspector
+
+        return PlanInspector(
+            analyse=self.dry_run, template_text=template.content if template else None, audience=audience
+        )
+
+    def _fingerprint(self, inspector: PlanInspector, sender: str, template: Template | None) -> str:
+        """The campaign's fingerprint: recipients, texts, sender and the schedule asked for."""
+        from airflow_provider_fullsms.connection import format_send_at
+
+        # The send_at asked for, in the account's timezone: the same for the plan and the send.
+        schedule = format_send_at(self.send_at, self.hook.config.tz)
+        return inspector.fingerprint(
+            sender=sender, schedule=schedule, template_id=template.template_id if template else None
+        )
+
+    def _plan_or_check(
+        self,
+        plan: CampaignPlan,
+        inspector: PlanInspector,
+        fingerprint: str,
+        *,
+        send_at: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """
+        With ``dry_run``, the plan to return (nothing is sent); else ``None`` once the campaign is
+        the one approved (``expected_fingerprint``).
+
+        :raises CampaignInputError: the campaign differs from the approved one, naming what changed.
+        """
+        from airflow_provider_fullsms.campaigns import Pricing, check_fingerprint, plan_summary
+        from airflow_provider_fullsms.connection import check_amount
+
+        if not self.dry_run:
+            check_fingerprint(self.expected_fingerprint, fingerprint)
+            return None
+        config = self.hook.config
+        price = config.price_per_segment
+        if self.price_per_segment not in (None, ""):
+            price = check_amount(self.price_per_segment, "price_per_segment")
+        result = plan_summary(
+            plan,
+            inspector,
+            Pricing(price, config.minimum_balance),
+            fingerprint=fingerprint,
+            send_at=send_at,
+            details=details,
+        )
+        self.log.info(
+            "FullSMS plan (dry run, nothing sent): %d recipients, %d segments, %d batches, cost %s, "
+            "required balance %s; fingerprint %s",
+            result["recipients"],
+            result["segments"],
+            result["batches"],
+            result["estimated_cost"],
+            result["required_balance"],
+            fingerprint,
+        )
+        return result
 
     def _run(
         self,

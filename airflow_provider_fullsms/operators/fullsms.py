@@ -102,9 +102,19 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
     :param max_concurrency: requests out at once; default: the connection's ``max_concurrency``.
     :param on_unknown_outcome: for batches whose outcome is unknown (now or from an earlier try):
         ``"fail"`` (default: report them, never resend), ``"assume_sent"`` or ``"resend"``. Templated.
+    :param dry_run: read the audience exactly as a send would, send nothing, and return the plan:
+        ``recipients``, ``invalid``, ``duplicates``, ``excluded``, ``batches``, ``segments``,
+        ``by_encoding``, ``estimated_cost``, ``required_balance``, ``samples`` (numbers masked) and
+        ``fingerprint``.
+    :param price_per_segment: the price of one SMS segment, to price a dry run; default: the
+        connection's ``price_per_segment`` extra (without either the cost is ``None``). Templated.
+    :param expected_fingerprint: an approved plan's ``fingerprint``: when the recipients, texts,
+        sender or schedule differ from it, the task fails before the first send, naming what
+        changed. Templated (e.g. ``plan.output["fingerprint"]``).
     :param fullsms_conn_id: the FullSMS connection.
     :return: a summary (campaign ids, recipients, sent, invalid numbers capped, duplicates, batches
-        with unknown or unsent ones) -- never the audience.
+        with unknown or unsent ones, the campaign's fingerprint) -- never the audience. With
+        ``dry_run``, the plan.
     """
 
     template_fields: Sequence[str] = ("numbers", "recipients", "numbers_file", *SEND_TEMPLATE_FIELDS)
@@ -190,16 +200,19 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         concurrency = self._concurrency()
         ledger = self._ledger(context)
         send_at = self._send_at(ledger)
-        template_id = self._template_id(source)
+        template = self._template(source)
+        template_id = str(template.template_id) if template else None
         sender = self.hook.check_sender(self.sender)
         # The send_at asked for, not the resolved one: that turns from a time into "now" once it
         # has passed, and a retry must still recognise the campaign it is resuming.
         campaign_key = campaigns.fingerprint("to_numbers", sender, self.send_at, template_id)
+        inspector = self._inspector(template)
         plan = campaigns.plan_campaign(
             audience.entries(rows=source.per_row),
             source,
             campaign_key=campaign_key,
             parse_number=audience.parse_number,
+            on_batch=inspector,
         )
         stats = plan.stats
         self.log.info(
@@ -212,6 +225,10 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             plan.batches,
             plan.distinct_texts,
         )
+        fingerprint = self._fingerprint(inspector, sender, template)
+        planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at)
+        if planned is not None:
+            return planned
         batcher = campaigns.Batcher(source, campaign_key=campaign_key, parse_number=audience.parse_number)
         hook = self.hook
 
@@ -233,6 +250,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             on_unknown=on_unknown,
             max_concurrency=concurrency,
             send_at=send_at,
+            details={"fingerprint": fingerprint},
         )
 
     def _concurrency(self) -> int:
@@ -259,10 +277,15 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
     :param send_at: when to deliver (see :class:`FullSmsSendToNumbersOperator`). Templated.
     :param send_at_tolerance: seconds ``send_at`` may lie in the past (sent at once).
     :param on_unknown_outcome: ``"fail"`` (default), ``"assume_sent"`` or ``"resend"``. Templated.
+    :param dry_run: send nothing and return the plan (see :class:`FullSmsSendToNumbersOperator`);
+        its ``recipients`` are the lists' subscribed contacts.
+    :param price_per_segment: the price of one SMS segment for a dry run. Templated.
+    :param expected_fingerprint: an approved plan's ``fingerprint``; a different campaign fails
+        before sending, naming what changed. Templated.
     :param fullsms_conn_id: the FullSMS connection.
     :return: a summary: the campaign id, and as ``recipients`` the sum of the lists' subscribed
         contacts when sent -- an upper bound, since FullSMS does not answer a count for list sends
-        and texts a contact on two of the lists once.
+        and texts a contact on two of the lists once. With ``dry_run``, the plan.
     """
 
     template_fields: Sequence[str] = ("list_ids", *SEND_TEMPLATE_FIELDS)
@@ -283,11 +306,19 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
         ledger = self._ledger(context)
         send_at = self._send_at(ledger)
         subscribed = sum(item.subscribed_contacts for item in self.hook.get_contact_lists_by_id(list_ids))
-        template_id = self._template_id(source)
+        template = self._template(source)
+        template_id = str(template.template_id) if template else None
         sender = self.hook.check_sender(self.sender)
         # self.send_at, not the resolved send_at: see FullSmsSendToNumbersOperator._execute.
         campaign_key = campaigns.fingerprint("to_lists", sender, self.send_at, template_id, text, list_ids)
         plan, batch = campaigns.plan_list_campaign(campaign_key, text, subscribed)
+        inspector = self._inspector(template, audience=f"contact lists {list_ids}")
+        inspector(batch)
+        fingerprint = self._fingerprint(inspector, sender, template)
+        details = {"list_ids": list_ids, "fingerprint": fingerprint}
+        planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
+        if planned is not None:
+            return planned
         hook = self.hook
 
         def send(batch: Batch) -> SendResult:
@@ -305,7 +336,7 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
             on_unknown=on_unknown,
             max_concurrency=1,
             send_at=send_at,
-            details={"list_ids": list_ids},
+            details=details,
         )
 
     def _list_ids(self) -> list[int]:

@@ -1,0 +1,280 @@
+"""
+The plan of a campaign, before anything is sent: counts, segments, price, samples, fingerprint.
+
+A dry run (``dry_run=True`` on the send operators) and a send read the audience through the same
+:func:`~airflow_provider_fullsms.campaigns.batching.plan_campaign`; a :class:`PlanInspector` watches
+its batches go by. The fingerprint is made of four short hashes, one per thing a person approves
+(:data:`FINGERPRINT_PARTS`: who, what, from whom, when), so a send given the approved fingerprint
+can say which of them changed (:func:`check_fingerprint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID
+from airflow_provider_fullsms.campaigns.batching import fingerprint
+from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.sms import MessageAnalysis, analyse_message
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_provider_fullsms.campaigns.batching import Batch, CampaignPlan
+
+#: What a campaign fingerprint is made of, in order: who, what, from whom, when.
+FINGERPRINT_PARTS = ("recipients", "texts", "sender", "schedule")
+#: How many rendered texts a plan shows.
+MAX_SAMPLES = 3
+#: Hex digits of each part of a fingerprint.
+_PART_DIGITS = 8
+
+
+def mask_number(number: str) -> str:
+    """
+    A number recognisable to its owner but not usable: ``447700900001`` becomes ``4477009•••01``.
+
+    :param number: E.164 digits.
+    """
+    if len(number) <= 5:
+        return "•" * len(number)
+    return f"{number[:-5]}•••{number[-2:]}"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """
+    What a campaign costs and the balance it needs.
+
+    :param price_per_segment: the account's price of one SMS segment; ``None`` when unknown.
+    :param minimum_balance: what FullSMS keeps back: it refuses sends when the balance is below it
+        (its ``balance_low`` answer says "Balance must be over $…").
+    """
+
+    price_per_segment: float | None = None
+    minimum_balance: float = 0.0
+
+    def of(self, segments: int) -> dict[str, Any]:
+        """``estimated_cost`` and ``required_balance`` of ``segments``, or ``None`` and why not."""
+        if self.price_per_segment is None:
+            return {
+                "price_per_segment": None,
+                "minimum_balance": self.minimum_balance,
+                "estimated_cost": None,
+                "required_balance": None,
+                "price_unknown": "No price per segment: set the connection's 'price_per_segment' extra "
+                "or pass price_per_segment= to the operator.",
+            }
+        cost = round(segments * self.price_per_segment, 6)  # 2732 x 0.05 is 136.6, not 136.60000000000002
+        return {
+            "price_per_segment": self.price_per_segment,
+            "minimum_balance": self.minimum_balance,
+            "estimated_cost": cost,
+            "required_balance": round(cost + self.minimum_balance, 6),
+        }
+
+
+class PlanInspector:
+    """
+    Watch a campaign's batches: the fingerprint's recipient and text hashes, and when ``analyse`` is
+    on, segments per encoding and a few rendered samples.
+
+    Pass it as ``plan_campaign(..., on_batch=inspector)``; a send to lists calls it with its one batch.
+
+    :param analyse: count segments and keep samples (a dry run); a send needs only the hashes.
+    :param template_text: the FullSMS template's content when a template is sent (batches then
+        carry no text).
+    :param audience: what names the recipients when batches carry no numbers (a send to lists: its
+        list ids); part of the recipients hash, and how samples name their recipient.
+    """
+
+    def __init__(
+        self, *, analyse: bool = True, template_text: str | None = None, audience: str | None = None
+    ) -> None:
+        self.analyse = analyse
+        self.template_text = template_text
+        self.audience = audience
+        self.segments = 0
+        self.by_encoding: dict[str, dict[str, int]] = {}
+        self.samples: list[dict[str, str]] = []
+        self._recipients = hashlib.blake2b(digest_size=8)
+        self._texts = 0
+        self._seen_texts: set[str | None] = set()
+        if audience is not None:
+            self._recipients.update(f"{audience}\x1e".encode())
+        self._analysed: dict[str, MessageAnalysis] = {}
+
+    def __call__(self, batch: Batch) -> None:
+        self._recipients.update(f"{batch.recipients}\x1f{','.join(batch.numbers)}\x1e".encode())
+        if batch.text not in self._seen_texts:
+            # The set of texts, whatever their order or batches: one more recipient of the same
+            # texts changes the recipients, not the texts.
+            if len(self._seen_texts) >= 4096:  # fully personalised texts: keep memory flat
+                self._seen_texts.clear()
+            self._seen_texts.add(batch.text)
+            self._texts = (self._texts + int(fingerprint(batch.text), 16)) % 2**64
+        if not self.analyse:
+            return
+        text = batch.text if batch.text is not None else self.template_text
+        if text is None:
+            return
+        analysis = self._analysis(text)
+        self.segments += analysis.segments * batch.recipients
+        figures = self.by_encoding.setdefault(analysis.encoding, {"recipients": 0, "segments": 0})
+        figures["recipients"] += batch.recipients
+        figures["segments"] += analysis.segments * batch.recipients
+        if len(self.samples) < MAX_SAMPLES and all(sample["text"] != text for sample in self.samples):
+            to = mask_number(batch.numbers[0]) if batch.numbers else (self.audience or "")
+            self.samples.append({"to": to, "text": text})
+
+    def _analysis(self, text: str) -> MessageAnalysis:
+        analysis = self._analysed.get(text)
+        if analysis is None:
+            if len(self._analysed) >= 4096:  # fully personalised texts: keep memory flat
+                self._analysed.clear()
+            analysis = self._analysed[text] = analyse_message(text)
+        return analysis
+
+    def fingerprint(self, *, sender: object, schedule: object, template_id: object = None) -> str:
+        """The campaign's fingerprint: recipients, texts, sender and schedule, each a short hash."""
+        return "-".join(
+            (
+                self._recipients.hexdigest()[:_PART_DIGITS],
+                fingerprint(self._texts, template_id)[:_PART_DIGITS],
+                fingerprint(sender)[:_PART_DIGITS],
+                fingerprint(schedule)[:_PART_DIGITS],
+            )
+        )
+
+
+def check_fingerprint(expected: str | None, actual: str) -> None:
+    """
+    Refuse a campaign that is not the one approved.
+
+    :param expected: the approved plan's ``fingerprint`` (``None`` or empty: nothing to check).
+    :param actual: this campaign's fingerprint.
+    :raises CampaignInputError: they differ, naming what changed.
+    """
+    if not expected or str(expected).strip() == actual:
+        return
+    approved = str(expected).strip().split("-")
+    if len(approved) != len(FINGERPRINT_PARTS):
+        raise CampaignInputError(
+            f"expected_fingerprint={str(expected)[:80]!r} is not a campaign fingerprint: pass the "
+            "'fingerprint' of a plan made with dry_run=True (four hashes joined by '-'). Nothing was sent."
+        )
+    changed = [
+        name
+        for name, old, new in zip(FINGERPRINT_PARTS, approved, actual.split("-"), strict=True)
+        if old != new
+    ]
+    raise CampaignInputError(
+        f"This campaign is not the one approved: its {', '.join(changed)} changed since the plan "
+        f"(approved fingerprint {str(expected).strip()}, now {actual}). Nothing was sent: plan and "
+        "approve it again."
+    )
+
+
+def plan_summary(
+    plan: CampaignPlan,
+    inspector: PlanInspector,
+    pricing: Pricing,
+    *,
+    fingerprint: str,
+    send_at: str | None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """
+    The dry run's result (XCom): what the send would do and cost; never the audience.
+
+    :param details: extra entries (e.g. the list ids of a send to lists).
+    """
+    stats = plan.stats
+    return {
+        "dry_run": True,
+        "recipients": plan.recipients,
+        "invalid": {
+            "count": stats.invalid_count,
+            "numbers": list(stats.invalid),
+            "reasons": dict(stats.reasons),
+        },
+        "duplicates": stats.duplicates,
+        "excluded": stats.excluded,
+        "batches": plan.batches,
+        "segments": inspector.segments,
+        "by_encoding": {name: dict(figures) for name, figures in inspector.by_encoding.items()},
+        **pricing.of(inspector.segments),
+        "samples": list(inspector.samples),
+        "scheduled": send_at is not None,
+        "send_at": send_at,
+        "fingerprint": fingerprint,
+        **(details or {}),
+    }
+
+
+def combine_plans(plans: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """
+    The plan of a campaign sent in parts (shards, one send task each), from the parts' plans.
+
+    Counts, segments and costs add up; the minimum balance is kept back once, so
+    ``required_balance`` is the total cost plus it. ``fingerprints`` lists each part's, in order,
+    for its send's ``expected_fingerprint``.
+    """
+    parts = list(plans)
+    if not parts:
+        raise CampaignInputError("No plans to combine: plan at least one part with dry_run=True.")
+    first = parts[0]
+    by_encoding: dict[str, dict[str, int]] = {}
+    samples: list[dict[str, str]] = []
+    for part in parts:
+        for name, figures in part["by_encoding"].items():
+            total = by_encoding.setdefault(name, {"recipients": 0, "segments": 0})
+            for key in total:
+                total[key] += figures[key]
+        samples.extend(s for s in part["samples"] if all(s["text"] != k["text"] for k in samples))
+    pricing = Pricing(first["price_per_segment"], first["minimum_balance"])
+    segments = sum(part["segments"] for part in parts)
+    return {
+        "dry_run": True,
+        "parts": len(parts),
+        "recipients": sum(part["recipients"] for part in parts),
+        "invalid": {
+            "count": sum(part["invalid"]["count"] for part in parts),
+            "numbers": [n for part in parts for n in part["invalid"]["numbers"]][:MAX_LISTED_INVALID],
+            "reasons": dict(sum((Counter(part["invalid"]["reasons"]) for part in parts), Counter())),
+        },
+        "duplicates": sum(part["duplicates"] for part in parts),
+        "excluded": sum(part["excluded"] for part in parts),
+        "batches": sum(part["batches"] for part in parts),
+        "segments": segments,
+        "by_encoding": by_encoding,
+        **pricing.of(segments),
+        "samples": samples[:MAX_SAMPLES],
+        "scheduled": first["scheduled"],
+        "send_at": first["send_at"],
+        "fingerprints": [part["fingerprint"] for part in parts],
+    }
+
+
+def describe_plan(plan: Mapping[str, Any]) -> str:
+    """A plan in Markdown, for a person to approve (e.g. the ``body`` of Airflow's ``ApprovalOperator``)."""
+    cost = plan["estimated_cost"]
+    encodings = ", ".join(f"{f['recipients']:,} {name}" for name, f in sorted(plan["by_encoding"].items()))
+    lines = [
+        f"**{plan['recipients']:,} recipients**, {plan['segments']:,} SMS segments ({encodings}), "
+        f"{plan['batches']:,} requests" + (f", scheduled for {plan['send_at']}" if plan["send_at"] else ""),
+        "",
+        f"- estimated cost: **{cost:,.2f}**, required balance {plan['required_balance']:,.2f}"
+        if cost is not None
+        else f"- estimated cost: unknown ({plan['price_unknown']})",
+        f"- left out: {plan['invalid']['count']:,} invalid, {plan['duplicates']:,} duplicates, "
+        f"{plan['excluded']:,} excluded",
+        "",
+        "Samples:",
+        "",
+        *(f"- to {sample['to']}: {sample['text']}" for sample in plan["samples"]),
+    ]
+    return "\n".join(lines)

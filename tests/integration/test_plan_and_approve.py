@@ -1,0 +1,195 @@
+"""
+Plan, price and approve against a running sandbox: ``dry_run=True`` sends nothing and says what the
+send will do and cost; ``expected_fingerprint`` refuses a campaign that is not the one approved.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_fullsms.operators.fullsms import (
+    FullSmsSendToListsOperator,
+    FullSmsSendToNumbersOperator,
+)
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
+from tests.conftest import SANDBOX_TOKEN, connection_json
+
+if TYPE_CHECKING:
+    from airflow_provider_fullsms.sandbox.testing import SandboxClient
+
+SEND = "/messages/send/to_numbers"
+SEND_LISTS = "/messages/send/to_lists"
+MESSAGE = "Hi {first_name}, your parcel is ready for collection."
+
+
+@pytest.fixture
+def sbx(sandbox_conn: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
+    """The sandbox with a balance of 1,000, and a connection that knows its price and minimum."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FULLSMS_DEFAULT",
+        connection_json(
+            sandbox_conn.url,
+            SANDBOX_TOKEN,
+            default_sender="COPERATO",
+            price_per_segment=0.05,
+            minimum_balance=1,
+        ),
+    )
+    sandbox_conn.set_balance(1000)
+    return sandbox_conn
+
+
+def ctx() -> Any:
+    return cast("Any", {"task_state_store": MemoryStateStore()})
+
+
+def crm_file(tmp_path: Path, names: tuple[str, ...] = ("Ada", "Bob", "Łukasz"), rows: int = 1200) -> str:
+    """Rows of three first names (one needs UCS-2), plus two invalid numbers and a duplicate."""
+    lines = ["number,first_name"]
+    lines += [f"+44 7700 {900000 + i:06d},{names[i % 3]}" for i in range(rows)]
+    lines += ["12345,Short", "not a number,Nobody", f"+44 7700 {900000:06d},{names[0]}"]
+    path = tmp_path / "crm.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def send_op(**kwargs: Any) -> FullSmsSendToNumbersOperator:
+    kwargs.setdefault("message", MESSAGE)
+    return FullSmsSendToNumbersOperator(task_id="send", **kwargs)
+
+
+def test_a_plan_is_what_the_send_then_sends_and_costs(sbx: SandboxClient, tmp_path: Path) -> None:
+    audience = crm_file(tmp_path)
+    plan = send_op(numbers_file=audience, dry_run=True).execute(ctx())
+
+    assert sbx.requests_count(SEND) == 0
+    assert sbx.messages() == []
+    assert plan["recipients"] == 1200
+    assert plan["invalid"] == {
+        "count": 2,
+        "numbers": ["12345", "not a number"],
+        "reasons": {"too_short": 1, "not_a_number": 1},
+    }
+    assert plan["duplicates"] == 1
+    assert plan["excluded"] == 0
+    assert plan["batches"] == 3  # 400 recipients of each of three texts
+    # "Łukasz" makes the text UCS-2: still one segment at 55 characters.
+    assert plan["by_encoding"] == {
+        "GSM-7": {"recipients": 800, "segments": 800},
+        "UCS-2": {"recipients": 400, "segments": 400},
+    }
+    assert plan["segments"] == 1200
+    assert plan["estimated_cost"] == 60.0
+    assert plan["required_balance"] == 61.0
+
+    before = sbx.balance()
+    summary = send_op(numbers_file=audience, expected_fingerprint=plan["fingerprint"]).execute(ctx())
+
+    assert summary["fingerprint"] == plan["fingerprint"]
+    assert sbx.requests_count(SEND) == plan["batches"]
+    assert summary["sent"] == len(sbx.messages()) == plan["recipients"]
+    assert before - sbx.balance() == pytest.approx(plan["estimated_cost"])
+
+
+def test_the_samples_show_each_text_with_the_number_masked(sbx: SandboxClient, tmp_path: Path) -> None:
+    plan = send_op(numbers_file=crm_file(tmp_path), dry_run=True).execute(ctx())
+    assert plan["samples"] == [
+        {"to": "4477009•••00", "text": "Hi Ada, your parcel is ready for collection."},
+        {"to": "4477009•••01", "text": "Hi Bob, your parcel is ready for collection."},
+        {"to": "4477009•••02", "text": "Hi Łukasz, your parcel is ready for collection."},
+    ]
+
+
+def test_the_operators_price_wins_over_the_connections(sbx: SandboxClient) -> None:
+    numbers = [str(447700900000 + i) for i in range(10)]
+    long_text = "x" * 161  # two GSM-7 segments
+    plan = send_op(numbers=numbers, message=long_text, dry_run=True, price_per_segment="0.10").execute(ctx())
+    assert (plan["segments"], plan["price_per_segment"]) == (20, 0.1)
+    assert (plan["estimated_cost"], plan["required_balance"]) == (2.0, 3.0)
+
+
+def test_without_a_price_the_plan_says_why_it_has_no_cost(
+    sandbox_conn: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sandbox_conn's connection has no price_per_segment extra.
+    plan = send_op(numbers=["447700900001"], message="Hello", dry_run=True).execute(ctx())
+    assert plan["estimated_cost"] is None
+    assert plan["required_balance"] is None
+    assert "price_per_segment" in plan["price_unknown"]
+    assert plan["segments"] == 1
+
+
+def test_a_template_is_priced_by_its_content(sbx: SandboxClient) -> None:
+    plan = send_op(
+        numbers=["447700900001", "447700900002"], message=None, template_id=42, dry_run=True
+    ).execute(ctx())
+    assert plan["samples"] == [{"to": "4477009•••01", "text": "Reminder: your appointment is tomorrow."}]
+    assert plan["estimated_cost"] == 0.1
+
+
+def test_a_list_plan_counts_the_lists_subscribed_contacts(sbx: SandboxClient) -> None:
+    lists = {"list_ids": [7, 8], "message": "To the lists"}
+    plan = FullSmsSendToListsOperator(task_id="plan", dry_run=True, **lists).execute(ctx())
+    assert sbx.requests_count(SEND_LISTS) == 0
+    # List 7 has three subscribed contacts, list 8 two: an upper bound (one is on both).
+    assert (plan["recipients"], plan["segments"], plan["estimated_cost"]) == (5, 5, 0.25)
+    assert plan["samples"] == [{"to": "contact lists [7, 8]", "text": "To the lists"}]
+
+    summary = FullSmsSendToListsOperator(
+        task_id="send", expected_fingerprint=plan["fingerprint"], **lists
+    ).execute(ctx())
+    assert summary["fingerprint"] == plan["fingerprint"]
+    assert sbx.requests_count(SEND_LISTS) == 1
+
+    with pytest.raises(AirflowFailException, match=r"its recipients changed"):
+        FullSmsSendToListsOperator(
+            task_id="send", list_ids=[7], message="To the lists", expected_fingerprint=plan["fingerprint"]
+        ).execute(ctx())
+    assert sbx.requests_count(SEND_LISTS) == 1
+
+
+LATER = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("change", "changed"),
+    [
+        ({"numbers": [str(447700900000 + i) for i in range(1001)]}, "recipients"),
+        ({"message": "Hello again"}, "texts"),
+        ({"sender": "441111111111"}, "sender"),
+        ({"send_at": LATER}, "schedule"),
+        ({"numbers": [str(447700900001 + i) for i in range(1000)], "message": "Bye"}, "recipients, texts"),
+    ],
+)
+def test_a_campaign_that_differs_from_the_approved_plan_sends_nothing(
+    sbx: SandboxClient, change: dict[str, Any], changed: str
+) -> None:
+    approved = {"numbers": [str(447700900000 + i) for i in range(1000)], "message": "Hello"}
+    plan = send_op(dry_run=True, **approved).execute(ctx())
+
+    with pytest.raises(AirflowFailException) as raised:
+        send_op(**{**approved, **change}, expected_fingerprint=plan["fingerprint"]).execute(ctx())
+
+    assert f"its {changed} changed since the plan" in str(raised.value)
+    assert "Nothing was sent" in str(raised.value)
+    assert sbx.requests_count(SEND) == 0
+
+
+def test_an_expected_fingerprint_that_is_no_fingerprint_is_refused(sbx: SandboxClient) -> None:
+    with pytest.raises(AirflowFailException, match="is not a campaign fingerprint"):
+        send_op(numbers=["447700900001"], expected_fingerprint="None").execute(ctx())
+    assert sbx.requests_count(SEND) == 0
+
+
+def test_a_dry_run_records_nothing_so_the_send_starts_fresh(sbx: SandboxClient) -> None:
+    store = MemoryStateStore()
+    numbers = [str(447700900000 + i) for i in range(3)]
+    send_op(numbers=numbers, message="Hello", dry_run=True).execute(cast("Any", {"task_state_store": store}))
+    summary = send_op(numbers=numbers, message="Hello").execute(cast("Any", {"task_state_store": store}))
+    assert summary["batches"]["accepted"] == 1
+    assert summary["sent"] == 3
