@@ -215,7 +215,10 @@ class NumberParser:
         if joined.count("\n") != len(raws) - 1:
             return None  # an item holds a line break of its own
         if self._canonical:
-            return joined.split("\n") if _CANONICAL_LINES.fullmatch(joined) else None
+            if not _CANONICAL_LINES.fullmatch(joined):
+                return None
+            # Taken as written, as parse() does; a str subclass becomes the plain str parse() returns.
+            return list(raws) if set(map(type, raws)) == {str} else joined.split("\n")  # type: ignore[arg-type]
         if self._own_country is not None:
             return self._own_country.read_national(joined)
         return None
