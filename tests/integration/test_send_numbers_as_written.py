@@ -14,6 +14,7 @@ from tests.conftest import SANDBOX_TOKEN, connection_json
 from tests.integration.test_send_operators import SEND, ctx, per_phone, send_op
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
@@ -42,13 +43,23 @@ def test_national_numbers_are_read_with_default_region(sbx: SandboxClient) -> No
     assert summary["invalid"]["count"] == 0
 
 
-def test_the_connections_default_region_applies_and_the_task_wins(
+@pytest.fixture
+def conn_extras(
     sandbox: SandboxProcess, sbx: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., None]:
+    """Set extras on ``fullsms_default`` (which points at the sandbox, default sender COPERATO)."""
+
+    def set_extras(**extra: object) -> None:
+        value = connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO", **extra)
+        monkeypatch.setenv("AIRFLOW_CONN_FULLSMS_DEFAULT", value)
+
+    return set_extras
+
+
+def test_the_connections_default_region_applies_and_the_task_wins(
+    sbx: SandboxClient, conn_extras: Callable[..., None]
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_FULLSMS_DEFAULT",
-        connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO", default_region="GB"),
-    )
+    conn_extras(default_region="GB")
     send_op(numbers=["07700 900123"]).execute(ctx())
     send_op(numbers=["054-111-1111"], default_region="IL").execute(ctx())
 
@@ -56,12 +67,9 @@ def test_the_connections_default_region_applies_and_the_task_wins(
 
 
 def test_the_connections_number_validation_applies_and_the_task_wins(
-    sandbox: SandboxProcess, sbx: SandboxClient, monkeypatch: pytest.MonkeyPatch
+    sbx: SandboxClient, conn_extras: Callable[..., None]
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_FULLSMS_DEFAULT",
-        connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO", number_validation="valid"),
-    )
+    conn_extras(number_validation="valid")
     strict = send_op(numbers=["+1 212 555 2368", "447700900001"]).execute(ctx())
     send_op(numbers=["447700900002"], number_validation="possible").execute(ctx())
 
