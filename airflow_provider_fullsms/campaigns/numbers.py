@@ -64,16 +64,8 @@ class CompactNumberSet:
             return key in self._small
         hashed = (key * _FIB) & _MASK64
         segment = hashed >> (64 - self._SEGMENT_BITS)
-        bits = self._bits[segment]
-        table, mask = self._tables[segment], (1 << bits) - 1
-        slot = (hashed >> (64 - self._SEGMENT_BITS - bits)) & mask
-        while True:
-            value = table[slot]
-            if value == key:
-                return True
-            if value == _EMPTY:
-                return False
-            slot = (slot + 1) & mask
+        table, slot = self._probe(segment, hashed, key)
+        return table[slot] == key
 
     def add(self, key: int) -> bool:
         """
@@ -119,17 +111,21 @@ class CompactNumberSet:
         self._count += len(keys)
         return True
 
-    def _insert(self, segment: int, hashed: int, key: int) -> bool:
+    def _probe(self, segment: int, hashed: int, key: int) -> tuple[array[int], int]:
+        """The segment's table and the slot holding ``key``, or the empty slot where it would go."""
         bits = self._bits[segment]
         table, mask = self._tables[segment], (1 << bits) - 1
         slot = (hashed >> (64 - self._SEGMENT_BITS - bits)) & mask
         while True:
             value = table[slot]
-            if value == key:
-                return False
-            if value == _EMPTY:
-                break
+            if value in (key, _EMPTY):
+                return table, slot
             slot = (slot + 1) & mask
+
+    def _insert(self, segment: int, hashed: int, key: int) -> bool:
+        table, slot = self._probe(segment, hashed, key)
+        if table[slot] == key:
+            return False
         table[slot] = key
         self._limits[segment] -= 1
         if self._limits[segment] < 0:
