@@ -41,9 +41,15 @@ def test_a_first_line_with_digits_is_a_number_not_a_header() -> None:
 def test_exclusions_hold_each_number_once_as_e164_digits() -> None:
     parse = NumberParser("GB").parse
     exclude = read_exclusions(["07700 900001", "+44 7700 900001", 447700900002, "", None], parse_number=parse)
-    assert len(exclude) == 2
-    assert 447700900001 in exclude
-    assert 447700900002 in exclude
+    assert len(exclude.numbers) == 2
+    assert 447700900001 in exclude.numbers
+    assert 447700900002 in exclude.numbers
+    assert exclude.summary() == {"numbers": 2, "invalid": {"count": 0, "entries": []}}
+
+
+def test_an_unknown_on_invalid_choice_is_refused() -> None:
+    with pytest.raises(CampaignInputError, match="on_invalid_exclude='skip': use 'fail'"):
+        read_exclusions([], parse_number=NumberParser().parse, on_invalid="skip")
 
 
 def test_exclude_of_the_wrong_type_is_refused() -> None:
