@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Self
 
 from tests.e2e.processes import free_port, spawn, stop
 
@@ -42,19 +43,54 @@ def _binary(name: str, *, debian_glob: str = "") -> str:
     return str(candidates[-1])
 
 
-def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        with contextlib.suppress(Exception):
-            if ready():
+class _Server:
+    """
+    One server process in a throw-away directory: started by ``_start``, stopped by its group.
+
+    Subclasses set ``name``, ``url`` and ``stop_signal`` and start ``self.process`` in ``_start``.
+    """
+
+    name = ""
+    stop_signal = signal.SIGTERM
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix=f"fullsms-e2e-{self.name}-"))
+        self.log = self.directory / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _wait(self, ready: Callable[[], object]) -> None:
+        """Poll ``ready()`` until it returns without raising; fail with the log if the server exits."""
+        assert self.process is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self.log.read_text(errors="replace")
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log}")
+            with contextlib.suppress(Exception):
+                ready()
                 return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} did not answer within 60 s:\n{log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} did not answer within 60 s:\n{self.log.read_text(errors='replace')}")
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is not None:
+            stop([self.process], sig=self.stop_signal)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class PostgresServer:
+class PostgresServer(_Server):
     """
     A PostgreSQL server with a database ``airflow`` owned by the superuser ``airflow`` (trust auth).
 
@@ -62,25 +98,18 @@ class PostgresServer:
     ``postgresql://`` would mean psycopg 3.
     """
 
+    name = "postgres"
+    #: PostgreSQL's "fast shutdown": it does not wait for clients to disconnect.
+    stop_signal = signal.SIGINT
+
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__()
         self.url = f"postgresql+psycopg2://airflow@127.0.0.1:{self.port}/airflow"
-        self.directory = Path(tempfile.mkdtemp(prefix="fullsms-e2e-postgres-"))
-        self.log = self.directory / "postgres.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     def _as_owner(self, args: list[str]) -> list[str]:
         if os.geteuid() != 0:
             return args
         return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *args]
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            self._start()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
 
     def _start(self) -> None:
         import psycopg2
@@ -90,20 +119,10 @@ class PostgresServer:
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
             os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+        initdb = str(Path(postgres).resolve().with_name("initdb"))
         subprocess.run(
             self._as_owner(
-                [
-                    str(Path(postgres).resolve().with_name("initdb")),
-                    "--pgdata",
-                    str(data),
-                    "--username",
-                    "airflow",
-                    "--auth",
-                    "trust",
-                    "--encoding",
-                    "UTF8",
-                    "--no-sync",
-                ]
+                [initdb, "--pgdata", str(data), "--username", "airflow", "--auth", "trust", "--no-sync"]
             ),
             check=True,
             capture_output=True,
@@ -122,49 +141,30 @@ class PostgresServer:
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         self.process = spawn(self._as_owner([postgres, "-D", str(data), *options]), self.log)
 
-        def ready() -> bool:
-            psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow", dbname="postgres").close()
-            return True
+        def connect() -> Any:
+            return psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow", dbname="postgres")
 
-        _wait("postgres", ready, self.process, self.log)
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow", dbname="postgres")
+        self._wait(lambda: connect().close())
+        connection = connect()
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute("CREATE DATABASE airflow")
+            cursor.execute("CREATE DATABASE airflow ENCODING 'UTF8' TEMPLATE template0")
         connection.close()
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            # SIGINT is PostgreSQL's "fast shutdown": it does not wait for clients to disconnect.
-            stop([self.process], sig=signal.SIGINT)
-        shutil.rmtree(self.directory, ignore_errors=True)
 
-
-class RedisServer:
+class RedisServer(_Server):
     """A Redis server without persistence; ``url`` is the Celery broker URL (database 0)."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.directory = Path(tempfile.mkdtemp(prefix="fullsms-e2e-redis-"))
-        self.log = self.directory / "redis.log"
-        self.process: subprocess.Popen[bytes] | None = None
+    name = "redis"
 
-    def __enter__(self) -> RedisServer:
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def _start(self) -> None:
         import redis
 
-        redis_server = _binary("redis-server")
-        args = [redis_server, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory)]
-        args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        args = [_binary("redis-server"), "--bind", "127.0.0.1", "--port", str(self.port)]
+        args += ["--dir", str(self.directory), "--save", "", "--appendonly", "no", "--daemonize", "no"]
         self.process = spawn(args, self.log)
-        try:
-            _wait("redis-server", redis.Redis(port=self.port).ping, self.process, self.log)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            stop([self.process])
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self._wait(redis.Redis(port=self.port).ping)
