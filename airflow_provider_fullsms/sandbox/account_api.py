@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response  # noqa: TC002 (FastAPI reads endpoint annotations at runtime)
 
-from airflow_provider_fullsms.sandbox.bodies import as_int
 from airflow_provider_fullsms.sandbox.dependencies import SECURED, VendorAccount
 from airflow_provider_fullsms.sandbox.records import money_json
 from airflow_provider_fullsms.sandbox.responses import json_response
@@ -37,16 +36,7 @@ async def get_numbers(account: VendorAccount) -> Response:
 
 @router.get("/lists")
 async def get_lists(account: VendorAccount) -> Response:
-    lists = [
-        {
-            "list_id": contact_list.list_id,
-            "name": contact_list.name,
-            "subscribe_word": contact_list.subscribe_word,
-            "subscribed_contacts": len(contact_list.subscribed),
-        }
-        for contact_list in account.lists.values()
-    ]
-    return _listing("lists", lists)
+    return _listing("lists", [contact_list.to_json() for contact_list in account.lists.values()])
 
 
 @router.get("/senderids")
@@ -56,9 +46,4 @@ async def get_sender_ids(account: VendorAccount) -> Response:
 
 @router.get("/templates")
 async def get_templates(account: VendorAccount) -> Response:
-    # The seed keeps ids as strings; numeric ones go back out as numbers, as the vendor shows them.
-    templates = [
-        {"template_id": as_int(t.template_id) or t.template_id, "name": t.name, "content": t.content}
-        for t in account.templates.values()
-    ]
-    return _listing("templates", templates)
+    return _listing("templates", [template.to_json() for template in account.templates.values()])

@@ -10,10 +10,17 @@ import copy
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox.bodies import as_int
 from airflow_provider_fullsms.sandbox.records import Otp, OtpStatus, parse_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 #: A token of the default account that authenticates but has no API rights (403 Access Denied).
 DEFAULT_NO_RIGHTS_TOKEN = "sandbox-token-no-rights"
@@ -81,12 +88,30 @@ class ContactList:
     #: Only subscribed contacts: the sandbox never sends to the others.
     subscribed: list[str]
 
+    def to_json(self) -> dict[str, Any]:
+        """An item of ``GET account/lists``."""
+        return {
+            "list_id": self.list_id,
+            "name": self.name,
+            "subscribe_word": self.subscribe_word,
+            "subscribed_contacts": len(self.subscribed),
+        }
+
 
 @dataclass
 class Template:
     template_id: str
     name: str
     content: str
+
+    def to_json(self) -> dict[str, Any]:
+        """An item of ``GET account/templates``: numeric ids go out as numbers, as the vendor shows them."""
+        template_id = as_int(self.template_id)
+        return {
+            "template_id": self.template_id if template_id is None else template_id,
+            "name": self.name,
+            "content": self.content,
+        }
 
 
 @dataclass
@@ -222,37 +247,44 @@ def _tokens(raw: Any, key: str) -> dict[str, bool]:
     return tokens
 
 
-def _lists(raw: Any, where: str) -> dict[int, ContactList]:
-    lists: dict[int, ContactList] = {}
+def _entries(raw: Any, where: str, what: str, read: Callable[[Any], tuple[K, V]]) -> dict[K, V]:
+    """Read each entry of a seed listing with ``read``; a malformed one is a :class:`SeedError`."""
+    entries: dict[K, V] = {}
     for entry in raw:
         try:
-            list_id = int(entry["list_id"])
-            subscribed: list[str] = []
-            for contact in entry.get("contacts", []):
-                if isinstance(contact, str):
-                    subscribed.append(contact)
-                else:
-                    # Read even when unsubscribed, so a contact without a number is a SeedError.
-                    number = str(contact["number"])
-                    if contact.get("subscribed", True):
-                        subscribed.append(number)
-            lists[list_id] = ContactList(
-                list_id, str(entry.get("name", f"list {list_id}")), entry.get("subscribe_word"), subscribed
-            )
+            key, value = read(entry)
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise SeedError(f"{where}.lists: bad list {entry!r}") from None
-    return lists
+            raise SeedError(f"{where}.{what}s: bad {what} {entry!r}") from None
+        entries[key] = value
+    return entries
+
+
+def _lists(raw: Any, where: str) -> dict[int, ContactList]:
+    return _entries(raw, where, "list", _contact_list)
+
+
+def _contact_list(entry: Any) -> tuple[int, ContactList]:
+    list_id = int(entry["list_id"])
+    subscribed: list[str] = []
+    for contact in entry.get("contacts", []):
+        if isinstance(contact, str):
+            subscribed.append(contact)
+        else:
+            # Read even when unsubscribed, so a contact without a number is a SeedError.
+            number = str(contact["number"])
+            if contact.get("subscribed", True):
+                subscribed.append(number)
+    name = str(entry.get("name", f"list {list_id}"))
+    return list_id, ContactList(list_id, name, entry.get("subscribe_word"), subscribed)
 
 
 def _templates(raw: Any, where: str) -> dict[str, Template]:
-    templates: dict[str, Template] = {}
-    for entry in raw:
-        try:
-            template_id = str(entry["template_id"])
-            templates[template_id] = Template(template_id, str(entry.get("name", "")), str(entry["content"]))
-        except (KeyError, TypeError):
-            raise SeedError(f"{where}.templates: bad template {entry!r}") from None
-    return templates
+    return _entries(raw, where, "template", _template)
+
+
+def _template(entry: Any) -> tuple[str, Template]:
+    template_id = str(entry["template_id"])
+    return template_id, Template(template_id, str(entry.get("name", "")), str(entry["content"]))
 
 
 def _numbers(raw: Any, where: str) -> list[dict[str, str]]:
