@@ -74,9 +74,10 @@ def _time(value: str) -> datetime:
 def run_dag(
     stack: AirflowStack, run_id: str, *, shards: int, shard_size: int, work_dir: Path, timeout: float = 600
 ) -> ShardRun:
-    """Trigger the sharded DAG, wait for it to finish, and read its times and workers."""
+    """Trigger the sharded DAG, approve its plan, wait for it to finish, and read its times and workers."""
     conf = {"shards": shards, "shard_size": shard_size, "work_dir": str(work_dir)}
     stack.trigger(DAG_ID, run_id, conf=conf)
+    stack.respond(DAG_ID, run_id, "approve_send", "Approve")
     state = stack.wait_for_run(DAG_ID, run_id, timeout)
     run = stack.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}")
     shard_tis = [

@@ -1,11 +1,20 @@
 """
-A large send split into shards, one mapped task each, gated on the balance by a deferrable sensor.
+A large send split into shards: planned and priced, gated on the balance, approved by a person, sent.
 
 The user story: an audience too large for one task (here generated: ``params.shards`` files of
 ``params.shard_size`` numbers) is sent by one mapped task per shard, so shards run on different
-workers and a failed shard is retried alone. Nothing is sent until the account can pay for all of
-it: a deferrable :class:`~airflow_provider_fullsms.sensors.fullsms.FullSmsBalanceSensor` waits in
-the triggerer, holding no worker slot, until someone tops up.
+workers and a failed shard is retried alone. Before anything goes out:
+
+1. ``plan_shard`` reads each shard exactly as the send will (``dry_run=True``: zero send requests)
+   and prices it; ``campaign_plan`` adds the shards up (``combine_plans``): recipients, segments,
+   cost, and the ``required_balance`` (the cost plus the connection's ``minimum_balance``).
+2. ``wait_for_balance``, a deferrable
+   :class:`~airflow_provider_fullsms.sensors.fullsms.FullSmsBalanceSensor`, waits in the triggerer
+   (holding no worker slot) until the account holds that ``required_balance``.
+3. ``approve_send``, Airflow's ``ApprovalOperator`` (Human-in-the-loop), shows the plan: counts,
+   cost and sample texts with the numbers masked. *Reject* skips the send.
+4. ``send_shard`` sends each shard with ``expected_fingerprint``: a shard that changed since it was
+   approved (other numbers, texts, sender or schedule) fails before its first request.
 
 Each shard is resumable: the send operator records every accepted batch of 500 in the task's
 state store, so a retry (``retries=2``) sends only the batches the failed try did not, and a batch
@@ -22,6 +31,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
@@ -53,13 +63,11 @@ def _run_dir(context: Any) -> str:
         "shards": Param(3, type="integer", minimum=1, maximum=100, description="Mapped send tasks."),
         "shard_size": Param(600, type="integer", minimum=1, description="Numbers per shard."),
         "price_per_segment": Param(
-            0.05, type="number", minimum=0, description="Your FullSMS price per SMS segment."
-        ),
-        "balance_reserve": Param(
-            1.0,
+            0.05,
             type="number",
             minimum=0,
-            description="Balance FullSMS keeps back: it refuses sends when the balance is below it.",
+            description="Your FullSMS price per SMS segment (the connection's price_per_segment extra "
+            "says the same for every DAG).",
         ),
         "work_dir": Param("", type="string", description="Working folder; empty: <tmp>/fullsms-examples."),
     },
@@ -67,7 +75,7 @@ def _run_dir(context: Any) -> str:
 def fullsms_balance_gated_batches() -> None:
     @task
     def build_shards(**context: Any) -> list[str]:
-        """Write the audience as shard files; only their paths go to XCom (and map the send)."""
+        """Write the audience as shard files; only their paths go to XCom (and map the sends)."""
         params = context["params"]
         folder = _run_dir(context)
         paths = []
@@ -80,17 +88,21 @@ def fullsms_balance_gated_batches() -> None:
             paths.append(path)
         return paths
 
-    @task
-    def campaign_cost(**context: Any) -> float:
-        """Recipients x segments x price, plus the reserve FullSMS keeps: the balance to wait for."""
-        from airflow_provider_fullsms.sms import analyse_message
+    @task(multiple_outputs=True)
+    def campaign_plan(plans: list[dict[str, Any]]) -> dict[str, Any]:
+        """The shards' plans added up, and the plan in words for the person who approves it."""
+        from airflow_provider_fullsms.campaigns import combine_plans, describe_plan
 
-        params = context["params"]
-        recipients = int(params["shards"]) * int(params["shard_size"])
-        cost = recipients * analyse_message(MESSAGE).segments * float(params["price_per_segment"])
-        needed = round(cost + float(params["balance_reserve"]), 2)
-        print(f"{recipients} recipients: cost {cost:.2f}, need a balance of {needed}")
-        return needed
+        plan = combine_plans(plans)
+        return {**plan, "approval": describe_plan(plan)}
+
+    @task
+    def approved_sends(shards: list[str], fingerprints: list[str]) -> list[dict[str, Any]]:
+        """One send per shard, each bound to the fingerprint of the shard's approved plan."""
+        return [
+            {"numbers_file": shard, "expected_fingerprint": fingerprint}
+            for shard, fingerprint in zip(shards, fingerprints, strict=True)
+        ]
 
     @task
     def report(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,20 +128,32 @@ def fullsms_balance_gated_batches() -> None:
         return total
 
     shards = build_shards()
+    plan_shard = FullSmsSendToNumbersOperator.partial(
+        task_id="plan_shard",
+        message=MESSAGE,
+        dry_run=True,
+        price_per_segment="{{ params.price_per_segment }}",
+    ).expand(numbers_file=shards)
+    plan = campaign_plan(plan_shard.output)
     wait_for_balance = FullSmsBalanceSensor(
         task_id="wait_for_balance",
-        min_balance="{{ ti.xcom_pull(task_ids='campaign_cost') }}",
+        min_balance=plan["required_balance"],
         deferrable=True,
         poke_interval=5,
         timeout=24 * 3600,
+    )
+    approve_send = ApprovalOperator(
+        task_id="approve_send",
+        subject="Send the FullSMS campaign {{ dag_run.run_id }}?",
+        body=plan["approval"],
     )
     send_shard = FullSmsSendToNumbersOperator.partial(
         task_id="send_shard",
         message=MESSAGE,
         retries=2,
         retry_delay=timedelta(seconds=30),
-    ).expand(numbers_file=shards)
-    campaign_cost() >> wait_for_balance >> send_shard
+    ).expand_kwargs(approved_sends(shards, plan["fingerprints"]))
+    wait_for_balance >> approve_send >> send_shard
     report(send_shard.output)
 
 

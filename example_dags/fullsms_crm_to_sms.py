@@ -12,12 +12,16 @@ texted once, by first name, with the text for their segment.
 2. ``transform_contacts`` normalises numbers to E.164, drops everyone who opted out (under any of
    their records), drops duplicates and invalid numbers, personalises the text, and writes the
    audience to a CSV. Only counts and the file's path go to XCom: the audience never does.
-3. ``campaign_cost`` prices the campaign: SMS segments of every text x price per segment, plus the
-   balance FullSMS keeps back (it refuses sends below its minimum balance).
-4. ``wait_for_balance`` waits (rescheduling, so no worker slot is held) until the account can pay.
+3. ``plan_campaign`` reads the audience exactly as the send will (``dry_run=True``: nothing is
+   sent) and prices it: SMS segments of every text x ``price_per_segment``, and the
+   ``required_balance`` (that cost plus the connection's ``minimum_balance``, which FullSMS keeps
+   back).
+4. ``wait_for_balance`` waits (rescheduling, so no worker slot is held) until the account holds
+   the plan's ``required_balance``.
 5. ``send_campaign`` streams the audience file in batches of 500 with
-   :class:`~airflow_provider_fullsms.operators.fullsms.FullSmsSendToNumbersOperator`; a retry
-   resumes without texting anybody twice.
+   :class:`~airflow_provider_fullsms.operators.fullsms.FullSmsSendToNumbersOperator`, refusing an
+   audience that changed since the plan (``expected_fingerprint``); a retry resumes without
+   texting anybody twice.
 6. ``publish_summary`` logs and returns what happened: who was texted, who was dropped and why,
    the campaign ids and the balance before and after.
 
@@ -80,13 +84,11 @@ def _is_true(value: str) -> bool:
     params={
         "crm_export": Param(CRM_EXPORT, type="string", description="The CRM export (CSV) to read."),
         "price_per_segment": Param(
-            0.05, type="number", minimum=0, description="Your FullSMS price per SMS segment."
-        ),
-        "balance_reserve": Param(
-            1.0,
+            0.05,
             type="number",
             minimum=0,
-            description="Balance FullSMS keeps back: it refuses sends when the balance is below it.",
+            description="Your FullSMS price per SMS segment (the connection's price_per_segment extra "
+            "says the same for every DAG).",
         ),
         "work_dir": Param("", type="string", description="Working folder; empty: <tmp>/fullsms-examples."),
     },
@@ -174,19 +176,12 @@ def fullsms_crm_to_sms() -> None:
         return stats
 
     @task
-    def campaign_cost(stats: dict[str, Any], **context: Any) -> float:
-        """What the send will cost, plus the reserve FullSMS keeps: the balance to wait for."""
-        params = context["params"]
-        cost = stats["segments"] * float(params["price_per_segment"])
-        needed = round(cost + float(params["balance_reserve"]), 2)
-        print(
-            f"{stats['recipients']} recipients, {stats['segments']} segments: cost {cost:.2f}, need {needed}"
-        )
-        return needed
-
-    @task
     def publish_summary(
-        stats: dict[str, Any], summary: dict[str, Any], balance_before: float, **context: Any
+        stats: dict[str, Any],
+        plan: dict[str, Any],
+        summary: dict[str, Any],
+        balance_before: float,
+        **context: Any,
     ) -> dict[str, Any]:
         """Log and return the campaign's outcome (counts and ids only: no phone numbers but invalid ones)."""
         from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
@@ -203,7 +198,8 @@ def fullsms_crm_to_sms() -> None:
             },
             "invalid_examples": stats["invalid"]["numbers"],
             "by_segment": stats["by_segment"],
-            "segments": stats["segments"],
+            "segments": plan["segments"],
+            "estimated_cost": plan["estimated_cost"],
             "campaign_ids": len(summary["campaign_ids"]),
             "batches": summary["batches"]["total"],
             "balance_before": balance_before,
@@ -215,20 +211,25 @@ def fullsms_crm_to_sms() -> None:
 
     extracted = extract_contacts()
     stats = transform_contacts(extracted)
+    audience = {
+        "numbers_file": "{{ ti.xcom_pull(task_ids='transform_contacts')['audience_file'] }}",
+        "message_column": "message",
+    }
+    plan_campaign = FullSmsSendToNumbersOperator(
+        task_id="plan_campaign", dry_run=True, price_per_segment="{{ params.price_per_segment }}", **audience
+    )
     wait_for_balance = FullSmsBalanceSensor(
         task_id="wait_for_balance",
-        min_balance="{{ ti.xcom_pull(task_ids='campaign_cost') }}",
+        min_balance=plan_campaign.output["required_balance"],
         mode="reschedule",
         poke_interval=300,
         timeout=6 * 3600,
     )
     send_campaign = FullSmsSendToNumbersOperator(
-        task_id="send_campaign",
-        numbers_file="{{ ti.xcom_pull(task_ids='transform_contacts')['audience_file'] }}",
-        message_column="message",
+        task_id="send_campaign", expected_fingerprint=plan_campaign.output["fingerprint"], **audience
     )
-    campaign_cost(stats) >> wait_for_balance >> send_campaign
-    publish_summary(stats, send_campaign.output, wait_for_balance.output)
+    stats >> plan_campaign >> wait_for_balance >> send_campaign
+    publish_summary(stats, plan_campaign.output, send_campaign.output, wait_for_balance.output)
 
 
 fullsms_crm_to_sms()

@@ -45,6 +45,10 @@ BIN = Path(sys.executable).parent
 #: Seeded so the whole CRM campaign (about 137 with the reserve) is affordable at once.
 START_BALANCE = 500
 _SUMMARY = re.compile(r"FullSMS campaign summary: (\{.*\})")
+_PLAN = re.compile(
+    r"FullSMS plan \(dry run, nothing sent\): (?P<recipients>\d+) recipients, (?P<segments>\d+) segments, "
+    r"(?P<batches>\d+) batches, cost (?P<cost>\S+), required balance (?P<required>[^;]+)"
+)
 _RUN_STATE = re.compile(r"DagRun Finished: .*?state=(\w+)")
 
 
@@ -126,6 +130,13 @@ def _report(log_text: str, client: Any, elapsed: dict[str, float]) -> None:
     _say()
     _say("FullSMS demo: CRM export -> personalised SMS campaign")
     _say("-" * 60)
+    plan = _PLAN.search(log_text)
+    if plan:
+        _say("Plan (dry run, before the send: nothing sent)")
+        recipients, segments = int(plan["recipients"]), int(plan["segments"])
+        _say(f"  recipients               {recipients:>8,}   ({segments:,} SMS segments)")
+        _say(f"  estimated cost           {_money(plan['cost']):>8}")
+        _say(f"  required balance         {_money(plan['required']):>8}   (the cost + the minimum balance)")
     if summary:
         dropped = summary["dropped"]
         _say(f"CRM rows read              {summary['crm_rows']:>8,}")
@@ -160,6 +171,11 @@ def _report(log_text: str, client: Any, elapsed: dict[str, float]) -> None:
     _say(f"Airflow log of the run: {LOG.relative_to(ROOT)}")
 
 
+def _money(value: str) -> str:
+    """A plan's amount as logged (``136.6`` or ``None``) for the report."""
+    return value if value == "None" else f"{float(value):.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -188,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     "conn_type": "fullsms",
                     "host": sandbox.url,
                     "password": sandbox.token,
-                    "extra": {"default_sender": "COPERATO"},
+                    # What the seeded account keeps back, so the plan's required_balance is real.
+                    "extra": {"default_sender": "COPERATO", "minimum_balance": 1.0},
                 }
             )
             env = _airflow_env(connection)

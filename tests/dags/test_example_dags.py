@@ -161,8 +161,12 @@ def test_crm_to_sms_texts_every_reachable_contact_once_by_first_name(
     assert summary["dropped"]["duplicates"] > 0
     segments = sum(m["segments"] for m in messages)
     assert summary["segments"] == segments
-    assert results["campaign_cost"] == pytest.approx(segments * 0.05 + 1.0)
-    assert summary["spent"] == pytest.approx(segments * 0.05)
+    plan = results["plan_campaign"]
+    assert (plan["recipients"], plan["segments"]) == (len(expected), segments)
+    # The connection keeps no minimum balance back: the balance to wait for is the cost.
+    assert plan["required_balance"] == plan["estimated_cost"] == pytest.approx(segments * 0.05)
+    assert summary["spent"] == pytest.approx(plan["estimated_cost"])
+    assert results["send_campaign"]["fingerprint"] == plan["fingerprint"]
     assert summary["balance_after"] == pytest.approx(sandbox_conn.balance())
     # The audience went through a file: no XCom holds a phone number of a recipient.
     assert not any(number in json.dumps(results) for number in list(expected)[:200])
@@ -211,13 +215,15 @@ def test_scheduled_campaign_texts_the_oncall_and_sends_nothing_when_the_balance_
 def test_balance_gated_batches_wait_for_a_top_up_then_text_every_shard_once(
     dagbag: Any, sandbox_conn: SandboxClient, airflow_db: None, work_dir: str, dag_results: Any
 ) -> None:
-    sandbox_conn.set_balance(10)  # the campaign costs 1800 x 0.05 = 90, plus the 1.00 reserve
+    sandbox_conn.set_balance(10)  # the campaign costs 1800 x 0.05 = 90
     topper = TopUpAfterChecks(sandbox_conn, balance=200, checks=2)
     topper.start()
     try:
         started = time.monotonic()
+        # dag.test() cannot answer the approval (tests/e2e approves through the REST API): here it
+        # is marked approved.
         run = dagbag.dags["fullsms_balance_gated_batches"].test(
-            run_conf={"work_dir": work_dir, "shard_size": 600}
+            run_conf={"work_dir": work_dir, "shard_size": 600}, mark_success_pattern="approve_send"
         )
         print(f"balance-gated run took {time.monotonic() - started:.1f}s")
     finally:
@@ -237,8 +243,13 @@ def test_balance_gated_batches_wait_for_a_top_up_then_text_every_shard_once(
     in_files = {line.strip() for path in shard_files for line in path.read_text().splitlines()[1:]}
     assert in_files == set(per_number)
     results = dag_results(run)
+    plan = results["campaign_plan"]
+    assert (plan["recipients"], plan["segments"], plan["batches"]) == (1800, 1800, 6)
+    assert plan["required_balance"] == 90.0  # the connection keeps no minimum balance back
+    assert "**1,800 recipients**" in plan["approval"]
     assert results["report"]["sent"] == 1800
     assert results["report"]["batches"] == 6  # 500 + 100 per shard of 600
+    assert [summary["fingerprint"] for summary in results["send_shard"]] == plan["fingerprints"]
     assert results["wait_for_balance"] == 200.0
     assert sandbox_conn.balance() == pytest.approx(200 - 90)
 
@@ -260,7 +271,7 @@ def test_a_failed_shard_resumes_on_retry_without_texting_anybody_twice(
     # A private copy of the DAG: the 30 s between tries would only slow the test down.
     dag.task_dict["send_shard"].partial_kwargs["retry_delay"] = timedelta(0)
 
-    run = dag.test(run_conf={"work_dir": work_dir, "shard_size": 600})
+    run = dag.test(run_conf={"work_dir": work_dir, "shard_size": 600}, mark_success_pattern="approve_send")
 
     assert run.state == "success"
     tries = {ti.map_index: ti.try_number for ti in run.get_task_instances() if ti.task_id == "send_shard"}

@@ -264,6 +264,32 @@ class AirflowStack:
         path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.api("GET", path)["value"]
 
+    def hitl_detail(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """A Human-in-the-loop task's request (``subject``, ``body``, ``options``) and response."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails"
+        return dict(self.api("GET", path))
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str, map_index: int = -1) -> None:
+        """
+        Answer a Human-in-the-loop task (e.g. ``ApprovalOperator``'s ``"Approve"`` or ``"Reject"``), as
+        the UI's *Required actions* page does, once the task waits for it.
+        """
+        # Answered before the scheduler has processed the executor's report that the task parked,
+        # Airflow 3.3 takes the task for killed externally and fails it; a person is never that
+        # fast, a test is: wait for the scheduler's line about it.
+        parked = f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id}, run_id={run_id}, "
+        key = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        self.wait_until(
+            f"{task_id} to wait for a response",
+            lambda: (
+                self.task_states(dag_id, run_id).get(key) == "awaiting_input"
+                and any(parked in path.read_text(errors="replace") for path in self.home.glob("*.log"))
+            ),
+            timeout=120,
+        )
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails"
+        self.api("PATCH", path, json={"chosen_options": [option]})
+
     def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
         """Clear task instances, as the UI's *Clear* does: they run again, their run too."""
         self.api(

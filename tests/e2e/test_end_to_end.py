@@ -3,8 +3,10 @@ End to end on real Airflow processes: api-server, scheduler, triggerer and dag-p
 ``fullsms_balance_gated_batches`` from ``example_dags`` against a sandbox process.
 
 The account starts too poor for the campaign, so the deferrable balance sensor must be seen
-``deferred`` (waiting in the triggerer, holding no worker slot); a top-up through the sandbox then
-lets the run finish, and every recipient of every shard is texted exactly once.
+``deferred`` (waiting in the triggerer, holding no worker slot) on the plan's required balance; a
+top-up through the sandbox releases it, the approval task then waits for a person, who approves
+through Airflow's REST API, and every recipient of every shard is texted exactly once. A second
+run is rejected: nothing is sent.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ NEEDED = SHARDS * SHARD_SIZE * 0.05 + 1.0
 
 
 @pytest.mark.slow
-def test_deferred_balance_sensor_waits_for_a_top_up_then_every_shard_is_sent_once(tmp_path: Path) -> None:
+def test_deferred_balance_sensor_waits_for_a_top_up_then_every_approved_shard_is_sent_once(
+    tmp_path: Path,
+) -> None:
     work_dir = tmp_path / "work"
     with SandboxProcess(balance=5) as sandbox:
         client = sandbox.client
@@ -35,7 +39,7 @@ def test_deferred_balance_sensor_waits_for_a_top_up_then_every_shard_is_sent_onc
                 "conn_type": "fullsms",
                 "host": sandbox.url,
                 "password": sandbox.token,
-                "extra": {"default_sender": "COPERATO"},
+                "extra": {"default_sender": "COPERATO", "minimum_balance": 1},
             }
         )
         home = tmp_path / "airflow"
@@ -64,7 +68,16 @@ def test_deferred_balance_sensor_waits_for_a_top_up_then_every_shard_is_sent_onc
             assert client.messages() == []
             assert client.requests_count("/messages/send/to_numbers") == 0
 
+            assert stack.xcom(DAG_ID, run_id, "campaign_plan", key="required_balance") == NEEDED
+
             client.set_balance(NEEDED + 50)
+            # The money is there; a person reads the plan and approves it.
+            stack.respond(DAG_ID, run_id, "approve_send", "Approve")
+            body = stack.hitl_detail(DAG_ID, run_id, "approve_send")["body"]
+            assert "**1,800 recipients**" in body
+            assert "required balance 91.00" in body
+            assert "to 4477000•••00: Your Coperato parcel" in body
+            assert client.requests_count("/messages/send/to_numbers") == 0
             stack.wait_until(
                 "the run to finish",
                 lambda: stack.run_state(DAG_ID, run_id) in {"success", "failed"},
@@ -73,19 +86,37 @@ def test_deferred_balance_sensor_waits_for_a_top_up_then_every_shard_is_sent_onc
             states = stack.task_states(DAG_ID, run_id)
             assert stack.run_state(DAG_ID, run_id) == "success", f"{states}\n{stack.logs()}"
 
+            assert client.balance() == pytest.approx(50 + 1.0)
+
+            # A second campaign, rejected: the sends are skipped.
+            stack.trigger(
+                DAG_ID, "e2e_rejected", conf={"shards": 1, "shard_size": 10, "work_dir": str(work_dir)}
+            )
+            stack.respond(DAG_ID, "e2e_rejected", "approve_send", "Reject")
+            assert stack.wait_for_run(DAG_ID, "e2e_rejected", timeout=120) == "success"
+            rejected = stack.task_states(DAG_ID, "e2e_rejected")
+
         assert states == {
             "build_shards": "success",
-            "campaign_cost": "success",
+            **{f"plan_shard[{i}]": "success" for i in range(SHARDS)},
+            "campaign_plan": "success",
+            "approved_sends": "success",
             "wait_for_balance": "success",
+            "approve_send": "success",
             **{f"send_shard[{i}]": "success" for i in range(SHARDS)},
             "report": "success",
         }
+        assert (rejected["approve_send"], rejected["send_shard"], rejected["report"]) == (
+            "success",
+            "skipped",
+            "skipped",
+        )
         per_number = Counter(message["to"] for message in client.messages())
         assert len(per_number) == SHARDS * SHARD_SIZE
         assert set(per_number.values()) == {1}
-        written = {line for path in work_dir.glob("**/shard-*.csv") for line in path.read_text().split()[1:]}
-        assert set(per_number) == written
-        assert client.balance() == pytest.approx(50 + 1.0)
+        shards = work_dir.glob(f"*/{run_id}/shard-*.csv")
+        assert set(per_number) == {line for path in shards for line in path.read_text().split()[1:]}
+        assert client.balance() == pytest.approx(50 + 1.0)  # the rejected run sent nothing
 
 
 TIMEOUT_DAG = """
