@@ -22,6 +22,7 @@ import pytest
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 from benchmarks import bench_celery_shards
 from benchmarks._common import connection_json
+from tests.conftest import SANDBOX_TOKEN
 from tests.e2e.airflow_stack import AirflowStack, celery_stack
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
@@ -81,7 +82,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     dags.mkdir()
     (dags / f"{KILL_DAG_ID}.py").write_text(KILL_DAG)
     shutil.copy(EXAMPLE_DAGS / f"{bench_celery_shards.DAG_ID}.py", dags)
-    with SandboxProcess(balance=BIG_BALANCE) as sandbox:
+    with SandboxProcess(balance=BIG_BALANCE, token=SANDBOX_TOKEN) as sandbox:
         env = {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection_json(sandbox.url, sandbox.token), **HEARTBEAT}
         with celery_stack(root, dags, env, WORKERS) as stack:
             stack.wait_for_dag(KILL_DAG_ID)
@@ -163,6 +164,7 @@ def test_a_worker_killed_mid_campaign_never_texts_anyone_twice_and_the_retry_run
     settled_tries = stack.tries(KILL_DAG_ID, run_id, "send")
     final = stack.xcom(KILL_DAG_ID, run_id, "send")
     final_per_phone = Counter(message["to"] for message in client.messages())
+    store = stack.state_store(KILL_DAG_ID, run_id, "send")
     figures["decision"] = {f"fullsms.decision.{in_flight[0]}": decision}
     figures["after the decision and a clear"] = outcome(settled_tries, final_per_phone, final)
     report(tmp_path, capsys, figures)
@@ -183,6 +185,10 @@ def test_a_worker_killed_mid_campaign_never_texts_anyone_twice_and_the_retry_run
     assert settled_state == "success", stack.logs()
     assert final_per_phone == dict.fromkeys(numbers, 1)
     assert (final["unknown_recipients"], figure_total(final)) == (0, RECIPIENTS + len(INVALID_ROWS))
+    # The API token is nowhere: not in the state store, not in any process's or task's log.
+    assert SANDBOX_TOKEN not in json.dumps(store)
+    logs = [path for path in stack.home.rglob("*.log") if SANDBOX_TOKEN in path.read_text(errors="replace")]
+    assert logs == []
 
 
 def figure_total(summary: dict[str, Any]) -> int:
