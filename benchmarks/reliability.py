@@ -51,6 +51,7 @@ from typing import Any
 
 from benchmarks._common import (
     BIG_BALANCE,
+    EVERY_REQUEST,
     SEND_PATH,
     Check,
     connection_json,
@@ -97,6 +98,19 @@ for _retries in (0, 2):
             retry_delay=timedelta(0),
         )
     globals()[_dag.dag_id] = _dag
+
+with DAG(
+    dag_id="fullsms_reliability_personalised",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+) as personalised:
+    FullSmsSendToNumbersOperator(
+        task_id="send",
+        numbers_file="{{ dag_run.conf['file'] }}",
+        message="Hello {name}, your order has shipped.",
+        max_concurrency=1,
+    )
 '''.replace("MESSAGE", repr(MESSAGE))
 
 
@@ -133,6 +147,45 @@ FAULTS = [
     ),
 ]
 SMALL_FAULTS = [f for f in FAULTS if f.count == 1]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """
+    A row of the second table: a failure that concerns some recipients, or a person settling.
+
+    :param expect: what the final run must show: ``state``, ``missing`` (phones never texted),
+        ``invalid`` (numbers FullSMS refused), ``max_send_requests``.
+    """
+
+    name: str
+    expect: dict[str, Any]
+    personalised: bool = False
+    size: int | None = None  # recipients; default: the matrix's audience
+
+
+PERSONALISED_SIZE = 20
+SCENARIOS = [
+    Scenario(
+        "a refused phone in a personalised campaign (one text each)",
+        {"state": "success", "missing": 1, "invalid": 1},
+        personalised=True,
+        size=PERSONALISED_SIZE,
+    ),
+    Scenario(
+        "422 naming 2 numbers inside a 500-number batch", {"state": "success", "missing": 2, "invalid": 2}
+    ),
+    Scenario(
+        "FullSMS answers 500 to everything",
+        {"state": "failed", "missing": 2_000, "max_send_requests": 4},
+        size=2_000,
+    ),
+    Scenario(
+        "2 unknown batches settled by a person: one 'sent', one 'resend'",
+        {"state": "success", "missing": 0, "invalid": 0},
+        size=2_000,
+    ),
+]
 
 
 # -- the child: dag.test() runs -----------------------------------------------------------------
@@ -210,7 +263,79 @@ def _cell(
     }
 
 
-def _load_fault_dags(folder: Path) -> dict[int, Any]:
+def _settle(dag_run: Any, decisions: dict[int, str]) -> None:
+    """Record a person's decisions in the send task's state store, as the REST API or CLI would."""
+    from airflow._shared.state import TaskScope
+    from airflow.state.metastore import _get_db_backend
+
+    scope = TaskScope(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id="send", map_index=-1)
+    for index, decision in decisions.items():
+        _get_db_backend().set(scope, f"fullsms.decision.{index}", json.dumps(decision))
+
+
+def _run_again(dag: Any, dag_run: Any) -> None:
+    """
+    Run the send task of ``dag_run`` again in this process, as after clearing it.
+
+    Not ``dag.test()``: it replaces a run with the same id, and the task state store goes with
+    the run it belongs to. ``airflow tasks test`` runs the task of the existing run.
+    """
+    from airflow.cli.cli_parser import get_parser
+    from airflow.cli.commands.task_command import task_test
+
+    task_test(get_parser().parse_args(["tasks", "test", dag_run.dag_id, "send", dag_run.run_id]), dag=dag)
+
+
+def _scenario(dags: dict[Any, Any], client: Any, scenario: Scenario, home: Path, size: int) -> dict[str, Any]:
+    """One scenario: arm it, run the DAG (and for settling, settle and run the same run again)."""
+    client.reset()
+    client.set_balance(BIG_BALANCE)
+    size = scenario.size or size
+    numbers = [str(447700000000 + i) for i in range(size)]
+    audience = home / f"scenario-{SCENARIOS.index(scenario)}.csv"
+    if scenario.personalised:
+        audience.write_text("number,name\n" + "".join(f"{n},Person {i}\n" for i, n in enumerate(numbers)))
+    else:
+        audience.write_text("number\n" + "".join(f"{n}\n" for n in numbers))
+    dag = dags["personalised"] if scenario.personalised else dags[0]
+    settling = "settled" in scenario.name
+    if scenario.personalised:
+        client.set_unreachable([numbers[7]])
+    elif "422" in scenario.name:
+        client.set_unreachable([numbers[600], numbers[900]])
+    elif "500 to everything" in scenario.name:
+        client.inject_fault("error", path=SEND_PATH, count=EVERY_REQUEST, status=500)
+    elif settling:
+        # Batch 2 is processed, then its connection dropped (it went out); batch 3 gets a 500 (it did not).
+        client.inject_fault("drop", path=SEND_PATH, after=1, count=1)
+        client.inject_fault("error", path=SEND_PATH, after=2, count=1, status=500)
+    started = time.monotonic()
+    dag_run = dag.test(run_conf={"file": str(audience)})
+    first_state, _, first = _task_outcome(dag_run.dag_id, dag_run.run_id)
+    if settling:
+        unknown = [u["index"] for u in (first or {}).get("batches", {}).get("unknown", [])]
+        _settle(dag_run, dict(zip(unknown, ("sent", "resend"), strict=False)))
+        _run_again(dag, dag_run)
+    state, tries, summary = _task_outcome(dag_run.dag_id, dag_run.run_id)
+    received = Counter(m["to"] for m in client.messages())
+    return {
+        "scenario": scenario.name,
+        "audience": size,
+        "state": state,
+        "tries": tries,
+        "seconds": time.monotonic() - started,
+        "delivered": len(received),
+        "duplicates": sum(c - 1 for c in received.values()),
+        "summary": summary,
+        "first_try": {
+            "state": first_state,
+            "unknown_batches": (first or {}).get("batches", {}).get("unknown_count"),
+        },
+        "send_requests": client.requests_count(SEND_PATH),
+    }
+
+
+def _load_fault_dags(folder: Path) -> dict[Any, Any]:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -220,7 +345,9 @@ def _load_fault_dags(folder: Path) -> dict[int, Any]:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return {retries: getattr(module, DAG_ID.format(retries=retries)) for retries in (0, 2)}
+    dags: dict[Any, Any] = {retries: getattr(module, DAG_ID.format(retries=retries)) for retries in (0, 2)}
+    dags["personalised"] = module.personalised
+    return dags
 
 
 def _examples(client: Any, work: Path) -> list[dict[str, Any]]:
@@ -282,10 +409,19 @@ def child(result_path: str, small: bool) -> int:
                 print(
                     f"RELIABILITY-CELL {json.dumps({k: v for k, v in cells[-1].items() if k != 'summary'})}"
                 )
+    scenarios = [_scenario(dags, client, scenario, home, size) for scenario in SCENARIOS]
     # The smoke version skips them: tests/dags runs every example DAG already.
     examples = [] if small else _examples(client, home)
     Path(result_path).write_text(
-        json.dumps({"audience": size, "batches": batches, "cells": cells, "examples": examples})
+        json.dumps(
+            {
+                "audience": size,
+                "batches": batches,
+                "cells": cells,
+                "scenarios": scenarios,
+                "examples": examples,
+            }
+        )
     )
     return 0
 
@@ -315,6 +451,65 @@ def judge(cell: dict[str, Any], audience: int) -> dict[str, Any]:
         or (cell["delivered"] == audience and cell["state"] == "success"),
     }
     return {**cell, "sent": sent, "unknown": unknown, "failed": failed, "checks": checks}
+
+
+def judge_scenario(cell: dict[str, Any]) -> dict[str, Any]:
+    """Add the reported figures and the verdicts of one scenario."""
+    scenario = next(s for s in SCENARIOS if s.name == cell["scenario"])
+    expect, audience, summary = scenario.expect, cell["audience"], cell["summary"] or {}
+    sent = int(summary.get("sent", -1))
+    unknown = int(summary.get("unknown_recipients", 0))
+    failed = int(summary.get("not_sent_recipients", 0))
+    invalid = int(summary.get("invalid", {}).get("rejected_by_fullsms", 0))
+    delivered = audience - expect["missing"]
+    checks = {
+        "no duplicates": cell["duplicates"] == 0,
+        "accounted": sent >= 0 and sent + invalid + unknown + failed == audience,
+        "expected end": cell["state"] == expect["state"] and cell["delivered"] == delivered,
+        "refused ones reported": invalid == expect.get("invalid", invalid),
+        "requests bounded": cell["send_requests"] <= expect.get("max_send_requests", cell["send_requests"]),
+    }
+    return {**cell, "sent": sent, "invalid": invalid, "unknown": unknown, "failed": failed, "checks": checks}
+
+
+def scenario_table(cells: list[dict[str, Any]]) -> str:
+    rows = [
+        (
+            c["scenario"],
+            f"{c['audience']:,}",
+            f"{c['delivered']:,}",
+            c["duplicates"],
+            f"{c['sent']:,}",
+            f"{c['invalid']:,}",
+            f"{c['unknown']:,}",
+            f"{c['failed']:,}",
+            c["send_requests"],
+            f"{c['first_try']['state']} → {c['state']}" if "settled" in c["scenario"] else c["state"],
+            f"{c['seconds']:.1f}",
+            "ok"
+            if all(c["checks"].values())
+            else "**FAIL: " + ", ".join(k for k, v in c["checks"].items() if not v) + "**",
+        )
+        for c in cells
+    ]
+    return markdown_table(
+        [
+            "scenario",
+            "recipients",
+            "delivered",
+            "duplicates",
+            "reported sent",
+            "refused by FullSMS",
+            "reported unknown",
+            "reported failed",
+            "send requests",
+            "final task state",
+            "s",
+            "checks",
+        ],
+        rows,
+        align="lrrrrrrrrlrl",
+    )
 
 
 def fault_table(cells: list[dict[str, Any]], batches: int, audience: int) -> str:
@@ -668,12 +863,14 @@ def run(small: bool = False, *, keep: bool = False) -> dict[str, Any]:
     seconds = time.monotonic() - started
     audience, batches = data["audience"], data["batches"]
     cells = [judge(cell, audience) for cell in data["cells"]]
+    scenarios = [judge_scenario(cell) for cell in data["scenarios"]]
     examples = data["examples"]
-    return _render(cells, examples, secret, bad_input, audience, batches, small, seconds)
+    return _render(cells, scenarios, examples, secret, bad_input, audience, batches, small, seconds)
 
 
 def _render(
     cells: list[dict[str, Any]],
+    scenarios: list[dict[str, Any]],
     examples: list[dict[str, Any]],
     secret: list[dict[str, Any]],
     bad_input: list[dict[str, Any]],
@@ -713,6 +910,12 @@ def _render(
             "all",
             not failing("transient ends delivered"),
         ),
+        Check(
+            "scenarios (refused phones, outage, settling) as expected, 0 duplicates",
+            f"{sum(all(c['checks'].values()) for c in scenarios)}/{len(scenarios)}",
+            f"{len(scenarios)}/{len(scenarios)}",
+            all(all(c["checks"].values()) for c in scenarios),
+        ),
         Check("secret scan hits", str(secret_hits), "= 0", secret_hits == 0),
         Check("secret scan finds planted tokens (control)", f"{control}/2", "2/2", control == 2),
         Check("bad-input failures", str(bad_failures), "= 0", bad_failures == 0),
@@ -751,6 +954,16 @@ def _render(
         "*sent* and *sent + unknown*. *in no figure*: audience - sent - unknown - failed, recipients the "
         "summary does not account for (batches never attempted after the run stopped).",
         "",
+        "### Scenarios: refused phones, an outage, a person settling unknown batches",
+        "",
+        scenario_table(scenarios),
+        "",
+        "*refused by FullSMS*: phones it answered `422 to_numbers.N` for (the rest of their batch is "
+        "sent at once). The outage stops after 3 outcomes unknown in a row. Settling: the first run "
+        "fails naming two unknown batches (one went out, its connection dropped; one got a 500); the "
+        "`fullsms.decision.<index>` keys say `sent` and `resend`, and the same run cleared and run "
+        "again finishes with every phone texted once.",
+        "",
     ]
     if examples:
         parts += [
@@ -767,7 +980,8 @@ def _render(
             "",
         ]
     parts += [
-        f"### Secret scan: the API token in everything {len(cells) + len(examples)} DAG runs left behind",
+        f"### Secret scan: the API token in everything {len(cells) + len(scenarios) + len(examples)} DAG "
+        "runs left behind",
         "",
         secret_table,
         "",
@@ -787,6 +1001,7 @@ def _render(
     )
     return {
         "cells": cells,
+        "scenarios": scenarios,
         "examples": examples,
         "scan": secret,
         "bad_input": bad_input,

@@ -165,6 +165,23 @@ def test_reliability_matrix_never_texts_twice_and_accounts_for_everyone(
             assert cell["unknown"] == 500, cell
 
 
+def test_reliability_scenarios_report_refused_phones_stop_an_outage_and_settle_per_batch(
+    reliability_report: dict[str, Any],
+) -> None:
+    scenarios = {c["scenario"]: c for c in reliability_report["scenarios"]}
+    assert set(scenarios) == {s.name for s in reliability.SCENARIOS}
+    for cell in scenarios.values():
+        assert cell["duplicates"] == 0, cell
+        assert all(cell["checks"].values()), cell
+    outage = scenarios["FullSMS answers 500 to everything"]
+    assert outage["send_requests"] == 3
+    assert outage["summary"]["batches"]["not_started"] == 1
+    settled = scenarios["2 unknown batches settled by a person: one 'sent', one 'resend'"]
+    assert settled["first_try"] == {"state": "failed", "unknown_batches": 2}
+    assert (settled["state"], settled["delivered"]) == ("success", 2_000)
+    assert [a["index"] for a in settled["summary"]["batches"]["assumed"]] == [1]
+
+
 def test_reliability_secret_scan_finds_nothing_but_the_planted_control(
     reliability_report: dict[str, Any],
 ) -> None:
