@@ -34,6 +34,9 @@ _HORIZON_DAYS = 3
 #: The step by which an opening is moved past a daylight-saving change of the account's timezone,
 #: where FullSMS's wall-clock ``send_at`` could not name it.
 _DST_STEP = timedelta(minutes=15)
+#: The longest number prefix in libphonenumber's time-zone data
+#: (``phonenumbers.tzdata.TIMEZONE_LONGEST_PREFIX``, not imported here: it is heavy).
+_LONGEST_PREFIX = 9
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,12 @@ class SendWindow:
 
     def zones(self, number: str) -> tuple[str, ...]:
         """The IANA zones ``number`` (E.164 digits) may be in: its own, else its country's."""
-        # Numbers of one block of a thousand share an area and a type, hence their zones.
-        return _zones_of_block(number[:-3], number, self.fallback_zone)
+        # Numbers of one block of a thousand share an area and a type, hence their zones: a block
+        # is looked up once (a lookup costs ~0.1 ms), and never less than libphonenumber's longest
+        # prefix is kept, so the block cannot span two of its areas.
+        return _zones_of_block(
+            number[: max(len(number) - 3, _LONGEST_PREFIX)], len(number), self.fallback_zone
+        )
 
     def opening(self, zones: tuple[str, ...], earliest: datetime) -> datetime:
         """
@@ -133,11 +140,17 @@ class SendWindow:
 
 
 @functools.lru_cache(maxsize=65536)
-def _zones_of_block(block: str, number: str, fallback_zone: str) -> tuple[str, ...]:
-    """The zones of ``number``, cached for its block (all but its last three digits)."""
+def _zones_of_block(block: str, length: int, fallback_zone: str) -> tuple[str, ...]:
+    """
+    The zones of the numbers of ``length`` digits starting with ``block``.
+
+    They are looked up for the block's first number, so they never depend on which number of the
+    block the audience happens to list first.
+    """
     import phonenumbers
     from phonenumbers import timezone
 
+    number = block.ljust(length, "0")
     try:
         parsed = phonenumbers.parse(f"+{number}")
     except phonenumbers.NumberParseException:
