@@ -285,8 +285,8 @@ class NumberParser:
         try:
             number = phonenumbers.parse(text, self.default_region)
         except phonenumbers.NumberParseException as err:
-            reason, problem = _PARSE_ERRORS.get(
-                err.error_type, (InvalidReason.NOT_A_NUMBER, "is not a phone number")
+            reason, problem = _REFUSALS.get(
+                ("parse", err.error_type), (InvalidReason.NOT_A_NUMBER, "is not a phone number")
             )
             self._refuse(raw, problem, reason)
         if number.extension:
@@ -298,8 +298,8 @@ class NumberParser:
 
         possible = phonenumbers.is_possible_number_with_reason(number)
         if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
-            reason, problem = _POSSIBLE_ERRORS.get(
-                possible, (InvalidReason.NOT_POSSIBLE, "is not a possible number")
+            reason, problem = _REFUSALS.get(
+                ("possible", possible), (InvalidReason.NOT_POSSIBLE, "is not a possible number")
             )
             self._refuse(raw, problem, reason)
         if self.validation is NumberValidation.VALID and not phonenumbers.is_valid_number(number):
@@ -458,21 +458,23 @@ _ADVICE: Final = {
 
 
 _NO_COUNTRY_CODE: Final = (InvalidReason.NOT_POSSIBLE, "has no country code libphonenumber knows")
-# NumberParseException error types and ValidationResult values, as plain ints, so this module
-# imports no phonenumbers.
-_PARSE_ERRORS: Final = {
-    0: _NO_COUNTRY_CODE,
-    1: (InvalidReason.NOT_A_NUMBER, "is not a phone number"),
-    2: (InvalidReason.TOO_SHORT, "is too short after the international prefix"),
-    3: (InvalidReason.TOO_SHORT, "is too short"),
-    4: (InvalidReason.TOO_LONG, "is too long"),
-}
-_POSSIBLE_ERRORS: Final = {
-    1: _NO_COUNTRY_CODE,
-    2: (InvalidReason.TOO_SHORT, "is too short for its country"),
-    3: (InvalidReason.TOO_LONG, "is too long for its country"),
-    4: (InvalidReason.TOO_SHORT, "is too short for its country (a local number without area code)"),
-    5: (InvalidReason.NOT_POSSIBLE, "has a length no number of its country has"),
+# What libphonenumber's answers mean for a person: NumberParseException error types ("parse") and
+# is_possible_number_with_reason results ("possible"), as plain ints so this module imports no
+# phonenumbers.
+_REFUSALS: Final[dict[tuple[str, int], tuple[InvalidReason, str]]] = {
+    ("parse", 0): _NO_COUNTRY_CODE,
+    ("parse", 1): (InvalidReason.NOT_A_NUMBER, "is not a phone number"),
+    ("parse", 2): (InvalidReason.TOO_SHORT, "is too short after the international prefix"),
+    ("parse", 3): (InvalidReason.TOO_SHORT, "is too short"),
+    ("parse", 4): (InvalidReason.TOO_LONG, "is too long"),
+    ("possible", 1): _NO_COUNTRY_CODE,
+    ("possible", 2): (InvalidReason.TOO_SHORT, "is too short for its country"),
+    ("possible", 3): (InvalidReason.TOO_LONG, "is too long for its country"),
+    ("possible", 4): (
+        InvalidReason.TOO_SHORT,
+        "is too short for its country (a local number without area code)",
+    ),
+    ("possible", 5): (InvalidReason.NOT_POSSIBLE, "has a length no number of its country has"),
 }
 _DEFAULT_PARSER: NumberParser | None = None
 

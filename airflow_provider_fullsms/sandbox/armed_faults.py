@@ -6,6 +6,7 @@ arm them and plays them on the wire.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import threading
@@ -54,15 +55,10 @@ class Fault:
     seen: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.fault_id,
-            "kind": self.kind,
-            "path": self.path,
-            "after": self.after,
-            "count": self.count,
-            "seen": self.seen,
-            **self.fields,
-        }
+        """``{"id", "kind", "path", "after", "count", "seen"}`` and the kind's own fields."""
+        data = dataclasses.asdict(self)
+        fields = data.pop("fields")
+        return {"id": data.pop("fault_id"), **data, **fields}
 
 
 class ArmedFaults:
