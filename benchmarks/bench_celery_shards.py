@@ -8,8 +8,8 @@ away API would. The connection allows one send in flight per task (``max_concurr
 shard's time is its round trips to FullSMS, not the CPU of this machine, which every worker
 shares. After a warm-up run, the DAG runs on both workers; then one worker is stopped and the
 same DAG runs again on the other alone. Both runs must text every phone once; the figure is the
-ratio of their wall times (the DAG run's start to end, as Airflow recorded them), and of their
-shard phases (first shard started to last ended).
+ratio of their wall times (the DAG run's start to end, as Airflow recorded them, less the time
+the run waited for its approval), and of their shard phases (first shard started to last ended).
 
 Target: two workers take <= 0.6 x the wall time of one.
 
@@ -74,28 +74,35 @@ def _time(value: str) -> datetime:
 def run_dag(
     stack: AirflowStack, run_id: str, *, shards: int, shard_size: int, work_dir: Path, timeout: float = 600
 ) -> ShardRun:
-    """Trigger the sharded DAG, approve its plan, wait for it to finish, and read its times and workers."""
+    """
+    Trigger the sharded DAG, approve its plan, wait for it to finish, and read its times and workers.
+
+    The run's wall time leaves out the approval: how long a person takes to answer is no property
+    of the deployment.
+    """
     conf = {"shards": shards, "shard_size": shard_size, "work_dir": str(work_dir)}
     stack.trigger(DAG_ID, run_id, conf=conf)
     stack.respond(DAG_ID, run_id, "approve_send", "Approve")
     state = stack.wait_for_run(DAG_ID, run_id, timeout)
     run = stack.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}")
-    shard_tis = [
-        ti
-        for ti in stack.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})[
-            "task_instances"
-        ]
-        if ti["task_id"] == "send_shard"
-    ]
-    shard_tis.sort(key=lambda ti: ti["map_index"])
-    starts = [_time(ti["start_date"]) for ti in shard_tis if ti["start_date"]]
-    ends = [_time(ti["end_date"]) for ti in shard_tis if ti["end_date"]]
+    tis = stack.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+    shard_tis = sorted(
+        (ti for ti in tis["task_instances"] if ti["task_id"] == "send_shard"), key=lambda ti: ti["map_index"]
+    )
+    approval = next(ti for ti in tis["task_instances"] if ti["task_id"] == "approve_send")
     return ShardRun(
         state=state,
-        seconds=(_time(run["end_date"]) - _time(run["start_date"])).total_seconds(),
-        shard_seconds=(max(ends) - min(starts)).total_seconds() if starts and ends else float("nan"),
+        seconds=_seconds([run]) - _seconds([approval]),
+        shard_seconds=_seconds(shard_tis),
         shard_hosts=[ti["hostname"] for ti in shard_tis],
     )
+
+
+def _seconds(spans: list[dict[str, Any]]) -> float:
+    """From the first ``start_date`` to the last ``end_date`` of ``spans`` (runs or task instances)."""
+    starts = [_time(span["start_date"]) for span in spans if span["start_date"]]
+    ends = [_time(span["end_date"]) for span in spans if span["end_date"]]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else float("nan")
 
 
 def run(shard_size: int = FULL_SHARD_SIZE) -> dict[str, Any]:
@@ -164,7 +171,12 @@ def _section(rows: list[dict[str, Any]], shard_size: int) -> dict[str, Any]:
         ],
     )
     checks = [
-        Check("two workers / one worker, DAG run", f"{ratio:.2f}x", f"<= {GOAL}x", ratio <= GOAL),
+        Check(
+            "two workers / one worker, DAG run less its approval",
+            f"{ratio:.2f}x",
+            f"<= {GOAL}x",
+            ratio <= GOAL,
+        ),
         Check(
             "every phone texted once, both runs",
             ", ".join(f"{r['phones']:,} x{r['max_per_phone']}" for r in rows),
