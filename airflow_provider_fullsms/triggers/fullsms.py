@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,7 @@ class FullSmsBalanceTrigger(BaseEventTrigger):
         self.min_balance = float(min_balance)
         self.fullsms_conn_id = fullsms_conn_id
         self.poke_interval = float(poke_interval)
+        self._last_logged: str | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs: the triggerer reads the token from the connection itself."""
@@ -151,7 +153,7 @@ class FullSmsBalanceTrigger(BaseEventTrigger):
             return (await anext(events)).payload
 
     def _decide(self, reading: BalanceReading) -> dict[str, Any] | None:
-        """The event payload a reading calls for, or ``None`` (logged) to wait for the next one."""
+        """The event payload a reading calls for, or ``None`` to wait for the next one."""
         from airflow_provider_fullsms.exceptions import FullSmsError
         from airflow_provider_fullsms.policy import is_worth_waiting_out
 
@@ -161,20 +163,26 @@ class FullSmsBalanceTrigger(BaseEventTrigger):
             # and an event with the reason reads better in the task log than a triggerer traceback.
             if not (isinstance(error, FullSmsError) and is_worth_waiting_out(error)):
                 return {"status": "error", "message": f"{type(error).__name__}: {error}"}
-            self.log.warning(
-                "Could not read the FullSMS balance (%s); checking again in %gs.", error, self.poke_interval
-            )
+            self._log_when_new(logging.WARNING, f"Could not read the FullSMS balance ({error})")
             return None
         assert reading.balance is not None
         if reading.balance >= self.min_balance:
             return {"status": "success", "balance": reading.balance, "min_balance": self.min_balance}
-        self.log.info(
-            "FullSMS balance is %g, below the %g needed; checking again in %gs.",
-            reading.balance,
-            self.min_balance,
-            self.poke_interval,
+        self._log_when_new(
+            logging.INFO, f"FullSMS balance is {reading.balance:g}, below the {self.min_balance:g} needed"
         )
         return None
+
+    def _log_when_new(self, level: int, what: str) -> None:
+        """
+        Log ``what`` unless it is what the last check logged: a sensor waiting for hours logs each
+        change, not every check, and a thousand of them on one reading do not stall the event loop.
+        """
+        if what != self._last_logged:
+            self._last_logged = what
+            self.log.log(
+                level, "%s; checking every %gs (logged again when it changes).", what, self.poke_interval
+            )
 
 
 async def _hook_for_current_connection(conn_id: str, hook: FullSmsAsyncHook | None) -> FullSmsAsyncHook:

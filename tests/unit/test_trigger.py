@@ -160,3 +160,20 @@ def test_cancellation_propagates_and_closes_the_client(
     asyncio.run(scenario())
     assert script.calls == 1
     assert script.closed == 1
+
+
+def test_logs_each_change_not_every_check(script: Script, capsys: pytest.CaptureFixture[str]) -> None:
+    script.answers = [49.0, 49.0, _503(), _503(), 49.0, 49.5, 49.5, 50.0]
+    event = run_to_event(FullSmsBalanceTrigger(min_balance=50, poke_interval=2))
+
+    assert event["status"] == "success"
+    assert script.calls == 8
+    lines = [line for line in capsys.readouterr().out.splitlines() if "FullSMS balance" in line]
+    said = [line.split("] ", 1)[1].split("; checking", 1)[0] for line in lines]
+    assert said == [
+        "FullSMS balance is 49, below the 50 needed",
+        "Could not read the FullSMS balance (FullSMS answered 503: Service Unavailable)",
+        "FullSMS balance is 49, below the 50 needed",
+        "FullSMS balance is 49.5, below the 50 needed",
+    ]
+    assert all("checking every 2s (logged again when it changes)." in line for line in lines)
