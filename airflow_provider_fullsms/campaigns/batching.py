@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_fullsms.models import Campaign
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 
 #: Numbers in a full batch: as many as FullSMS accepts in one request.
 BATCH_SIZE = MAX_NUMBERS_PER_REQUEST
@@ -80,6 +80,9 @@ class Batcher:
     :param stats: filled in with rows, unique, duplicates and invalid numbers.
     :param parse_number: reads one number (the audience's
         :attr:`~airflow_provider_fullsms.campaigns.audience.Audience.parse_number`).
+    :param group_of: a number's group beside its text, e.g. its time zones
+        (:meth:`~airflow_provider_fullsms.campaigns.window.SendWindow.group_of`): a batch holds
+        one text and one group. It depends only on the number, so batches stay the same.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Batcher:
         max_open_texts: int = 1000,
         max_buffered: int = 50_000,
         parse_number: Callable[[object], str] = normalise_number,
+        group_of: Callable[[str], str] | None = None,
     ) -> None:
         if not 1 <= batch_size <= BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}, got {batch_size}")
@@ -102,15 +106,18 @@ class Batcher:
         self.max_open_texts = max_open_texts
         self.max_buffered = max_buffered
         self.parse_number = parse_number
+        self.group_of = group_of
         self.seen = CompactNumberSet()
         self._texts = TextChecker()
-        self._buffers: dict[str | None, list[str]] = {}
+        # Keyed by text, or with group_of by (text, group).
+        self._buffers: dict[Hashable, list[str]] = {}
         self._buffered = 0
         self._next_index = 0
 
     def batches(self, entries: Iterable[Entry]) -> Iterator[Batch]:
         """Yield the batches of ``entries`` (consumed lazily)."""
         stats, seen, source, parse_number = self.stats, self.seen, self.source, self.parse_number
+        group_of = self.group_of
         fixed = not source.per_row
         fixed_text: str | None = None
         if fixed:
@@ -134,22 +141,24 @@ class Batcher:
                 text = source.text_for(row, row_number)
                 if text is not None:
                     self._texts.check(text, row_number)
-            buffer = self._buffers.get(text)
+            buffer_key: Hashable = text if group_of is None else (text, group_of(number))
+            buffer = self._buffers.get(buffer_key)
             if buffer is None:
                 if len(self._buffers) >= self.max_open_texts:
                     yield self._flush(next(iter(self._buffers)))
-                buffer = self._buffers[text] = []
+                buffer = self._buffers[buffer_key] = []
             buffer.append(number)
             self._buffered += 1
             if len(buffer) >= self.batch_size:
-                yield self._flush(text)
+                yield self._flush(buffer_key)
             elif self._buffered > self.max_buffered:
                 yield self._flush(next(iter(self._buffers)))
         while self._buffers:
             yield self._flush(next(iter(self._buffers)))
 
-    def _flush(self, text: str | None) -> Batch:
-        numbers = tuple(self._buffers.pop(text))
+    def _flush(self, key: Hashable) -> Batch:
+        numbers = tuple(self._buffers.pop(key))
+        text: str | None = key if self.group_of is None else key[0]  # type: ignore[assignment,index]
         self._buffered -= len(numbers)
         index = self._next_index
         self._next_index += 1
@@ -188,16 +197,23 @@ def plan_campaign(
     batch_size: int = BATCH_SIZE,
     parse_number: Callable[[object], str] = normalise_number,
     on_batch: Callable[[Batch], None] | None = None,
+    group_of: Callable[[str], str] | None = None,
 ) -> CampaignPlan:
     """
     Build every batch once without sending, to check every row and fingerprint the campaign.
 
     :param on_batch: called with each batch, e.g. a :class:`~.plan.PlanInspector` pricing it.
+    :param group_of: a number's group beside its text (see :class:`Batcher`).
     :raises CampaignInputError: a message that cannot be sent, a missing column, or nobody to send to.
     """
     stats = AudienceStats()
     batcher = Batcher(
-        source, campaign_key=campaign_key, stats=stats, batch_size=batch_size, parse_number=parse_number
+        source,
+        campaign_key=campaign_key,
+        stats=stats,
+        batch_size=batch_size,
+        parse_number=parse_number,
+        group_of=group_of,
     )
     digest = hashlib.blake2b(digest_size=8)
     count = 0

@@ -8,6 +8,8 @@ import pendulum
 import pytest
 
 from airflow_provider_fullsms.campaigns import CampaignInputError
+from airflow_provider_fullsms.campaigns.batching import Batch, Batcher
+from airflow_provider_fullsms.campaigns.texts import MessageSource
 from airflow_provider_fullsms.campaigns.window import SendWindow
 
 WINDOW = SendWindow.parse(("09:00", "20:00"))
@@ -111,3 +113,23 @@ def test_a_bad_window_is_refused_naming_it(value: object) -> None:
 def test_no_window() -> None:
     assert SendWindow.parse(None) is None
     assert SendWindow.parse("09:00-20:00") == WINDOW
+
+
+def test_batches_hold_one_text_and_one_group_the_same_each_time() -> None:
+    assert WINDOW is not None
+    source = MessageSource.from_params(message="Hi", template_id=None)
+    audience = [GB_MOBILE, NEW_YORK, "447400123457", "12125550124", TOKYO, "447400123458"]
+
+    def batches() -> list[Batch]:
+        batcher = Batcher(source, campaign_key="k", batch_size=2, group_of=WINDOW.group_of)
+        return list(batcher.batches((number, None) for number in audience))
+
+    first = batches()
+    assert [batch.numbers for batch in first] == [
+        (GB_MOBILE, "447400123457"),
+        (NEW_YORK, "12125550124"),
+        (TOKYO,),
+        ("447400123458",),
+    ]
+    assert {batch.text for batch in first} == {"Hi"}
+    assert [batch.fingerprint for batch in batches()] == [batch.fingerprint for batch in first]
