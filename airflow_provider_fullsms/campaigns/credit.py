@@ -125,8 +125,9 @@ class SegmentTally:
         """
         done = report.sent_batches + report.unknown_batches + report.not_sent_batches
         left = [self._seen[item["index"]] for item in report.not_sent if item["index"] in self._seen]
-        if done < len(self._seen):  # the runner took one more batch, then saw it must stop
-            left.append(self._seen[max(self._seen)])
+        # The runner took the last batches seen but did not start them: it saw it must stop.
+        taken = sorted(self._seen)
+        left.extend(self._seen[index] for index in taken[done:])
         left.extend(self._batches)  # never reached
         total = 0
         for batch in left:

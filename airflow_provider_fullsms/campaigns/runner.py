@@ -4,8 +4,9 @@ Running the batches: bounded concurrency, the ledger kept from one thread, progr
 :func:`run_batches` is a short loop: for each batch, ask the ledger what an earlier try left,
 then send it, skip it or report it. At most ``max_concurrency`` requests are out at once and at
 most that many batches are built ahead, so the audience streams rather than piling up. Only the
-calling thread touches the ledger: a batch is marked in flight before it is submitted, and its
-outcome is written when its future completes. After a transient or refused failure, or
+calling thread touches the ledger: a batch is marked in flight before it is submitted (while the
+slots are still busy), and its outcome is written once the batch after it is out, so ledger
+writes never hold a send back. After a transient or refused failure, or
 ``stop_after_unknown`` outcomes unknown in a row (an outage), no new batch starts, but every
 request already out is waited for and recorded.
 """
@@ -95,6 +96,10 @@ def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, repo
     report.outcome_unknown(batch, reason, record)
 
 
+#: Why a batch marked in flight was not sent after all.
+NOT_STARTED = "not started: an earlier batch's outcome stopped the campaign first"
+
+
 class _OutageBreaker:
     """Stop the campaign after ``limit`` outcomes unknown in a row: FullSMS is likely down."""
 
@@ -135,45 +140,62 @@ class _BoundedSender:
     def __exit__(self, *exc_info: object) -> None:
         # Never abandon a request that is out: wait for it even when the loop failed.
         self._pool.shutdown(wait=True)
-        self._collect([future for future in list(self._in_flight) if future.done()])
+        for record in [self._outcome(future) for future in list(self._in_flight) if future.done()]:
+            record()
 
     def submit(self, batch: Batch) -> None:
-        """Mark ``batch`` in flight and send it; first wait while ``limit`` sends are out."""
+        """
+        Send ``batch`` as soon as fewer than ``limit`` sends are out.
+
+        The batch is marked in flight before the wait, while every slot is still busy, and the
+        outcomes that free a slot are written once it is out, so no ledger write (a call to
+        Airflow's API server) holds a send back. A task killed during that wait leaves this batch
+        marked in flight though unsent: its retry reports it unknown, like the batches really out.
+        If an outcome stops the campaign meanwhile, the batch is not sent and recorded as such.
+        """
         sent = self._ledger.mark_in_flight(batch)
-        self._in_flight[self._pool.submit(self._send, batch)] = (batch, sent)
+        records: list[Callable[[], None]] = []
         while len(self._in_flight) >= self._limit:
-            self._wait_for_one()
+            records += self._wait_for_some()
+        if self._report.stopped_by is None:
+            self._in_flight[self._pool.submit(self._send, batch)] = (batch, sent)
+        else:
+            self._ledger.mark_not_sent(batch, NOT_STARTED)
+        for record in records:
+            record()
 
     def drain(self) -> None:
-        """Wait for every send still out."""
+        """Wait for every send still out, and record each outcome."""
         while self._in_flight:
-            self._wait_for_one()
+            for record in self._wait_for_some():
+                record()
 
-    def _wait_for_one(self) -> None:
+    def _wait_for_some(self) -> list[Callable[[], None]]:
+        """Wait until a send finishes; report each finished one and return its ledger write."""
         finished, _ = wait(
             list(self._in_flight), timeout=self._progress.interval, return_when=FIRST_COMPLETED
         )
-        self._collect(finished)
+        records = [self._outcome(future) for future in finished]
         self._progress.maybe_log()
+        return records
 
-    def _collect(self, futures: Iterable[Future[SendResult]]) -> None:
-        for future in futures:
-            batch, sent = self._in_flight.pop(future)
-            error = future.exception()
-            if error is None:
-                result = future.result()
-                self._ledger.mark_accepted(batch, result)
-                self._report.accepted_now(batch, result)
-                self._breaker.accepted()
-                continue
-            kind = self._classify(error)
-            if kind is Failure.UNKNOWN:
-                self._ledger.mark_unknown(batch, str(error), sent)
-                self._report.outcome_unknown(batch, str(error), sent)
-                self._breaker.unknown(error)
-            else:
-                self._ledger.mark_not_sent(batch, str(error))
-                self._report.not_accepted(batch, error, kind)
+    def _outcome(self, future: Future[SendResult]) -> Callable[[], None]:
+        """Report how ``future``'s batch ended (in memory); return the ledger write that records it."""
+        batch, sent = self._in_flight.pop(future)
+        error = future.exception()
+        if error is None:
+            result = future.result()
+            self._report.accepted_now(batch, result)
+            self._breaker.accepted()
+            return lambda: self._ledger.mark_accepted(batch, result)
+        reason = str(error)
+        kind = self._classify(error)
+        if kind is Failure.UNKNOWN:
+            self._report.outcome_unknown(batch, reason, sent)
+            self._breaker.unknown(error)
+            return lambda: self._ledger.mark_unknown(batch, reason, sent)
+        self._report.not_accepted(batch, error, kind)
+        return lambda: self._ledger.mark_not_sent(batch, reason)
 
 
 class _ProgressLog:
