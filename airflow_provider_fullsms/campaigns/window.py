@@ -22,7 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from airflow_provider_fullsms.connection import format_send_at
+from airflow_provider_fullsms.connection import SEND_AT_FORMAT, format_send_at
 from airflow_provider_fullsms.exceptions import CampaignInputError, FullSmsConfigurationError
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ class SendWindow:
             )
         return cls(start, end, fallback_zone)
 
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
     def group_of(self, number: str) -> str:
         """The batching key of ``number``: its time zones (recipients sharing it share batches)."""
         return "|".join(self.zones(number))
@@ -106,7 +109,7 @@ class SendWindow:
                 return moment
         named = ", ".join(zones[:6]) + (f" and {len(zones) - 6} more" if len(zones) > 6 else "")
         raise CampaignInputError(
-            f"send_window {self.start:%H:%M}-{self.end:%H:%M} is never open at the same time in all the "
+            f"send_window {self} is never open at the same time in all the "
             f"time zones a number may be in ({named}): widen the window."
         )
 
@@ -137,6 +140,15 @@ class SendWindow:
                 return format_send_at(moment, tz)
             except FullSmsConfigurationError:
                 moment = self.opening(zones, moment + _DST_STEP)
+
+    def send_at_now(self, number: str, send_at: str | None, tz: Timezone | FixedTimezone) -> str | None:
+        """
+        :meth:`send_at` for a batch going out now.
+
+        :param send_at: the campaign's FullSMS ``send_at`` (in ``tz``), ``None`` for now.
+        """
+        campaign = datetime.strptime(send_at, SEND_AT_FORMAT).replace(tzinfo=tz) if send_at else None
+        return self.send_at(number, send_at=campaign, now=datetime.now(UTC), tz=tz)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -171,12 +171,16 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             analyse=self.dry_run, template_text=template.content if template else None, audience=audience
         )
 
-    def _fingerprint(self, inspector: PlanInspector, sender: str, template: Template | None) -> str:
+    def _fingerprint(
+        self, inspector: PlanInspector, sender: str, template: Template | None, send_window: object = None
+    ) -> str:
         """The campaign's fingerprint: recipients, texts, sender and the schedule asked for."""
         from airflow_provider_fullsms.connection import format_send_at
 
         # The send_at asked for, in the account's timezone: the same for the plan and the send.
-        schedule = format_send_at(self.send_at, self.hook.config.tz)
+        schedule: object = format_send_at(self.send_at, self.hook.config.tz)
+        if send_window is not None:
+            schedule = (schedule, str(send_window))
         return inspector.fingerprint(
             sender=sender, schedule=schedule, template_id=template.template_id if template else None
         )

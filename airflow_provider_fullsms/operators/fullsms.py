@@ -25,15 +25,17 @@ from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import jinja2
     from airflow.sdk import Context, ObjectStoragePath
+    from pendulum.tz.timezone import FixedTimezone, Timezone
 
     from airflow_provider_fullsms.campaigns import (
         Batch,
         SendResult,
     )
+    from airflow_provider_fullsms.campaigns.window import SendWindow
 
 __all__ = [
     "SUMMARY_XCOM_KEY",
@@ -86,6 +88,13 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
     :param number_validation: ``"possible"`` (default: length and country code plausible) or
         ``"valid"`` (libphonenumber's full validation: a range in use). Default: the connection's
         ``number_validation`` extra, else ``"possible"``.
+    :param send_window: quiet hours: ``("09:00", "20:00")`` (or ``"09:00-20:00"``) texts each
+        recipient only between those times of their own local time, the zones taken from the
+        number (libphonenumber's data; where a number may be in several zones, the window must be
+        open in all of them). Recipients outside it are scheduled (FullSMS ``send_at``) at its next
+        opening, worked out as each batch goes out; with ``send_at``, the later of the two.
+        Batches hold one text and one set of zones. A window that is not one fails before any
+        request. Templated.
     :param message: the text, or a template filled from each row's columns. Templated.
     :param message_column: a column holding each recipient's own text (wins over ``message``).
     :param personalise: fill ``message`` from row columns; default: when rows are given and
@@ -117,7 +126,13 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         ``dry_run``, the plan.
     """
 
-    template_fields: Sequence[str] = ("numbers", "recipients", "numbers_file", *SEND_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = (
+        "numbers",
+        "recipients",
+        "numbers_file",
+        "send_window",
+        *SEND_TEMPLATE_FIELDS,
+    )
 
     def __init__(
         self,
@@ -133,9 +148,15 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         message_column: str | None = None,
         personalise: bool | None = None,
         max_concurrency: int | None = None,
+        send_window: Sequence[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not _templated(send_window) and not any(map(_templated, _items(send_window))):
+            from airflow_provider_fullsms.campaigns.window import SendWindow
+
+            SendWindow.parse(send_window)  # a window that is not one fails as the DAG is parsed
+        self.send_window = send_window
         self.numbers = numbers
         self.recipients = recipients
         self.numbers_file = numbers_file
@@ -177,6 +198,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
 
     def _execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
+        from airflow_provider_fullsms.campaigns.window import SendWindow
 
         on_unknown = campaigns.OnUnknownOutcome.parse(self.on_unknown_outcome)
         config = self.hook.config  # the connection's extras; no request
@@ -203,16 +225,20 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         template = self._template(source)
         template_id = str(template.template_id) if template else None
         sender = self.hook.check_sender(self.sender)
+        window = SendWindow.parse(self.send_window, fallback_zone=config.timezone)
         # The send_at asked for, not the resolved one: that turns from a time into "now" once it
         # has passed, and a retry must still recognise the campaign it is resuming.
         campaign_key = campaigns.fingerprint("to_numbers", sender, self.send_at, template_id)
+        if window is not None:
+            campaign_key = campaigns.fingerprint(campaign_key, str(window))
         inspector = self._inspector(template)
         plan = campaigns.plan_campaign(
             audience.entries(rows=source.per_row),
             source,
             campaign_key=campaign_key,
             parse_number=audience.parse_number,
-            on_batch=inspector,
+            on_batch=inspector if window is None else _checking(window, inspector, send_at, config.tz),
+            group_of=window.group_of if window is not None else None,
         )
         stats = plan.stats
         self.log.info(
@@ -225,19 +251,27 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             plan.batches,
             plan.distinct_texts,
         )
-        fingerprint = self._fingerprint(inspector, sender, template)
-        planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at)
+        fingerprint = self._fingerprint(inspector, sender, template, send_window=window)
+        details = {"fingerprint": fingerprint, **({"send_window": str(window)} if window is not None else {})}
+        planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
         if planned is not None:
             return planned
-        batcher = campaigns.Batcher(source, campaign_key=campaign_key, parse_number=audience.parse_number)
-        hook = self.hook
+        batcher = campaigns.Batcher(
+            source,
+            campaign_key=campaign_key,
+            parse_number=audience.parse_number,
+            group_of=window.group_of if window is not None else None,
+        )
+        hook, tz = self.hook, config.tz
 
         def send(batch: Batch) -> SendResult:
+            # Worked out as the batch goes out: one resumed hours later still respects the window.
+            batch_send_at = send_at if window is None else window.send_at_now(batch.numbers[0], send_at, tz)
             # Numbers FullSMS refuses one by one are dropped and the rest of the batch sent at once.
             return campaigns.send_batch(
                 batch,
                 lambda numbers: hook.send_to_numbers(
-                    numbers, message=batch.text, template_id=template_id, sender=sender, send_at=send_at
+                    numbers, message=batch.text, template_id=template_id, sender=sender, send_at=batch_send_at
                 ),
             )
 
@@ -250,7 +284,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             on_unknown=on_unknown,
             max_concurrency=concurrency,
             send_at=send_at,
-            details={"fingerprint": fingerprint},
+            details=details,
         )
 
     def _concurrency(self) -> int:
@@ -383,6 +417,22 @@ class FullSmsGetBalanceOperator(FullSmsBaseOperator):
                 "before sending (nothing was sent)."
             )
         return balance
+
+
+def _checking(
+    window: SendWindow, inspector: Callable[[Batch], None], send_at: str | None, tz: Timezone | FixedTimezone
+) -> Callable[[Batch], None]:
+    """``inspector``, and each batch's window checked: one never open in all its zones fails the plan."""
+
+    def on_batch(batch: Batch) -> None:
+        inspector(batch)
+        window.send_at_now(batch.numbers[0], send_at, tz)
+
+    return on_batch
+
+
+def _items(value: object) -> Sequence[object]:
+    return value if isinstance(value, list | tuple) else ()
 
 
 def _templated(value: object) -> bool:
