@@ -190,3 +190,74 @@ def machine() -> dict[str, str]:
 def machine_table() -> str:
     """:func:`machine` as a two-column table."""
     return markdown_table(["machine", ""], list(machine().items()), align="ll")
+
+
+class TaskSideStateStore:
+    """
+    Airflow 3.3's own ``context["task_state_store"]`` (``TaskStateStoreAccessor``), answered in process.
+
+    Each ``set`` runs what Airflow runs in the task's process -- its config reads, the
+    ``SetTaskStateStore`` message, the msgpack frame for the supervisor -- and a stand-in supervisor
+    keeps the value; each ``get`` is answered the same way. Left out: the socket write, and the
+    supervisor's call to the API server, which run in other processes.
+
+    :attr:`sets` and :attr:`seconds` count the writes and the time they took.
+    """
+
+    def __init__(self) -> None:
+        import uuid
+
+        from airflow.sdk._shared.state import TaskScope
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.context import TaskStateStoreAccessor
+
+        self._task_runner = task_runner
+        self._accessor = TaskStateStoreAccessor(
+            ti_id=uuid.uuid4(), scope=TaskScope(dag_id="bench", run_id="bench", task_id="bench")
+        )
+        self._supervisor = _StandInSupervisor()
+        self.sets = 0
+        self.seconds = 0.0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._supervisor.attached(self._task_runner):
+            return self._accessor.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        import time
+
+        started = time.perf_counter()
+        with self._supervisor.attached(self._task_runner):
+            self._accessor.set(key, value, retention=retention)
+        self.seconds += time.perf_counter() - started
+        self.sets += 1
+
+
+class _StandInSupervisor:
+    """``SUPERVISOR_COMMS`` for :class:`TaskSideStateStore`: frames each message, keeps the values."""
+
+    def __init__(self) -> None:
+        import itertools
+
+        self.values: dict[str, Any] = {}
+        self.ids = itertools.count()
+
+    @contextmanager
+    def attached(self, task_runner: Any) -> Iterator[None]:
+        previous = getattr(task_runner, "SUPERVISOR_COMMS", None)
+        task_runner.SUPERVISOR_COMMS = self
+        try:
+            yield
+        finally:
+            task_runner.SUPERVISOR_COMMS = previous
+
+    def send(self, msg: Any) -> Any:
+        from airflow.sdk.execution_time.comms import SetTaskStateStore, TaskStateStoreResult, _RequestFrame
+
+        _RequestFrame(id=next(self.ids), body=msg.model_dump()).as_bytes()  # what CommsDecoder.send writes
+        if isinstance(msg, SetTaskStateStore):
+            self.values[msg.key] = msg.value
+            return None
+        if msg.key in self.values:
+            return TaskStateStoreResult(value=self.values[msg.key])
+        return None

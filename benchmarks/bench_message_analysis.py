@@ -1,11 +1,12 @@
 """Benchmark: :func:`airflow_provider_fullsms.sms.analyse_message` vs the plain ``gsm0338`` codec.
 
-Generates N realistic personalised texts deterministically, analyses all of them with
-both approaches, checks they agree on encoding and units, and prints a markdown table.
+Generates N realistic personalised texts deterministically, checks both approaches agree on
+encoding and units for every one, times both over all of them in alternating passes, and prints
+a markdown table. The target is the ratio of the two, measured side by side.
 
 Reproduce with::
 
-    .venv/bin/python -m benchmarks.bench_message_analysis --n 1000000
+    .venv/bin/python -m benchmarks.bench_message_analysis --n 300000
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from airflow_provider_fullsms.sms import GSM7, UCS2, analyse_message
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-TARGET_PER_SECOND = 500_000
+#: analyse_message's speed over the codec's, both timed in the same run.
+TARGET_RATIO = 10.0
+REPEAT = 3
+FULL = 300_000
+OURS = "sms.analyse_message (own tables)"
+CODEC = "gsm0338 encode, utf-16 fallback, count"
 SEED = 20_240_611
 COMMAND = ".venv/bin/python -m benchmarks.bench_message_analysis --n {n}"
 
@@ -100,13 +106,14 @@ def _time(function: Callable[[str], Any], texts: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def run(n: int) -> list[dict[str, Any]]:
-    """Time both approaches over ``n`` generated texts.
+def run(n: int, repeat: int = REPEAT) -> list[dict[str, Any]]:
+    """Time both approaches over ``n`` generated texts, alternating ``repeat`` times.
 
     :param n: how many texts to analyse.
-    :return: one row per approach: ``approach``, ``messages``, ``seconds``,
-        ``messages_per_second``, ``ratio`` (speed relative to the codec), ``mismatches``
-        (texts where the encoding or units differ from the codec's).
+    :param repeat: timed passes of each approach, alternating; the fastest of each counts.
+    :return: one row per approach: ``approach``, ``messages``, ``seconds`` (fastest pass), ``runs``
+        (every pass), ``messages_per_second``, ``ratio`` (speed relative to the codec),
+        ``mismatches`` (texts where the encoding or units differ from the codec's).
     """
     import gsm0338  # noqa: F401  -- registers the "gsm03.38" codec; only the benchmark needs it
 
@@ -117,52 +124,59 @@ def run(n: int) -> list[dict[str, Any]]:
         encoding, units, _ = codec_analysis(text)
         if (ours.encoding, ours.units) != (encoding, units):
             mismatches += 1
-    timings = {
-        "sms.analyse_message (own tables)": _time(analyse_message, texts),
-        "gsm0338 encode, utf-16 fallback, count": _time(codec_analysis, texts),
-    }
-    baseline = timings["gsm0338 encode, utf-16 fallback, count"]
+    approaches = {OURS: analyse_message, CODEC: codec_analysis}
+    runs: dict[str, list[float]] = {name: [] for name in approaches}
+    for _ in range(max(1, repeat)):
+        for name, function in approaches.items():
+            runs[name].append(_time(function, texts))
+    baseline = min(runs[CODEC])
     return [
         {
             "approach": approach,
             "messages": n,
-            "seconds": seconds,
-            "messages_per_second": n / seconds,
-            "ratio": baseline / seconds,
+            "seconds": min(seconds),
+            "runs": seconds,
+            "messages_per_second": n / min(seconds),
+            "ratio": baseline / min(seconds),
             "mismatches": mismatches,
         }
-        for approach, seconds in timings.items()
+        for approach, seconds in runs.items()
     ]
 
 
 def render(rows: list[dict[str, Any]]) -> str:
     """Format :func:`run`'s rows as a markdown table with the target verdict."""
     lines = [
-        "| approach | messages | seconds | messages/s | ratio |",
-        "|---|---:|---:|---:|---:|",
+        "| approach | messages | seconds (fastest) | every pass | messages/s | speed vs the codec |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        passes = ", ".join(f"{seconds:.3f}" for seconds in row["runs"])
         lines.append(
-            f"| {row['approach']} | {row['messages']:,} | {row['seconds']:.3f} | "
+            f"| {row['approach']} | {row['messages']:,} | {row['seconds']:.3f} | {passes} | "
             f"{row['messages_per_second']:,.0f} | {row['ratio']:.1f}x |"
         )
     ours = rows[0]
-    verdict = (
-        "PASS" if ours["messages_per_second"] >= TARGET_PER_SECOND and not ours["mismatches"] else "FAIL"
-    )
+    verdict = "PASS" if passed(ours) else "FAIL"
     lines += [
         "",
-        f"Target: analyse_message >= {TARGET_PER_SECOND:,} messages/s and the same encoding and units as "
-        f"gsm0338 ({ours['mismatches']} mismatches): {verdict}",
+        f"Target: analyse_message >= {TARGET_RATIO:g}x as fast as the gsm0338 codec, passes alternating, "
+        f"the fastest of each counting, and the same encoding and units ({ours['mismatches']} mismatches): "
+        f"{verdict}. Messages/s are information: they measure the machine as much as the code.",
         f"Reproduce: `{COMMAND.format(n=ours['messages'])}`",
     ]
     return "\n".join(lines)
 
 
+def passed(ours: dict[str, Any]) -> bool:
+    """Whether :func:`run`'s first row meets the target."""
+    return ours["ratio"] >= TARGET_RATIO and not ours["mismatches"]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--n`` and print the comparison table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--n", type=int, default=1_000_000, help="how many messages (default 1,000,000)")
+    parser.add_argument("--n", type=int, default=FULL, help=f"how many messages (default {FULL:,})")
     args = parser.parse_args(argv)
     print(render(run(args.n)))
 

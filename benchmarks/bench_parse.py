@@ -10,8 +10,10 @@ paid constantly. Each module is imported in a fresh interpreter that has already
 Rounds interleave the modules, so a busy moment of the machine hits them all alike. The HTTP
 provider's operator module, measured in the same run, is the yardstick.
 
-Targets, for each of our modules: median <= 15 ms and <= 0.1 x the HTTP provider's median.
-A module that misses them gets its costliest imports listed (``python -X importtime``).
+Target, for each of our modules: median <= 0.1 x the HTTP provider's median, measured in the same
+rounds. The milliseconds are printed as information (a busy machine slows every import alike; the
+budget the project keeps in mind is 15 ms). A module that misses the target, or that budget, gets
+its costliest imports listed (``python -X importtime``).
 
 Reproduce with::
 
@@ -38,7 +40,8 @@ OURS = (
 HTTP = "airflow.providers.http.operators.http"
 FULL_ROUNDS = 15
 SMALL_ROUNDS = 3
-LIMIT_MS = 15.0
+#: Information only: the import budget a module is expected to keep on a quiet machine.
+BUDGET_MS = 15.0
 LIMIT_RATIO = 0.1
 COMMAND = ".venv/bin/python -m benchmarks.bench_parse"
 _TIMER = (
@@ -125,19 +128,12 @@ def run(rounds: int = FULL_ROUNDS) -> dict[str, Any]:
         }
         for m in modules
     ]
-    checks = []
-    for m in OURS:
-        checks.append(
-            Check(f"{m}: median", f"{medians[m]:.1f} ms", f"<= {LIMIT_MS:g} ms", medians[m] <= LIMIT_MS)
+    checks = [
+        Check(
+            f"{m}: / HTTP", f"{medians[m] / http:.3f}", f"<= {LIMIT_RATIO}", medians[m] / http <= LIMIT_RATIO
         )
-        checks.append(
-            Check(
-                f"{m}: / HTTP",
-                f"{medians[m] / http:.3f}",
-                f"<= {LIMIT_RATIO}",
-                medians[m] / http <= LIMIT_RATIO,
-            )
-        )
+        for m in OURS
+    ]
     table = markdown_table(
         [
             "module (imported after airflow.sdk)",
@@ -163,10 +159,11 @@ def run(rounds: int = FULL_ROUNDS) -> dict[str, Any]:
         f"Each figure: `{_TIMER.format(module='X')}` in a fresh interpreter; modules interleaved per round."
     ]
     for m in OURS:
-        if medians[m] > LIMIT_MS or medians[m] / http > LIMIT_RATIO:
+        if medians[m] > BUDGET_MS or medians[m] / http > LIMIT_RATIO:
             costs = ", ".join(f"`{name}` {ms:.1f} ms" for name, ms in costly_imports(m, env))
             notes.append(
-                f"`{m}` misses a target; its costliest imports (-X importtime, cumulative): {costs}."
+                f"`{m}` misses the target or the {BUDGET_MS:g} ms budget; its costliest imports "
+                f"(-X importtime, cumulative): {costs}."
             )
     command = COMMAND if rounds == FULL_ROUNDS else f"{COMMAND} --rounds {rounds}"
     text = report(
