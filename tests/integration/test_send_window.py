@@ -42,6 +42,8 @@ OPENS_UTC = {
 }
 #: 06:00 UTC on 15 January next year: 06:00 in London, 01:00 in New York, 15:00 in Tokyo.
 SEND_AT_DAY = f"{datetime.now(UTC).year + 1}-01-15"
+#: What each phone's send_at is with send_at at 06:00 UTC that day (UTC, the account's timezone).
+EXPECTED_SEND_AT = {number: f"{SEND_AT_DAY} {opens or '06:00:00'}" for number, opens in OPENS_UTC.items()}
 
 
 @pytest.fixture
@@ -74,9 +76,7 @@ def local(send_at: str, zone: str) -> datetime:
 def test_with_send_at_each_phone_gets_it_then_or_when_its_own_window_opens(sbx: SandboxClient) -> None:
     summary = send_op(send_at=f"{SEND_AT_DAY}T06:00:00+00:00").execute(ctx())
     received = send_at_of(sbx)
-    assert received == {
-        number: f"{SEND_AT_DAY} {opens or '06:00:00'}" for number, opens in OPENS_UTC.items()
-    }
+    assert received == EXPECTED_SEND_AT
     for number, zones in ZONES.items():
         assert all("09:00" <= f"{local(received[number], zone):%H:%M}" < "20:00" for zone in zones)
     assert {m["status"] for m in sbx.messages()} == {"scheduled"}
@@ -122,9 +122,7 @@ def test_the_same_audience_makes_the_same_batches_so_a_retry_resumes(sbx: Sandbo
     assert summary["batches"]["skipped_already_accepted"] == 2
     assert summary["batches"]["accepted"] == 4
     assert summary["fingerprint"] == plan["fingerprint"]
-    assert send_at_of(sbx) == {
-        number: f"{SEND_AT_DAY} {opens or '06:00:00'}" for number, opens in OPENS_UTC.items()
-    }
+    assert send_at_of(sbx) == EXPECTED_SEND_AT
 
 
 def test_a_changed_window_is_another_campaign(sbx: SandboxClient) -> None:
