@@ -92,6 +92,9 @@ class AirflowStack:
             "AIRFLOW__API__SECRET_KEY": "e2e-only-secret",
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-jwt-secret",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # INFO whatever the caller's environment says (benchmarks quieten it): the stack's
+            # logs are read, e.g. by respond(), and shown when a test fails.
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
