@@ -90,7 +90,8 @@ def test_without_send_at_phones_inside_their_window_get_it_now_the_others_at_its
     sbx: SandboxClient,
 ) -> None:
     send_op(numbers=[n for n, zones in ZONES.items() if len(zones) == 1]).execute(ctx())
-    delivered, scheduled = defaultdict(list), defaultdict(list)
+    delivered: defaultdict[str, list[datetime]] = defaultdict(list)
+    scheduled: defaultdict[str, list[datetime]] = defaultdict(list)
     for message in sbx.messages():
         (zone,) = ZONES[message["to"]]
         when = local(message["send_at"] or message["delivered_at"], zone)  # no send_at: at once
