@@ -123,16 +123,19 @@ class FullSmsHook(FullSmsBaseHook):
         from airflow_provider_fullsms.sms import InvalidNumberError, normalise_number
 
         chosen = resolve_sender(sender, self.config)
-        owned = [n.number for n in self.get_numbers()]
         try:
             as_number: str | None = normalise_number(chosen)
         except InvalidNumberError:
             as_number = None
-        if as_number is not None and as_number in owned:
+        # One look-up when the sender says which kind it is: a number, or a sender ID (letters).
+        owned = [n.number for n in self.get_numbers()] if as_number is not None else None
+        if owned is not None and as_number in owned:
             return as_number
         sender_ids = self.get_sender_ids()
         if chosen in sender_ids:
             return chosen
+        if owned is None:
+            owned = [n.number for n in self.get_numbers()]  # named in the error
         raise FullSmsConfigurationError(
             f"sender={chosen!r} is neither a number this FullSMS account owns ({', '.join(owned) or 'none'}) "
             f"nor an approved sender ID ({', '.join(sender_ids) or 'none'}): pass one of those, or have "

@@ -166,10 +166,23 @@ def test_check_sender_without_any_sender_asks_no_question(
     assert requests_mock.call_count == 0
 
 
-def test_check_sender_lets_api_errors_through(hook: FullSmsHook, requests_mock: Any) -> None:
-    requests_mock.get(f"{FAKE_URL}/account/numbers", status_code=403, json=docs.UNAUTHENTICATED)
+@pytest.mark.parametrize(("sender", "path"), [("COPERATO", "senderids"), ("+44 7700 900001", "numbers")])
+def test_check_sender_lets_api_errors_through(
+    hook: FullSmsHook, requests_mock: Any, sender: str, path: str
+) -> None:
+    # A sender ID is looked up among the sender IDs first, a number among the owned numbers.
+    requests_mock.get(f"{FAKE_URL}/account/{path}", status_code=403, json=docs.UNAUTHENTICATED)
     with pytest.raises(exc.FullSmsAuthenticationError):
-        hook.check_sender("COPERATO")
+        hook.check_sender(sender)
+
+
+def test_check_sender_asks_one_list_when_the_sender_is_found_there(
+    hook: FullSmsHook, requests_mock: Any
+) -> None:
+    sender_ids = requests_mock.get(f"{FAKE_URL}/account/senderids", json=docs.SENDER_IDS)
+
+    assert hook.check_sender("COPERATO") == "COPERATO"
+    assert [r.path for r in requests_mock.request_history] == [sender_ids.last_request.path]
 
 
 @pytest.mark.parametrize("template_id", [7, "7", " 7 "])
