@@ -31,7 +31,7 @@ def _throughput(small: bool) -> dict[str, Any]:
     from benchmarks import bench_throughput
 
     size = bench_throughput.SMALL_RECIPIENTS if small else bench_throughput.FULL_RECIPIENTS
-    return bench_throughput.run(size, repeat=1 if small else 2)
+    return bench_throughput.run(size, repeat=1 if small else bench_throughput.REPEAT)
 
 
 def _personalised(small: bool) -> dict[str, Any]:
