@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,8 +62,7 @@ Entry = tuple[object, Mapping[str, Any] | None]
 
 def entries_from_numbers(numbers: Iterable[object]) -> Iterator[Entry]:
     """Entries of a plain list of numbers (no rows, so nothing to personalise)."""
-    for number in numbers:
-        yield number, None
+    return zip(numbers, repeat(None))  # built in C: a campaign reads a million of these
 
 
 def entries_from_rows(rows: Iterable[object], *, number_column: str = "number") -> Iterator[Entry]:
