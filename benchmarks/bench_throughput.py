@@ -14,9 +14,10 @@ request, as a real API far away would:
 * (a') and (c'): the same with 100,000 numbers written in national format (``07700 900123``) and
   ``default_region="GB"``: reading them is part of the provider's pre-send pass.
 
-Targets, each a ratio of sides measured in the same run, alternating, the fastest of each side
-counting: (a)/(c) <= 1.05, (a')/(c') <= 1.10, (b)/(a) >= 6. The spread of the repetitions and
-the absolute times are printed as information.
+Targets, each a ratio of sides measured in the same run: (a)/(c) <= 1.05 and (a')/(c') <= 1.10,
+the median of five alternating pairs (two runs back to back share the machine's load of that
+moment), and (b)/(a) >= 6 (fastest (a)). Every run, the pairs' ratios and the absolute times are
+printed as information.
 
 Reproduce with::
 
@@ -209,10 +210,11 @@ def measure(
 
 class SideBySide:
     """
-    A provider side and its limit, run alternately ``repeat`` times; the fastest of each counts.
+    A provider side and its limit, run alternately ``repeat`` times, in pairs.
 
-    Alternating puts both sides under the same background load; the ratio of the fastest runs is
-    the verdict, the per-pair ratios its spread.
+    The two runs of a pair follow each other, so they share the machine's background load of
+    that moment; the median of the pairs' ratios is the verdict (an unlucky or lucky pair moves
+    it little). The ratio of each side's fastest run is printed beside it.
     """
 
     def __init__(self, provider: list[dict[str, Any]], limit: list[dict[str, Any]]) -> None:
@@ -237,18 +239,25 @@ class SideBySide:
         return min(self.provider, key=lambda r: r["seconds"]), min(self.limit, key=lambda r: r["seconds"])
 
     @property
+    def pairs(self) -> list[float]:
+        return [p["seconds"] / c["seconds"] for p, c in zip(self.provider, self.limit, strict=True)]
+
+    @property
     def ratio(self) -> float:
-        provider, limit = self.best
-        return provider["seconds"] / limit["seconds"]
+        """The verdict: the median of the pairs' ratios."""
+        return statistics.median(self.pairs)
 
     def spread(self) -> str:
-        """Every run's seconds and the per-pair ratios: how much the machine moved during the run."""
-        pairs = [p["seconds"] / c["seconds"] for p, c in zip(self.provider, self.limit, strict=True)]
-        provider = ", ".join(f"{r['seconds']:.2f}" for r in self.provider)
-        limit = ", ".join(f"{r['seconds']:.2f}" for r in self.limit)
-        ratios = ", ".join(f"{x:.3f}" for x in pairs)
-        median = statistics.median(pairs)
-        return f"provider {provider} s; limit {limit} s; pair ratios {ratios} (median {median:.3f})"
+        """Every run's seconds, the pairs' ratios and the fastest runs' ratio."""
+        provider, limit = self.best
+        fastest = provider["seconds"] / limit["seconds"]
+        runs = ", ".join(f"{r['seconds']:.2f}" for r in self.provider)
+        limits = ", ".join(f"{r['seconds']:.2f}" for r in self.limit)
+        ratios = ", ".join(f"{x:.3f}" for x in self.pairs)
+        return (
+            f"provider {runs} s; limit {limits} s; pair ratios {ratios} (median {self.ratio:.3f}; "
+            f"fastest against fastest {fastest:.3f})"
+        )
 
 
 def run(
@@ -306,9 +315,14 @@ def run(
     a, c = canonical.best
     a_national, c_national = regional.best
     checks = [
-        Check("(a) / (c) seconds", f"{canonical.ratio:.3f}", f"<= {AC_LIMIT}", canonical.ratio <= AC_LIMIT),
         Check(
-            "(a') / (c') seconds, national numbers",
+            "(a) / (c) seconds, median pair",
+            f"{canonical.ratio:.3f}",
+            f"<= {AC_LIMIT}",
+            canonical.ratio <= AC_LIMIT,
+        ),
+        Check(
+            "(a') / (c') seconds, national numbers, median pair",
             f"{regional.ratio:.3f}",
             f"<= {NATIONAL_LIMIT}",
             regional.ratio <= NATIONAL_LIMIT,
@@ -341,8 +355,9 @@ def run(
         f"every number once: {planning:.3f} s alone; {planning_national:.3f} s for the national numbers, "
         f"parsing included), then the send of the batches the plan kept, with the ledger in Airflow's "
         f"own task state store ({a['store_sets']} sets, {a['store_s']:.3f} s in all). "
-        f"(a) - (c) = {a['seconds'] - c['seconds']:.2f} s. Fastest of {len(canonical.provider)} alternating "
-        f"runs. Spread: (a)/(c): {canonical.spread()}; (a')/(c'): {regional.spread()}."
+        f"Table: the fastest of {len(canonical.provider)} runs of each side, alternating; (a) - (c) = "
+        f"{a['seconds'] - c['seconds']:.2f} s. Spread: (a)/(c): {canonical.spread()}; "
+        f"(a')/(c'): {regional.spread()}."
     )
     command = COMMAND if recipients == FULL_RECIPIENTS else f"{COMMAND} --recipients {recipients}"
     text = report(f"Campaign throughput: {recipients:,} recipients", table, checks, command, note)
