@@ -13,20 +13,22 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
 from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
 from airflow_provider_fullsms.exceptions import CampaignInputError
-from airflow_provider_fullsms.phones import InvalidNumberError, normalise_number
+from airflow_provider_fullsms.phones import InvalidNumberError, NumberParser, normalise_number
 from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.models import Campaign
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Mapping, Sequence
 
 #: Numbers in a full batch: as many as FullSMS accepts in one request.
 BATCH_SIZE = MAX_NUMBERS_PER_REQUEST
@@ -64,6 +66,24 @@ def fingerprint(*parts: object) -> str:
     return digest.hexdigest()
 
 
+#: Entries read and checked together: enough for C-level passes to pay, few enough to stream.
+CHUNK_SIZE = 4096
+
+
+def chunk_reader(
+    parse_number: Callable[[object], str],
+) -> Callable[[Sequence[object]], list[str] | None] | None:
+    """The reader of whole chunks that goes with ``parse_number``, when it is a ``NumberParser``'s."""
+    parser = getattr(parse_number, "__self__", None)
+    return parser.parse_chunk if isinstance(parser, NumberParser) else None
+
+
+def _chunks(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    iterator = iter(entries)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
 class Batcher:
     """
     Turn entries into batches of at most ``batch_size`` numbers sharing one text.
@@ -80,6 +100,8 @@ class Batcher:
     :param stats: filled in with rows, unique, duplicates and invalid numbers.
     :param parse_number: reads one number (the audience's
         :attr:`~airflow_provider_fullsms.campaigns.audience.Audience.parse_number`).
+    :param exclude: numbers (E.164 digits as ints) never to send to, counted in ``stats.excluded``
+        (see :func:`~airflow_provider_fullsms.campaigns.exclusions.read_exclusions`).
     :param group_of: a number's group beside its text, e.g. its time zones
         (:meth:`~airflow_provider_fullsms.campaigns.window.SendWindow.group_of`): a batch holds
         one text and one group. It depends only on the number, so batches stay the same.
@@ -95,6 +117,7 @@ class Batcher:
         max_open_texts: int = 1000,
         max_buffered: int = 50_000,
         parse_number: Callable[[object], str] = normalise_number,
+        exclude: Container[int] | None = None,
         group_of: Callable[[str], str] | None = None,
     ) -> None:
         if not 1 <= batch_size <= BATCH_SIZE:
@@ -106,7 +129,9 @@ class Batcher:
         self.max_open_texts = max_open_texts
         self.max_buffered = max_buffered
         self.parse_number = parse_number
+        self.exclude = exclude
         self.group_of = group_of
+        self._parse_chunk = chunk_reader(parse_number)
         self.seen = CompactNumberSet()
         self._texts = TextChecker()
         # Keyed by text, or with group_of by (text, group).
@@ -115,24 +140,72 @@ class Batcher:
         self._next_index = 0
 
     def batches(self, entries: Iterable[Entry]) -> Iterator[Batch]:
-        """Yield the batches of ``entries`` (consumed lazily)."""
-        stats, seen, source, parse_number = self.stats, self.seen, self.source, self.parse_number
-        group_of = self.group_of
-        fixed = not source.per_row
+        """Yield the batches of ``entries`` (consumed lazily, a chunk of :data:`CHUNK_SIZE` at a time)."""
+        fixed = not self.source.per_row
         fixed_text: str | None = None
         if fixed:
-            fixed_text = source.text_for(None, 0)
+            fixed_text = self.source.text_for(None, 0)
             if fixed_text is not None:
                 self._texts.check(fixed_text, 0)
-        for row_number, (raw, row) in enumerate(entries, start=1):
+        # One text for everyone, one buffer: a chunk that reads at once joins it whole.
+        one_buffer = fixed and self.group_of is None and self.max_buffered >= self.batch_size
+        parse_chunk = self._parse_chunk if one_buffer else None
+        rows_before = 0
+        for chunk in _chunks(entries, CHUNK_SIZE):
+            numbers = self._read_at_once(chunk, parse_chunk) if parse_chunk is not None else None
+            if numbers is not None:
+                self.stats.rows += len(chunk)
+                self.stats.unique += len(numbers)
+                yield from self._add_all(fixed_text, numbers)
+            else:
+                yield from self._add_one_by_one(chunk, rows_before, fixed, fixed_text)
+            rows_before += len(chunk)
+        while self._buffers:
+            yield self._flush(next(iter(self._buffers)))
+
+    def _read_at_once(
+        self, chunk: list[Entry], parse_chunk: Callable[[Sequence[object]], list[str] | None]
+    ) -> list[str] | None:
+        """
+        The chunk's numbers when every one is valid, new and not excluded, else ``None``.
+
+        This is the usual case, settled by C-level passes over the whole chunk (the parser's
+        :meth:`~airflow_provider_fullsms.phones.NumberParser.parse_chunk`, then the set's
+        :meth:`~airflow_provider_fullsms.campaigns.numbers.CompactNumberSet.add_new`).
+        """
+        numbers = parse_chunk(list(map(itemgetter(0), chunk)))  # each entry's raw number
+        if numbers is None:
+            return None
+        keys = list(map(int, numbers))
+        if self.exclude is not None and any(map(self.exclude.__contains__, keys)):
+            return None
+        return numbers if self.seen.add_new(keys) else None
+
+    def _add_all(self, text: str | None, numbers: list[str]) -> Iterator[Batch]:
+        buffer = self._buffers.setdefault(text, [])
+        buffer.extend(numbers)
+        self._buffered += len(numbers)
+        while len(buffer) >= self.batch_size:
+            yield self._flush(text, self.batch_size)
+
+    def _add_one_by_one(
+        self, chunk: list[Entry], rows_before: int, fixed: bool, fixed_text: str | None
+    ) -> Iterator[Batch]:
+        stats, seen, source, parse_number = self.stats, self.seen, self.source, self.parse_number
+        exclude, group_of = self.exclude, self.group_of
+        for row_number, (raw, row) in enumerate(chunk, start=rows_before + 1):
             stats.rows += 1
             try:
                 number = parse_number(raw)
             except InvalidNumberError as err:
                 stats.note_invalid(raw, err.reason)
                 continue
-            if not seen.add(int(number)):
+            key = int(number)
+            if not seen.add(key):
                 stats.duplicates += 1
+                continue
+            if exclude is not None and key in exclude:
+                stats.excluded += 1
                 continue
             stats.unique += 1
             if fixed:
@@ -153,11 +226,17 @@ class Batcher:
                 yield self._flush(buffer_key)
             elif self._buffered > self.max_buffered:
                 yield self._flush(next(iter(self._buffers)))
-        while self._buffers:
-            yield self._flush(next(iter(self._buffers)))
 
-    def _flush(self, key: Hashable) -> Batch:
-        numbers = tuple(self._buffers.pop(key))
+    def _flush(self, key: Hashable, count: int | None = None) -> Batch:
+        """The batch of ``key``'s buffer: all of it, or its first ``count`` numbers."""
+        if count is None:
+            numbers = tuple(self._buffers.pop(key))
+        else:
+            buffer = self._buffers[key]
+            numbers = tuple(buffer[:count])
+            del buffer[:count]
+            if not buffer:
+                del self._buffers[key]
         text: str | None = key if self.group_of is None else key[0]  # type: ignore[assignment,index]
         self._buffered -= len(numbers)
         index = self._next_index
@@ -180,6 +259,8 @@ class CampaignPlan:
     :param recipients: unique valid numbers.
     :param fingerprint: hash of every batch's fingerprint, in order.
     :param distinct_texts: distinct texts (capped count for fully personalised audiences).
+    :param kept: the batches themselves, for the send, when the audience is small enough
+        (:data:`KEEP_RECIPIENTS`, :data:`KEEP_BATCHES`); ``None``: the send reads it again.
     """
 
     batches: int
@@ -187,6 +268,14 @@ class CampaignPlan:
     fingerprint: str
     stats: AudienceStats
     distinct_texts: int
+    kept: tuple[Batch, ...] | None = field(default=None, repr=False, compare=False)
+
+
+#: A plan keeps its batches for the send, so each number is read, checked and de-duplicated once,
+#: up to this many recipients (about 15 MB for numbers read from a file; a list's own strings are
+#: shared) and batches (personalised texts held once a batch). A bigger audience is read again.
+KEEP_RECIPIENTS = 250_000
+KEEP_BATCHES = 1_000
 
 
 def plan_campaign(
@@ -197,13 +286,15 @@ def plan_campaign(
     batch_size: int = BATCH_SIZE,
     parse_number: Callable[[object], str] = normalise_number,
     on_batch: Callable[[Batch], None] | None = None,
+    exclude: Container[int] | None = None,
     group_of: Callable[[str], str] | None = None,
 ) -> CampaignPlan:
     """
     Build every batch once without sending, to check every row and fingerprint the campaign.
 
-    :param on_batch: called with each batch, e.g. a :class:`~.plan.PlanInspector` pricing it.
+    :param exclude: numbers never to send to (see :class:`Batcher`).
     :param group_of: a number's group beside its text (see :class:`Batcher`).
+    :param on_batch: called with each batch, e.g. a :class:`~.plan.PlanInspector` pricing it.
     :raises CampaignInputError: a message that cannot be sent, a missing column, or nobody to send to.
     """
     stats = AudienceStats()
@@ -213,14 +304,20 @@ def plan_campaign(
         stats=stats,
         batch_size=batch_size,
         parse_number=parse_number,
+        exclude=exclude,
         group_of=group_of,
     )
     digest = hashlib.blake2b(digest_size=8)
     count = 0
     texts: set[str | None] = set()
+    kept: list[Batch] | None = []
     for batch in batcher.batches(entries):
         digest.update(batch.fingerprint.encode())
         count += 1
+        if kept is not None:
+            kept.append(batch)
+            if count > KEEP_BATCHES or stats.unique > KEEP_RECIPIENTS:
+                kept = None
         if on_batch is not None:
             on_batch(batch)
         if len(texts) < 10_000:
@@ -231,6 +328,11 @@ def plan_campaign(
             detail += f", {stats.invalid_count} invalid {stats.reasons} (e.g. {stats.invalid[:3]})"
         if stats.duplicates:
             detail += f", {stats.duplicates} duplicates"
+        if stats.excluded:
+            raise CampaignInputError(
+                f"Nobody to send to: every valid number of the audience is on the exclude list "
+                f"({detail}, {stats.excluded} excluded)."
+            )
         raise CampaignInputError(
             f"Nobody to send to: the audience has no valid phone number ({detail}). Numbers need the "
             "country code, e.g. '+44 7700 900001', or default_region= for numbers in national format."
@@ -241,6 +343,7 @@ def plan_campaign(
         fingerprint=digest.hexdigest(),
         stats=stats,
         distinct_texts=len(texts),
+        kept=tuple(kept) if kept is not None else None,
     )
 
 

@@ -25,16 +25,18 @@ from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     import jinja2
     from airflow.sdk import Context, ObjectStoragePath
     from pendulum.tz.timezone import FixedTimezone, Timezone
 
     from airflow_provider_fullsms.campaigns import (
+        Audience,
         Batch,
         SendResult,
     )
+    from airflow_provider_fullsms.campaigns.exclusions import Exclusions
     from airflow_provider_fullsms.campaigns.window import SendWindow
 
 __all__ = [
@@ -88,6 +90,17 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
     :param number_validation: ``"possible"`` (default: length and country code plausible) or
         ``"valid"`` (libphonenumber's full validation: a range in use). Default: the connection's
         ``number_validation`` extra, else ``"possible"``.
+    :param exclude: numbers never to text (opt-outs): a list, or a path / ``ObjectStoragePath`` of a
+        CSV (with ``exclude_column``), JSON-lines or one-number-a-line file (``.txt`` or any other
+        name), read with the audience's ``default_region`` and ``file_encoding`` and streamed (a
+        million numbers take about 16 MB). Excluded recipients are counted in the result's
+        ``excluded``; ``exclude`` in the result says how many numbers the list held. Blank entries
+        are skipped. Templated.
+    :param exclude_column: the column / key of the number in a CSV or JSON-lines ``exclude`` file;
+        default: ``number_column``.
+    :param on_invalid_exclude: what an ``exclude`` entry that is not a phone number does (it stands
+        for somebody who opted out): ``"fail"`` (default: the task fails before any send, naming
+        the entries) or ``"report"`` (send, and list them in the result's ``exclude.invalid``).
     :param send_window: quiet hours: ``("09:00", "20:00")`` (or ``"09:00-20:00"``) texts each
         recipient only between those times of their own local time, the zones taken from the
         number (libphonenumber's data; where a number may be in several zones, the window must be
@@ -130,6 +143,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         "numbers",
         "recipients",
         "numbers_file",
+        "exclude",
         "send_window",
         *SEND_TEMPLATE_FIELDS,
     )
@@ -145,6 +159,9 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         file_encoding: str | None = None,
         default_region: str | None = None,
         number_validation: str | None = None,
+        exclude: Sequence[str | int] | str | os.PathLike[str] | ObjectStoragePath | None = None,
+        exclude_column: str | None = None,
+        on_invalid_exclude: str = "fail",
         message_column: str | None = None,
         personalise: bool | None = None,
         max_concurrency: int | None = None,
@@ -165,6 +182,9 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         self.file_encoding = file_encoding
         self.default_region = default_region
         self.number_validation = number_validation
+        self.exclude = exclude
+        self.exclude_column = exclude_column
+        self.on_invalid_exclude = on_invalid_exclude
         self.message_column = message_column
         self.personalise = personalise
         self.max_concurrency = max_concurrency
@@ -179,7 +199,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         ``XComArg``, and a number written as a template inside a list still render.
         """
         audience = {}
-        for name in ("numbers", "recipients"):
+        for name in ("numbers", "recipients", "exclude"):
             value = getattr(self, name)
             if isinstance(value, list | tuple):
                 audience[name] = value
@@ -219,6 +239,8 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             personalise=self.personalise,
             has_rows=audience.has_rows,
         )
+        exclusions = self._exclusions(audience)
+        exclude = exclusions.numbers if exclusions else None
         concurrency = self._concurrency()
         ledger = self._ledger(context)
         send_at = self._send_at(ledger)
@@ -238,30 +260,39 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             campaign_key=campaign_key,
             parse_number=audience.parse_number,
             on_batch=inspector if window is None else _checking(window, inspector, send_at, config.tz),
+            exclude=exclude,
             group_of=window.group_of if window is not None else None,
         )
         stats = plan.stats
         self.log.info(
-            "Audience: %d rows, %d unique valid numbers, %d duplicates, %d invalid; "
+            "Audience: %d rows, %d unique valid numbers, %d duplicates, %d invalid, %d excluded; "
             "%d batches, %s distinct texts",
             stats.rows,
             plan.recipients,
             stats.duplicates,
             stats.invalid_count,
+            stats.excluded,
             plan.batches,
             plan.distinct_texts,
         )
         fingerprint = self._fingerprint(inspector, sender, template, send_window=window)
-        details = {"fingerprint": fingerprint, **({"send_window": str(window)} if window is not None else {})}
+        details = {"fingerprint": fingerprint, **({"exclude": exclusions.summary()} if exclusions else {})}
+        if window is not None:
+            details["send_window"] = str(window)
         planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
         if planned is not None:
             return planned
-        batcher = campaigns.Batcher(
-            source,
-            campaign_key=campaign_key,
-            parse_number=audience.parse_number,
-            group_of=window.group_of if window is not None else None,
-        )
+        # The plan kept its batches unless the audience is big: then it is read again to send.
+        batches: Iterable[Batch] | None = plan.kept
+        if batches is None:
+            batcher = campaigns.Batcher(
+                source,
+                campaign_key=campaign_key,
+                parse_number=audience.parse_number,
+                exclude=exclude,
+                group_of=window.group_of if window is not None else None,
+            )
+            batches = batcher.batches(audience.entries(rows=source.per_row))
         hook, tz = self.hook, config.tz
 
         def send(batch: Batch) -> SendResult:
@@ -279,13 +310,35 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             context,
             ledger,
             plan,
-            batcher.batches(audience.entries(rows=source.per_row)),
+            batches,
             send,
             on_unknown=on_unknown,
             max_concurrency=concurrency,
             send_at=send_at,
             details=details,
         )
+
+    def _exclusions(self, audience: Audience) -> Exclusions | None:
+        """The ``exclude`` numbers, read once with the audience's rules; ``None`` without any."""
+        from airflow_provider_fullsms.campaigns.exclusions import read_exclusions
+
+        if self.exclude is None or self.exclude == "":
+            return None
+        exclusions = read_exclusions(
+            self.exclude,
+            parse_number=audience.parse_number,
+            number_column=self.exclude_column or self.number_column,
+            file_encoding=self.file_encoding,
+            on_invalid=self.on_invalid_exclude,
+        )
+        self.log.info("Exclude: %d numbers never to text", len(exclusions.numbers))
+        if exclusions.invalid_count:
+            self.log.warning(
+                "Exclude: %d entries are not phone numbers, sent anyway (on_invalid_exclude='report'): %s",
+                exclusions.invalid_count,
+                exclusions.invalid,
+            )
+        return exclusions
 
     def _concurrency(self) -> int:
         from airflow_provider_fullsms.connection import check_concurrency

@@ -303,6 +303,49 @@ def test_plan_counts_batches_and_recipients() -> None:
     assert (plan.batches, plan.recipients, plan.stats.invalid_count, plan.stats.duplicates) == (3, 1234, 1, 1)
 
 
+@pytest.mark.parametrize("region", [None, "GB"])
+def test_chunks_read_at_once_batch_exactly_as_numbers_read_one_by_one(region: str | None) -> None:
+    # Clean chunks take the parser's C-level path, the others (a duplicate, an invalid number, an
+    # excluded one, a number in another notation) are read one by one: same batches, same counts.
+    from airflow_provider_fullsms.campaigns.batching import CHUNK_SIZE
+    from airflow_provider_fullsms.phones import NumberParser
+
+    parser = NumberParser(region)
+    written = [f"07700 {i:06d}" if region else str(447700000000 + i) for i in range(4 * CHUNK_SIZE)]
+    written[CHUNK_SIZE + 5] = written[7]  # a duplicate across chunks
+    written[2 * CHUNK_SIZE + 1] = "bad"
+    written.append("+44 7700 999999")
+    exclude = {447700000003}
+
+    def plan(parse_number: Any) -> Any:
+        batcher = Batcher(
+            MessageSource(message="Hi"), campaign_key="k", parse_number=parse_number, exclude=exclude
+        )
+        return list(batcher.batches(entries_from_numbers(written))), batcher.stats
+
+    at_once, one_by_one = plan(parser.parse), plan(lambda raw: parser.parse(raw))
+
+    assert parser.parse_chunk(written[3 * CHUNK_SIZE : 4 * CHUNK_SIZE]) is not None  # one clean chunk
+    assert at_once == one_by_one
+    stats = at_once[1]
+    assert (stats.rows, stats.duplicates, stats.invalid_count, stats.excluded) == (len(written), 1, 1, 1)
+
+
+def test_a_plan_keeps_its_batches_for_the_send_only_while_the_audience_is_small() -> None:
+    from airflow_provider_fullsms.campaigns import batching
+
+    small = plan_campaign(entries_from_numbers(numbers(1234)), MessageSource(message="Hi"), campaign_key="k")
+    again = Batcher(MessageSource(message="Hi"), campaign_key="k").batches(
+        entries_from_numbers(numbers(1234))
+    )
+    assert small.kept == tuple(again)
+
+    big = numbers(batching.KEEP_RECIPIENTS + 1)
+    assert (
+        plan_campaign(entries_from_numbers(big), MessageSource(message="Hi"), campaign_key="k").kept is None
+    )
+
+
 @pytest.mark.parametrize("raw", [[], ["bad"], ["0123"]])
 def test_plan_refuses_an_audience_with_nobody_to_send_to(raw: list[str]) -> None:
     with pytest.raises(CampaignInputError, match="Nobody to send to"):
