@@ -97,7 +97,7 @@ def stack(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> 
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # not session: a live sync Playwright keeps an event loop on the main thread
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
