@@ -272,8 +272,9 @@ class CampaignPlan:
 
 
 #: A plan keeps its batches for the send, so each number is read, checked and de-duplicated once,
-#: up to this many recipients (about 15 MB for numbers read from a file; a list's own strings are
-#: shared) and batches (personalised texts held once a batch). A bigger audience is read again.
+#: up to this many recipients (8 bytes a number: a list's own strings are shared; national numbers
+#: are new strings, about 15 MB at most) and batches (personalised texts held once a batch). A
+#: bigger audience, or one read from a file (streamed in flat memory), is read again to send.
 KEEP_RECIPIENTS = 250_000
 KEEP_BATCHES = 1_000
 
@@ -288,6 +289,7 @@ def plan_campaign(
     on_batch: Callable[[Batch], None] | None = None,
     exclude: Container[int] | None = None,
     group_of: Callable[[str], str] | None = None,
+    keep: bool = True,
 ) -> CampaignPlan:
     """
     Build every batch once without sending, to check every row and fingerprint the campaign.
@@ -295,6 +297,8 @@ def plan_campaign(
     :param exclude: numbers never to send to (see :class:`Batcher`).
     :param group_of: a number's group beside its text (see :class:`Batcher`).
     :param on_batch: called with each batch, e.g. a :class:`~.plan.PlanInspector` pricing it.
+    :param keep: keep the batches for the send (see :data:`KEEP_RECIPIENTS`); ``False`` for an
+        audience read from a file, whose numbers would otherwise stay in memory: it is read again.
     :raises CampaignInputError: a message that cannot be sent, a missing column, or nobody to send to.
     """
     stats = AudienceStats()
@@ -310,7 +314,7 @@ def plan_campaign(
     digest = hashlib.blake2b(digest_size=8)
     count = 0
     texts: set[str | None] = set()
-    kept: list[Batch] | None = []
+    kept: list[Batch] | None = [] if keep else None
     for batch in batcher.batches(entries):
         digest.update(batch.fingerprint.encode())
         count += 1

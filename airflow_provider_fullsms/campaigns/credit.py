@@ -110,11 +110,13 @@ class SegmentTally:
     def __init__(self, batches: Iterable[Batch], template_text: str | None = None) -> None:
         self._batches = iter(batches)
         self._template_text = template_text
-        self._seen: dict[int, Batch] = {}
+        # Each batch seen, as its text and recipients only: a million numbers must not stay in
+        # memory because the send might pause.
+        self._seen: dict[int, tuple[str | None, int]] = {}
 
     def __iter__(self) -> Iterator[Batch]:
         for batch in self._batches:
-            self._seen[batch.index] = batch
+            self._seen[batch.index] = (batch.text, batch.recipients)
             yield batch
 
     def remaining(self, report: CampaignReport) -> int | None:
@@ -128,11 +130,11 @@ class SegmentTally:
         # The runner took the last batches seen but did not start them: it saw it must stop.
         taken = sorted(self._seen)
         left.extend(self._seen[index] for index in taken[done:])
-        left.extend(self._batches)  # never reached
+        left.extend((batch.text, batch.recipients) for batch in self._batches)  # never reached
         total = 0
-        for batch in left:
-            text = batch.text if batch.text is not None else self._template_text
+        for batch_text, recipients in left:
+            text = batch_text if batch_text is not None else self._template_text
             if text is None:
                 return None
-            total += analyse_message(text).segments * batch.recipients
+            total += analyse_message(text).segments * recipients
         return total

@@ -262,6 +262,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             on_batch=inspector if window is None else _checking(window, inspector, send_at, config.tz),
             exclude=exclude,
             group_of=window.group_of if window is not None else None,
+            keep=audience.file is None,
         )
         stats = plan.stats
         self.log.info(

@@ -340,6 +340,11 @@ def test_a_plan_keeps_its_batches_for_the_send_only_while_the_audience_is_small(
     )
     assert small.kept == tuple(again)
 
+    from_a_file = plan_campaign(
+        entries_from_numbers(numbers(1234)), MessageSource(message="Hi"), campaign_key="k", keep=False
+    )
+    assert from_a_file.kept is None
+
     big = numbers(batching.KEEP_RECIPIENTS + 1)
     assert (
         plan_campaign(entries_from_numbers(big), MessageSource(message="Hi"), campaign_key="k").kept is None
