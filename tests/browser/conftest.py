@@ -121,7 +121,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    """Refresh the README's screenshot ``name`` when ``FULLSMS_SCREENSHOTS=1`` (a test run leaves the repo as it was)."""
+    """Refresh the README's screenshot ``name``, only with ``FULLSMS_SCREENSHOTS=1``."""
     if os.environ.get("FULLSMS_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
