@@ -99,6 +99,12 @@ def _celery_shards(small: bool) -> dict[str, Any]:
     return bench.run(bench.SMALL_SHARD_SIZE if small else bench.FULL_SHARD_SIZE)
 
 
+def _exclude(small: bool) -> dict[str, Any]:
+    from benchmarks import bench_exclude as bench
+
+    return bench.run(bench.SMALL_SIZES if small else bench.FULL_SIZES)
+
+
 def _triggerer(small: bool) -> dict[str, Any]:
     from benchmarks import bench_triggerer as bench
 
@@ -114,6 +120,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "parse": _parse,
     "numbers": _numbers,
     "memory": _memory,
+    "exclude": _exclude,
     "message_analysis": _message_analysis,
     "celery_shards": _celery_shards,
     "triggerer": _triggerer,

@@ -33,7 +33,27 @@ SMALL_SIZES = (10, 2_000, 20_000)
 COMMAND = ".venv/bin/python -m benchmarks.bench_memory"
 _RESULT = "BENCH-RESULT "
 
-_CHILD = r"""
+#: Child-process code: reset the kernel's high-water mark, so a spike while importing (which
+#: depends on the environment, not on the audience) cannot hide what the send itself needs.
+RESET_PEAK = """
+try:
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+except OSError:
+    pass
+"""
+#: Child-process code: ``peak_kb``, the peak RSS since the reset (elsewhere ru_maxrss, since start).
+PEAK_KB = """
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    pass
+"""
+
+_CHILD = (
+    r"""
 import json, os, resource, sys, time
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
@@ -41,22 +61,11 @@ from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOpera
 path = sys.argv[1]
 store = MemoryStateStore()
 op = FullSmsSendToNumbersOperator(task_id="bench", numbers_file=path, message="Benchmark: memory stays flat")
-# Reset the kernel's high-water mark, so a spike while importing (which depends on the environment,
-# not on the audience) cannot hide what the send itself needs. Elsewhere ru_maxrss is the fallback.
-try:
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-except OSError:
-    pass
+RESET_PEAK
 started = time.monotonic()
 summary = op.execute({"task_state_store": store})
 seconds = time.monotonic() - started
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    with open("/proc/self/status") as status:
-        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    pass
+PEAK_KB
 print(RESULT_MARKER + json.dumps({
     "peak_mb": peak_kb / 1024,
     "sent": summary["sent"],
@@ -66,6 +75,9 @@ print(RESULT_MARKER + json.dumps({
     "summary_bytes": len(json.dumps(summary)),
 }))
 """.replace("RESULT_MARKER", repr(_RESULT))
+    .replace("RESET_PEAK", RESET_PEAK)
+    .replace("PEAK_KB", PEAK_KB)
+)
 
 
 def write_audience(path: Path, rows: int) -> None:
