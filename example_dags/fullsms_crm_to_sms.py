@@ -9,9 +9,11 @@ texted once, by first name, with the text for their segment.
 1. ``extract_contacts`` snapshots the export into this run's working folder, so a retry sends to
    exactly the audience the first try saw (the send operator refuses a changed audience rather
    than guess which batches went out).
-2. ``transform_contacts`` normalises numbers to E.164, drops everyone who opted out (under any of
-   their records), drops duplicates and invalid numbers, personalises the text, and writes the
-   audience to a CSV. Only counts and the file's path go to XCom: the audience never does.
+2. ``transform_contacts`` personalises each contact's text and writes the audience to a CSV, and
+   the numbers of everyone who opted out (under any of their records) to another; numbers stay
+   as written. The send operator reads both with the same rules: it drops invalid numbers (with
+   the reason), duplicates and the opted-out (``exclude=``). Only counts and the files' paths go
+   to XCom: the audience never does.
 3. ``plan_campaign`` reads the audience exactly as the send will (``dry_run=True``: nothing is
    sent) and prices it: SMS segments of every text x ``price_per_segment``, and the
    ``required_balance`` (that cost plus the connection's ``minimum_balance``, which FullSMS keeps
@@ -33,7 +35,6 @@ at shared storage, e.g. an ``ObjectStoragePath`` (``s3://...``), which the opera
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,8 +54,6 @@ MESSAGES = {
     "lapsed": "Hi {first_name}, we miss you! Here is 25% off your next Coperato order, valid until "
     "Sunday. Reply STOP to opt out.",
 }
-#: How many invalid numbers the summary lists (the count is always exact).
-LISTED_INVALID = 10
 
 
 def _run_dir(context: Any) -> str:
@@ -108,71 +107,34 @@ def fullsms_crm_to_sms() -> None:
 
     @task
     def transform_contacts(extract: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """Normalise, drop opted-out, duplicate and invalid numbers, personalise; write the audience."""
+        """Personalise each contact's text; write the audience and the opt-outs (numbers as written)."""
         import csv
 
-        from airflow_provider_fullsms.sms import InvalidNumberError, analyse_message, normalise_number
-
-        def numbers(rows: Iterable[dict[str, str]]) -> Iterator[tuple[str | None, dict[str, str]]]:
-            """Each row with its E.164 number, or ``None`` when the number cannot be one."""
-            for row in rows:
-                try:
-                    yield normalise_number(row["phone"]), row
-                except InvalidNumberError:
-                    yield None, row
-
-        # Pass 1: everyone who opted out under any record, so a duplicate record that still says
-        # "subscribed" cannot text them.
-        with open(extract["contacts_file"], encoding="utf-8", newline="") as stream:
-            opted_out = {n for n, row in numbers(csv.DictReader(stream)) if n and _is_true(row["opted_out"])}
-
-        stats: dict[str, Any] = {
-            "rows": 0,
-            "recipients": 0,
-            "opted_out": 0,
-            "duplicates": 0,
-            "invalid": {"count": 0, "numbers": []},
-            "segments": 0,
-            "by_segment": {},
-            "encodings": {},
-        }
-        seen: set[str] = set()
-        audience_file = os.path.join(_run_dir(context), "audience.csv")
+        run_dir = _run_dir(context)
+        audience_file = os.path.join(run_dir, "audience.csv")
+        optouts_file = os.path.join(run_dir, "optouts.txt")
+        stats: dict[str, Any] = {"rows": 0, "opted_out_rows": 0, "by_segment": {}}
         with (
             open(extract["contacts_file"], encoding="utf-8", newline="") as source,
-            open(audience_file, "w", encoding="utf-8", newline="") as target,
+            open(audience_file, "w", encoding="utf-8", newline="") as audience,
+            open(optouts_file, "w", encoding="utf-8") as optouts,
         ):
-            writer = csv.writer(target)
+            writer = csv.writer(audience)
             writer.writerow(["number", "first_name", "message"])
-            for number, row in numbers(csv.DictReader(source)):
+            optouts.write("number\n")
+            for row in csv.DictReader(source):
                 stats["rows"] += 1
-                if number is None:
-                    stats["invalid"]["count"] += 1
-                    if len(stats["invalid"]["numbers"]) < LISTED_INVALID:
-                        stats["invalid"]["numbers"].append(row["phone"])
-                    continue
-                if number in opted_out:
-                    stats["opted_out"] += 1
-                    continue
-                if number in seen:
-                    stats["duplicates"] += 1
-                    continue
-                seen.add(number)
+                if _is_true(row["opted_out"]):
+                    # Excluded under any of the person's records: the operator reads both files
+                    # with the same number rules, so "+44 7700 900123" here stops "447700900123".
+                    stats["opted_out_rows"] += 1
+                    optouts.write(row["phone"] + "\n")
                 segment = row["segment"] if row["segment"] in MESSAGES else "regular"
                 first_name = row["first_name"].strip().title() or "there"
-                text = MESSAGES[segment].format(first_name=first_name)
-                analysis = analyse_message(text)
-                stats["recipients"] += 1
-                stats["segments"] += analysis.segments
                 stats["by_segment"][segment] = stats["by_segment"].get(segment, 0) + 1
-                stats["encodings"][analysis.encoding] = stats["encodings"].get(analysis.encoding, 0) + 1
-                writer.writerow([number, first_name, text])
-        stats["audience_file"] = audience_file
-        print(
-            f"{stats['rows']} CRM rows -> {stats['recipients']} recipients; dropped "
-            f"{stats['opted_out']} opted out, {stats['duplicates']} duplicates, "
-            f"{stats['invalid']['count']} invalid (e.g. {stats['invalid']['numbers'][:3]})"
-        )
+                writer.writerow([row["phone"], first_name, MESSAGES[segment].format(first_name=first_name)])
+        stats.update(audience_file=audience_file, optouts_file=optouts_file)
+        print(f"{stats['rows']} CRM rows, {stats['opted_out_rows']} of them opted out: {stats['by_segment']}")
         return stats
 
     @task
@@ -190,13 +152,13 @@ def fullsms_crm_to_sms() -> None:
         report = {
             "crm_rows": stats["rows"],
             "texted": summary["sent"],
-            "recipients": stats["recipients"],
+            "recipients": summary["recipients"],
             "dropped": {
-                "opted_out": stats["opted_out"],
-                "duplicates": stats["duplicates"] + summary["duplicates"],
-                "invalid": stats["invalid"]["count"] + summary["invalid"]["count"],
+                "opted_out": summary["excluded"],
+                "duplicates": summary["duplicates"],
+                "invalid": summary["invalid"]["count"],
             },
-            "invalid_examples": stats["invalid"]["numbers"],
+            "invalid_examples": summary["invalid"]["numbers"][:10],
             "by_segment": stats["by_segment"],
             "segments": plan["segments"],
             "estimated_cost": plan["estimated_cost"],
@@ -214,6 +176,10 @@ def fullsms_crm_to_sms() -> None:
     audience = {
         "numbers_file": "{{ ti.xcom_pull(task_ids='transform_contacts')['audience_file'] }}",
         "message_column": "message",
+        # Opt-outs: one number a line, read like the audience. The export has an opted-out row
+        # whose number is not one ("44770"): reported, not fatal — it can match nobody.
+        "exclude": "{{ ti.xcom_pull(task_ids='transform_contacts')['optouts_file'] }}",
+        "on_invalid_exclude": "report",
     }
     plan_campaign = FullSmsSendToNumbersOperator(
         task_id="plan_campaign", dry_run=True, price_per_segment="{{ params.price_per_segment }}", **audience

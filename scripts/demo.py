@@ -146,7 +146,7 @@ def _report(log_text: str, client: Any, elapsed: dict[str, float]) -> None:
         _say(f"  dropped, invalid number  {dropped['invalid']:>8,}   e.g. {examples}")
         _say(f"Recipients texted          {summary['texted']:>8,}   ({summary['segments']:,} SMS segments)")
         segments = ", ".join(f"{name} {count:,}" for name, count in sorted(summary["by_segment"].items()))
-        _say(f"  by CRM segment           {segments}")
+        _say(f"  CRM rows by segment      {segments}")
         _say(
             f"Balance                    {summary['balance_before']:>8.2f} -> {summary['balance_after']:.2f}"
             f"   (spent {summary['spent']:.2f})"
