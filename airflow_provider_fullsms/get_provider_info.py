@@ -37,7 +37,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_fullsms.operators.fullsms"],
+                "python-modules": [
+                    "airflow_provider_fullsms.operators.fullsms",
+                    "airflow_provider_fullsms.operators.lists",
+                    "airflow_provider_fullsms.operators.balance",
+                ],
             }
         ],
         "sensors": [

@@ -3,8 +3,10 @@ Operators that send FullSMS campaigns and read the balance.
 
 * :class:`FullSmsSendToNumbersOperator` -- numbers from a list, a list of row dicts, or a CSV /
   JSON-lines file streamed in batches of 500, with personalised texts grouped into shared batches.
-* :class:`FullSmsSendToListsOperator` -- one campaign to the account's contact lists.
-* :class:`FullSmsGetBalanceOperator` -- the balance to XCom, optionally failing below a minimum.
+* :class:`FullSmsSendToListsOperator` -- one campaign to the account's contact lists (in
+  :mod:`.lists`, importable from here).
+* :class:`FullSmsGetBalanceOperator` -- the balance to XCom, optionally failing below a minimum
+  (in :mod:`.balance`, importable from here).
 
 The operators are thin: they gather their parameters, ask the hook (account checks, sends) and the
 campaign engine (:mod:`airflow_provider_fullsms.campaigns`: audience, plan, ledger, runner,
@@ -16,11 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fullsms.operators.base import (
-    SEND_TEMPLATE_FIELDS,
-    FullSmsBaseOperator,
-    FullSmsBaseSendOperator,
-)
+from airflow_provider_fullsms.operators.balance import FullSmsGetBalanceOperator
+from airflow_provider_fullsms.operators.base import SEND_TEMPLATE_FIELDS, FullSmsBaseSendOperator
+from airflow_provider_fullsms.operators.lists import FullSmsSendToListsOperator
 from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
@@ -347,130 +347,6 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         if self.max_concurrency is None:
             return self.hook.config.max_concurrency
         return check_concurrency(self.max_concurrency)
-
-
-class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
-    """
-    Send (or schedule) one campaign to the subscribed contacts of the account's contact lists.
-
-    The list ids are checked against the account before sending (a missing id fails, naming the
-    lists that exist), as are the template, the sender and ``send_at``. The send is recorded in
-    ``task_state_store`` like one batch, so a retry never sends it twice.
-
-    :param list_ids: contact list ids (see ``FullSmsHook.get_contact_lists``). Templated.
-    :param message: the text. Templated.
-    :param template_id: a FullSMS template's id instead of ``message``. Templated.
-    :param sender: an owned number or approved sender ID; default: the connection's
-        ``default_sender``. Templated.
-    :param send_at: when to deliver (see :class:`FullSmsSendToNumbersOperator`). Templated.
-    :param send_at_tolerance: seconds ``send_at`` may lie in the past (sent at once).
-    :param on_unknown_outcome: ``"fail"`` (default), ``"assume_sent"`` or ``"resend"``. Templated.
-    :param dry_run: send nothing and return the plan (see :class:`FullSmsSendToNumbersOperator`);
-        its ``recipients`` are the lists' subscribed contacts.
-    :param price_per_segment: the price of one SMS segment for a dry run. Templated.
-    :param expected_fingerprint: an approved plan's ``fingerprint``; a different campaign fails
-        before sending, naming what changed. Templated.
-    :param fullsms_conn_id: the FullSMS connection.
-    :return: a summary: the campaign id, and as ``recipients`` the sum of the lists' subscribed
-        contacts when sent -- an upper bound, since FullSMS does not answer a count for list sends
-        and texts a contact on two of the lists once. With ``dry_run``, the plan.
-    """
-
-    template_fields: Sequence[str] = ("list_ids", *SEND_TEMPLATE_FIELDS)
-
-    def __init__(self, *, list_ids: Sequence[int | str] | int | str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.list_ids = list_ids
-
-    def _execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
-
-        on_unknown = campaigns.OnUnknownOutcome.parse(self.on_unknown_outcome)
-        source = campaigns.MessageSource.from_params(
-            message=self.message, template_id=self.template_id, rows_possible=False
-        )
-        text = campaigns.checked_text(source.message) if source.message is not None else None
-        list_ids = self._list_ids()
-        ledger = self._ledger(context)
-        send_at = self._send_at(ledger)
-        subscribed = sum(item.subscribed_contacts for item in self.hook.get_contact_lists_by_id(list_ids))
-        template = self._template(source)
-        template_id = str(template.template_id) if template else None
-        sender = self.hook.check_sender(self.sender)
-        # self.send_at, not the resolved send_at: see FullSmsSendToNumbersOperator._execute.
-        campaign_key = campaigns.fingerprint("to_lists", sender, self.send_at, template_id, text, list_ids)
-        plan, batch = campaigns.plan_list_campaign(campaign_key, text, subscribed)
-        inspector = self._inspector(template, audience=f"contact lists {list_ids}")
-        inspector(batch)
-        fingerprint = self._fingerprint(inspector, sender, template)
-        details = {"list_ids": list_ids, "fingerprint": fingerprint}
-        planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
-        if planned is not None:
-            return planned
-        hook = self.hook
-
-        def send(batch: Batch) -> SendResult:
-            answer = hook.send_to_lists(
-                list_ids, message=batch.text, template_id=template_id, sender=sender, send_at=send_at
-            )
-            return campaigns.SendResult.of(answer, batch)
-
-        return self._run(
-            context,
-            ledger,
-            plan,
-            [batch],
-            send,
-            on_unknown=on_unknown,
-            max_concurrency=1,
-            send_at=send_at,
-            details=details,
-        )
-
-    def _list_ids(self) -> list[int]:
-        from airflow_provider_fullsms.campaigns import CampaignInputError, as_list
-
-        ids = []
-        for item in as_list(self.list_ids, "list_ids"):
-            try:
-                ids.append(int(str(item).strip()))
-            except ValueError:
-                raise CampaignInputError(
-                    f"List id {item!r} is not a number: list ids are integers such as 7."
-                ) from None
-        if not ids:
-            raise CampaignInputError("list_ids is empty: pass the ids of the contact lists to send to.")
-        return list(dict.fromkeys(ids))
-
-
-class FullSmsGetBalanceOperator(FullSmsBaseOperator):
-    """
-    Read the FullSMS balance and return it (a float) to XCom.
-
-    :param min_balance: fail the task (without retry) when the balance is lower. Templated, so an
-        upstream cost estimate can set it (``"{{ ti.xcom_pull(task_ids='cost') }}"``).
-    :param fullsms_conn_id: the FullSMS connection.
-    """
-
-    template_fields: Sequence[str] = ("min_balance",)
-
-    def __init__(self, *, min_balance: float | str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.min_balance = min_balance
-
-    def _execute(self, context: Context) -> float:
-        from airflow_provider_fullsms.balance import coerce_min_balance
-        from airflow_provider_fullsms.exceptions import FullSmsBalanceBelowMinimumError
-
-        threshold = None if self.min_balance in (None, "") else coerce_min_balance(self.min_balance)
-        balance = self.hook.get_balance()
-        self.log.info("FullSMS balance: %g", balance)
-        if threshold is not None and balance < threshold:
-            raise FullSmsBalanceBelowMinimumError(
-                f"FullSMS balance {balance:g} is below min_balance {threshold:g}: top up the account "
-                "before sending (nothing was sent)."
-            )
-        return balance
 
 
 def _checking(

@@ -1,0 +1,42 @@
+"""The balance operator: the FullSMS balance to XCom, optionally failing below a minimum."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fullsms.operators.base import FullSmsBaseOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+
+class FullSmsGetBalanceOperator(FullSmsBaseOperator):
+    """
+    Read the FullSMS balance and return it (a float) to XCom.
+
+    :param min_balance: fail the task (without retry) when the balance is lower. Templated, so an
+        upstream cost estimate can set it (``"{{ ti.xcom_pull(task_ids='cost') }}"``).
+    :param fullsms_conn_id: the FullSMS connection.
+    """
+
+    template_fields: Sequence[str] = ("min_balance",)
+
+    def __init__(self, *, min_balance: float | str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_balance = min_balance
+
+    def _execute(self, context: Context) -> float:
+        from airflow_provider_fullsms.balance import coerce_min_balance
+        from airflow_provider_fullsms.exceptions import FullSmsBalanceBelowMinimumError
+
+        threshold = None if self.min_balance in (None, "") else coerce_min_balance(self.min_balance)
+        balance = self.hook.get_balance()
+        self.log.info("FullSMS balance: %g", balance)
+        if threshold is not None and balance < threshold:
+            raise FullSmsBalanceBelowMinimumError(
+                f"FullSMS balance {balance:g} is below min_balance {threshold:g}: top up the account "
+                "before sending (nothing was sent)."
+            )
+        return balance
