@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response  # noqa: TC002 (FastAPI reads endpoint annotations at runtime)
@@ -10,6 +10,11 @@ from fastapi.responses import Response  # noqa: TC002 (FastAPI reads endpoint an
 from airflow_provider_fullsms.sandbox.dependencies import SECURED, VendorAccount
 from airflow_provider_fullsms.sandbox.records import money_json
 from airflow_provider_fullsms.sandbox.responses import json_response
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from airflow_provider_fullsms.sandbox.seed import Account
 
 
 def _listing(key: str, items: list[Any]) -> Response:
@@ -29,21 +34,21 @@ async def get_balance(account: VendorAccount) -> Response:
     return json_response(200, {"balance": money_json(account.balance)})
 
 
-@router.get("/numbers")
-async def get_numbers(account: VendorAccount) -> Response:
-    return _listing("numbers", account.numbers)
+#: The account's listings (``GET /account/<key>``): the endpoint's name, and what it lists.
+_LISTINGS: dict[str, tuple[str, Callable[[Account], list[Any]]]] = {
+    "numbers": ("get_numbers", lambda account: account.numbers),
+    "lists": ("get_lists", lambda account: [item.to_json() for item in account.lists.values()]),
+    "senderids": ("get_sender_ids", lambda account: account.sender_ids),
+    "templates": ("get_templates", lambda account: [item.to_json() for item in account.templates.values()]),
+}
 
 
-@router.get("/lists")
-async def get_lists(account: VendorAccount) -> Response:
-    return _listing("lists", [contact_list.to_json() for contact_list in account.lists.values()])
+def _listing_endpoint(key: str, read: Callable[[Account], list[Any]]) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(account: VendorAccount) -> Response:
+        return _listing(key, read(account))
+
+    return endpoint
 
 
-@router.get("/senderids")
-async def get_sender_ids(account: VendorAccount) -> Response:
-    return _listing("senderids", account.sender_ids)
-
-
-@router.get("/templates")
-async def get_templates(account: VendorAccount) -> Response:
-    return _listing("templates", [template.to_json() for template in account.templates.values()])
+for _key, (_name, _read) in _LISTINGS.items():
+    router.add_api_route(f"/{_key}", _listing_endpoint(_key, _read), methods=["GET"], name=_name)
