@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from airflow_provider_fullsms.sandbox.bodies import as_int, body_schema, present, read_json
 from airflow_provider_fullsms.sandbox.dependencies import SECURED, Sandbox, VendorAccount
-from airflow_provider_fullsms.sandbox.records import parse_time
+from airflow_provider_fullsms.sandbox.records import Campaign, parse_time
 from airflow_provider_fullsms.sandbox.responses import (
     NUMBER_INVALID,
     SENDER_NOT_APPROVED,
@@ -131,15 +131,16 @@ class _Send:
         sender = check_sender(account, self.sender)
         text = self._text(account)
         analysis = analyse_message(text)
-        campaign_id = state.send_campaign(
-            account,
+        campaign = Campaign(
             sender=sender,
             text=text,
             encoding=analysis.encoding,
             segments=analysis.segments,
             recipients=recipients,
+            created_at=state.clock(),
             send_at=self.send_at,
         )
+        campaign_id = state.send_campaign(account, campaign)
         if campaign_id is None:
             raise Refusal(balance_low(account))
         return campaign_id

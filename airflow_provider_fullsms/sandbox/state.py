@@ -204,40 +204,15 @@ class SandboxState:
             campaign.delivered_at = campaign.created_at
         return True
 
-    def send_campaign(
-        self,
-        account: Account,
-        *,
-        sender: str,
-        text: str,
-        encoding: str,
-        segments: int,
-        recipients: list[str],
-        send_at: float | None,
-    ) -> str | None:
-        """Charge the account and record one campaign; return its id, or ``None`` if the balance is low.
+    def send_campaign(self, account: Account, campaign: Campaign) -> str | None:
+        """Charge the account and keep ``campaign``; return its new id, or ``None`` if the balance is low.
 
         :param account: the sending account, charged per segment and recipient.
-        :param sender: the checked ``from``.
-        :param text: the text sent (a template's content already looked up).
-        :param encoding: ``GSM-7`` or ``UCS-2``.
-        :param segments: SMS parts per recipient.
-        :param recipients: the numbers it goes to.
-        :param send_at: when it is delivered; ``None`` or a past time for now.
+        :param campaign: the send, its text already looked up (a template's content) and analysed.
         """
-        campaign_id = str(uuid.uuid4())
+        campaign.campaign_id = str(uuid.uuid4())
         with self.lock:
-            campaign = Campaign(
-                campaign_id=campaign_id,
-                sender=sender,
-                text=text,
-                encoding=encoding,
-                segments=segments,
-                recipients=recipients,
-                created_at=self.clock(),
-                send_at=send_at,
-            )
-            return campaign_id if self._keep(account, campaign) else None
+            return campaign.campaign_id if self._keep(account, campaign) else None
 
     # -- OTP ----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
-from airflow_provider_fullsms.sandbox.records import money_json, parse_time
+from airflow_provider_fullsms.sandbox.records import Campaign, money_json, parse_time
 from airflow_provider_fullsms.sandbox.seed import SeedError
 from airflow_provider_fullsms.sandbox.state import SandboxState
 
@@ -70,20 +70,25 @@ def test_money_is_rendered_like_the_vendor(value: Decimal, rendered: float) -> N
     assert type(result) is type(rendered)
 
 
+def campaign(state: SandboxState, text: str, send_at: float | None = None) -> Campaign:
+    """A one-segment GSM-7 send of ``text`` to one phone, as the send endpoint builds it."""
+    return Campaign(
+        sender="COPERATO",
+        text=text,
+        encoding="GSM-7",
+        segments=1,
+        recipients=["972541111111"],
+        created_at=state.clock(),
+        send_at=send_at,
+    )
+
+
 def test_a_thousand_charges_add_up_exactly() -> None:
     state = SandboxState()
     account = state.accounts[0]
 
     for _ in range(1000):
-        state.send_campaign(
-            account,
-            sender="COPERATO",
-            text="Hi",
-            encoding="GSM-7",
-            segments=1,
-            recipients=["972541111111"],
-            send_at=None,
-        )
+        state.send_campaign(account, campaign(state, "Hi"))
 
     assert account.balance == Decimal("50.00")
 
@@ -119,10 +124,7 @@ def test_refuse_triggers_once_after_requests() -> None:
 def test_scheduled_campaign_is_delivered_at_its_time() -> None:
     clock = Clock()
     state = SandboxState(clock=clock)
-    state.send_campaign(
-        state.accounts[0], sender="COPERATO", text="Later", encoding="GSM-7", segments=1,
-        recipients=["972541111111"], send_at=clock.now + 60,
-    )  # fmt: skip
+    state.send_campaign(state.accounts[0], campaign(state, "Later", send_at=clock.now + 60))
 
     clock.now += 59
     state.deliver_due()
