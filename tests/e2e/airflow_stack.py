@@ -13,6 +13,7 @@ when the test fails, so no worker, task runner or log server outlives the test.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -161,10 +162,12 @@ class AirflowStack:
         return groups
 
     def logs(self) -> str:
-        """The tail of every process log, for a failing test's report."""
+        """The tail of every process log and of every task try's log, for a failing test's report."""
         parts = []
         for path in sorted(self.home.glob("*.log")):
             parts.append(f"--- {path.stem} ---\n" + path.read_text(errors="replace")[-3000:])
+        for path in sorted((self.home / "logs").glob("dag_id=*/run_id=*/task_id=*/*.log*")):
+            parts.append(f"--- task {path.relative_to(self.home / 'logs')} ---\n" + _events(path)[-4000:])
         return "\n".join(parts)
 
     def _airflow(self, *args: str) -> str:
@@ -325,3 +328,17 @@ def celery_stack(
         deployment = CeleryDeployment(postgres.url, redis.url, workers=workers)
         with AirflowStack(home, dags_folder, env, celery=deployment) as stack:
             yield stack
+
+
+def _events(path: Path) -> str:
+    """A task log's JSON lines as ``level event`` lines (other lines as they are)."""
+    lines = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            lines.append(line)
+            continue
+        is_event = isinstance(entry, dict)
+        lines.append(f"{entry.get('level', '?')} {entry.get('event', '')}" if is_event else line)
+    return "\n".join(lines)
