@@ -3,14 +3,18 @@ Browser tests: headless Chromium from Debian (``scripts/install_debian_packages.
 against a sandbox process and a real Airflow stack whose users log in (no "all admins" mode, so an
 unauthenticated request is really unauthenticated).
 
-Screenshots go to ``docs/images/`` (the README shows them) when ``FULLSMS_SCREENSHOTS=1``.
+Every run writes each page's screenshot into a folder named after the test, under pytest's
+temporary directory (the run's summary names the folders); with ``FULLSMS_SCREENSHOTS=1`` they
+also refresh ``docs/images/`` (the README shows them), so a plain ``make test`` changes no file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +25,15 @@ from airflow_provider_fullsms.sandbox.testing import SandboxProcess
 from tests.e2e.airflow_stack import AirflowStack
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from playwright.sync_api import Browser, Page
 
+    #: Takes a full-page screenshot of ``page`` as ``name`` (e.g. ``"sandbox-inbox.png"``).
+    Screenshot = Callable[[Page, str], Path]
+
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+README_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 DAGS = Path(__file__).resolve().parent / "dags"
 #: Larger than the e2e default: on a busy 2-core machine the api-server can pause for seconds.
 API_TIMEOUT = 60
@@ -120,9 +127,35 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Refresh the README's screenshot ``name``, only with ``FULLSMS_SCREENSHOTS=1``."""
-    if os.environ.get("FULLSMS_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+#: The folders screenshots were written to in this run, listed in the run's summary.
+_SCREENSHOT_FOLDERS: list[Path] = []
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Screenshot:
+    """
+    Screenshot a page into ``<pytest's temporary directory>/screenshots/<test name>/``.
+
+    With ``FULLSMS_SCREENSHOTS=1`` the image also replaces ``docs/images/<name>``.
+    """
+    folder = tmp_path_factory.getbasetemp() / "screenshots" / re.sub(r"[^\w.-]", "_", request.node.name)
+
+    def take(page: Page, name: str) -> Path:
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            _SCREENSHOT_FOLDERS.append(folder)
+        path = folder / name
+        page.screenshot(path=str(path), full_page=True)
+        if os.environ.get("FULLSMS_SCREENSHOTS") == "1":
+            README_IMAGES.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_IMAGES / name)
+        return path
+
+    return take
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _SCREENSHOT_FOLDERS:
+        terminalreporter.write_sep("-", "browser screenshots")
+        for folder in _SCREENSHOT_FOLDERS:
+            terminalreporter.write_line(f"{folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")

@@ -19,14 +19,13 @@ from fastapi.routing import APIRoute
 from playwright.sync_api import expect
 
 from airflow_provider_fullsms.plugins.app import create_app
-from tests.browser.conftest import screenshot
 from tests.browser.dags.fullsms_ui_campaign import PEOPLE
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from airflow_provider_fullsms.sandbox.testing import SandboxProcess
-    from tests.browser.conftest import LoginStack
+    from tests.browser.conftest import LoginStack, Screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +75,7 @@ def test_every_fullsms_endpoint_refuses_a_request_without_a_valid_session(stack:
 
 
 def test_a_person_settles_two_unknown_batches_from_the_browser_and_everyone_is_texted_once(
-    stack: LoginStack, sandbox: SandboxProcess, page: Page
+    stack: LoginStack, sandbox: SandboxProcess, page: Page, screenshot: Screenshot
 ) -> None:
     client = sandbox.client
     client.reset()
@@ -137,7 +136,7 @@ def test_a_person_settles_two_unknown_batches_from_the_browser_and_everyone_is_t
 
 
 def test_the_airflow_ui_has_a_fullsms_entry_that_shows_the_page(
-    stack: LoginStack, sandbox: SandboxProcess, page: Page
+    stack: LoginStack, sandbox: SandboxProcess, page: Page, screenshot: Screenshot
 ) -> None:
     page.context.add_cookies([{"name": "_token", "value": stack.token(), "url": stack.url}])
     page.goto(f"{stack.url}/plugin/fullsms")

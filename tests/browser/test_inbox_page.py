@@ -8,12 +8,11 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
-
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from airflow_provider_fullsms.sandbox.testing import SandboxProcess
+    from tests.browser.conftest import Screenshot
 
 ATTACK = "<img src=x onerror=alert(1)><script>alert(2)</script> & welcome"
 
@@ -39,7 +38,7 @@ def inbox(sandbox: SandboxProcess) -> SandboxProcess:
 
 
 def test_a_person_searches_opens_a_thread_and_sees_new_messages_arrive(
-    page: Page, inbox: SandboxProcess
+    page: Page, inbox: SandboxProcess, screenshot: Screenshot
 ) -> None:
     page.goto(inbox.url + "/")
     cards = page.locator("article.campaign")
