@@ -134,6 +134,23 @@ def test_a_person_settles_two_unknown_batches_from_the_browser_and_everyone_is_t
     texted = Counter(message["to"] for message in client.messages())
     assert texted == Counter({person["number"]: 1 for person in PEOPLE})
 
+    # The sandbox inbox shows what the phones got: a personalised text is a send of its own, so
+    # the campaign is four campaigns of one recipient, each greeting its person by name.
+    page.goto(f"{sandbox.url}/")
+    cards = page.locator("article.campaign")
+    expect(page.locator(".summary")).to_contain_text("4 campaign(s), newest first.")
+    expect(cards.filter(has_text="from COPERATO").filter(has_text="1 recipient(s)")).to_have_count(4)
+    assert sorted(cards.locator(".text").all_inner_texts()) == sorted(
+        f"Hi {person['name']}, your table for two is booked for Friday." for person in PEOPLE
+    )
+    screenshot(page, "sandbox-inbox-campaign.png")
+    # Grace's batch was dropped after FullSMS handled it and settled as "It was sent": one text.
+    grace = PEOPLE[1]["number"]
+    cards.get_by_role("link", name=grace).click()
+    expect(page.get_by_role("heading", name=f"Thread with {grace}")).to_be_visible()
+    expect(page.locator(".bubble .text")).to_have_text(["Hi Grace, your table for two is booked for Friday."])
+    screenshot(page, "sandbox-inbox-campaign-thread.png")
+
 
 def test_the_airflow_ui_has_a_fullsms_entry_that_shows_the_page(
     stack: LoginStack, sandbox: SandboxProcess, page: Page, screenshot: Screenshot
