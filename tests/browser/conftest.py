@@ -82,14 +82,20 @@ class LoginStack(AirflowStack):
         response.raise_for_status()
         return response.json()
 
+    def stored_connection(self, conn_id: str) -> dict[str, Any]:
+        """``conn_id`` as Airflow stored it, its password in clear (the REST API shows ``***``)."""
+        shown = json.loads(self._airflow("connections", "get", conn_id, "--output", "json"))
+        return dict(shown[0])
 
-@pytest.fixture(scope="module")
+
+# Package-scoped, like the browser: one Airflow stack serves every module (starting one takes ~20 s).
+@pytest.fixture(scope="package")
 def sandbox() -> Iterator[SandboxProcess]:
     with SandboxProcess() as process:
         yield process
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoginStack]:
     """Airflow's api-server, scheduler, triggerer and dag-processor, the FullSMS plugin loaded."""
     home = tmp_path_factory.mktemp("airflow")
