@@ -236,19 +236,11 @@ def _cell(
     seconds = time.monotonic() - started
     if fault.kind == "slow":
         time.sleep(SLOW_SECONDS)  # let the slow answer finish before the next cell resets the sandbox
-    state, tries, summary = _task_outcome(dag_run.dag_id, dag_run.run_id)
-    received = Counter(m["to"] for m in client.messages())
     return {
         "fault": fault.name,
         "position": position,
         "retries": retries,
-        "state": state,
-        "tries": tries,
-        "seconds": seconds,
-        "delivered": len(received),
-        "duplicates": sum(c - 1 for c in received.values()),
-        "summary": summary,
-        "send_requests": client.requests_count(SEND_PATH),
+        **_observed(client, dag_run, seconds),
     }
 
 
@@ -305,21 +297,28 @@ def _scenario(dags: dict[Any, Any], client: Any, scenario: Scenario, home: Path,
         unknown = [u["index"] for u in (first or {}).get("batches", {}).get("unknown", [])]
         _settle(dag_run, dict(zip(unknown, ("sent", "resend"), strict=False)))
         _run_again(dag, dag_run)
-    state, tries, summary = _task_outcome(dag_run.dag_id, dag_run.run_id)
-    received = Counter(m["to"] for m in client.messages())
     return {
         "scenario": scenario.name,
         "audience": size,
-        "state": state,
-        "tries": tries,
-        "seconds": time.monotonic() - started,
-        "delivered": len(received),
-        "duplicates": sum(c - 1 for c in received.values()),
-        "summary": summary,
+        **_observed(client, dag_run, time.monotonic() - started),
         "first_try": {
             "state": first_state,
             "unknown_batches": (first or {}).get("batches", {}).get("unknown_count"),
         },
+    }
+
+
+def _observed(client: Any, dag_run: Any, seconds: float) -> dict[str, Any]:
+    """What a run came to: the send task's state, tries and summary, and what the inbox received."""
+    state, tries, summary = _task_outcome(dag_run.dag_id, dag_run.run_id)
+    received = Counter(m["to"] for m in client.messages())
+    return {
+        "state": state,
+        "tries": tries,
+        "seconds": seconds,
+        "delivered": len(received),
+        "duplicates": sum(c - 1 for c in received.values()),
+        "summary": summary,
         "send_requests": client.requests_count(SEND_PATH),
     }
 
