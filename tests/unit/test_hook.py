@@ -29,6 +29,46 @@ def test_get_balance_returns_a_float(hook: FullSmsHook, requests_mock: Any) -> N
     assert requests_mock.last_request.headers["Authorization"] == f"Bearer {SECRET_TOKEN}"
 
 
+def test_a_netrc_entry_for_the_host_never_replaces_the_token(
+    hook: FullSmsHook, requests_mock: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = FAKE_URL.split("://", 1)[1].split("/", 1)[0].split(":")[0]
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login someone password their-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    requests_mock.get(f"{FAKE_URL}/account/balance", json=docs.BALANCE)
+    hook.get_balance()
+    assert requests_mock.last_request.headers["Authorization"] == f"Bearer {SECRET_TOKEN}"
+
+
+def test_the_environments_proxy_and_ca_bundle_still_apply(
+    fullsms_conn: str, requests_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corporate-ca.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    requests_mock.get(f"{FAKE_URL}/account/balance", json=docs.BALANCE)
+    FullSmsHook(retry_policy=FAST).get_balance()
+    scheme = FAKE_URL.split("://", 1)[0]
+    assert requests_mock.last_request.proxies[scheme] == "http://proxy.example:3128"
+    assert requests_mock.last_request.verify == "/etc/corporate-ca.pem"
+
+
+def test_no_proxy_keeps_the_host_off_the_proxy(
+    fullsms_conn: str, requests_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = FAKE_URL.split("://", 1)[1].split("/", 1)[0].split(":")[0]
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", host)
+    requests_mock.get(f"{FAKE_URL}/account/balance", json=docs.BALANCE)
+    FullSmsHook(retry_policy=FAST).get_balance()
+    assert not requests_mock.last_request.proxies
+
+
 def test_get_numbers(hook: FullSmsHook, requests_mock: Any) -> None:
     requests_mock.get(f"{FAKE_URL}/account/numbers", json=docs.NUMBERS)
     assert hook.get_numbers() == [PhoneNumber(number="441111111111", country="GB")]
