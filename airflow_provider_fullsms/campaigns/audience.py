@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,9 +60,34 @@ class AudienceStats:
 Entry = tuple[object, Mapping[str, Any] | None]
 
 
-def entries_from_numbers(numbers: Iterable[object]) -> Iterator[Entry]:
+class NumberEntries:
+    """
+    The entries of a plain list of numbers (no rows, so nothing to personalise).
+
+    Iterating gives ``(number, None)`` entries; :meth:`raw_chunks` gives the numbers themselves a
+    chunk at a time, so a reader of whole chunks builds no entry per number.
+    """
+
+    __slots__ = ("numbers",)
+
+    def __init__(self, numbers: Iterable[object]) -> None:
+        self.numbers = numbers
+
+    def __iter__(self) -> Iterator[Entry]:
+        return zip(self.numbers, repeat(None))  # built in C: a campaign reads a million of these
+
+    def raw_chunks(self, size: int) -> Iterator[list[object]]:
+        """The numbers, ``size`` at a time (slices of a list)."""
+        numbers = self.numbers
+        if isinstance(numbers, list):
+            return (numbers[start : start + size] for start in range(0, len(numbers), size))
+        iterator = iter(numbers)
+        return iter(lambda: list(islice(iterator, size)), [])
+
+
+def entries_from_numbers(numbers: Iterable[object]) -> NumberEntries:
     """Entries of a plain list of numbers (no rows, so nothing to personalise)."""
-    return zip(numbers, repeat(None))  # built in C: a campaign reads a million of these
+    return NumberEntries(numbers)
 
 
 def entries_from_rows(rows: Iterable[object], *, number_column: str = "number") -> Iterator[Entry]:
@@ -301,7 +326,7 @@ class Audience:
         """Whether entries carry rows (so messages can be personalised)."""
         return self.numbers is None
 
-    def entries(self, *, rows: bool) -> Iterator[Entry]:
+    def entries(self, *, rows: bool) -> Iterable[Entry]:
         """
         A fresh pass over the audience.
 

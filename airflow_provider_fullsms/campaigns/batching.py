@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry
+from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry, NumberEntries
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
 from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
 from airflow_provider_fullsms.exceptions import CampaignInputError
@@ -78,10 +78,42 @@ def chunk_reader(
     return parser.parse_chunk if isinstance(parser, NumberParser) else None
 
 
-def _chunks(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+class _Chunk:
+    """Up to :data:`CHUNK_SIZE` entries of an audience, as its raw numbers or as whole entries."""
+
+    def __init__(self, *, raws: list[object] | None = None, entries: list[Entry] | None = None) -> None:
+        self._raws, self._entries = raws, entries
+
+    @property
+    def raws(self) -> list[object]:
+        if self._raws is None:
+            self._raws = list(map(itemgetter(0), self.entries))
+        return self._raws
+
+    @property
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            self._entries = list(zip(self.raws, repeat(None)))
+        return self._entries
+
+    @property
+    def size(self) -> int:
+        return len(self._raws if self._raws is not None else self.entries)
+
+
+def _chunks(entries: Iterable[Entry], size: int, *, raw: bool) -> Iterator[_Chunk]:
+    """
+    ``entries`` a chunk at a time; with ``raw``, a plain list of numbers is sliced as it is.
+
+    :param raw: the reader wants the chunks' raw numbers (a whole chunk read at once).
+    """
+    if raw and isinstance(entries, NumberEntries):
+        for raws in entries.raw_chunks(size):
+            yield _Chunk(raws=raws)
+        return
     iterator = iter(entries)
     while chunk := list(islice(iterator, size)):
-        yield chunk
+        yield _Chunk(entries=chunk)
 
 
 class Batcher:
@@ -151,20 +183,20 @@ class Batcher:
         one_buffer = fixed and self.group_of is None and self.max_buffered >= self.batch_size
         parse_chunk = self._parse_chunk if one_buffer else None
         rows_before = 0
-        for chunk in _chunks(entries, CHUNK_SIZE):
-            numbers = self._read_at_once(chunk, parse_chunk) if parse_chunk is not None else None
+        for chunk in _chunks(entries, CHUNK_SIZE, raw=parse_chunk is not None):
+            numbers = self._read_at_once(chunk.raws, parse_chunk) if parse_chunk is not None else None
             if numbers is not None:
-                self.stats.rows += len(chunk)
+                self.stats.rows += len(numbers)
                 self.stats.unique += len(numbers)
                 yield from self._add_all(fixed_text, numbers)
             else:
-                yield from self._add_one_by_one(chunk, rows_before, fixed, fixed_text)
-            rows_before += len(chunk)
+                yield from self._add_one_by_one(chunk.entries, rows_before, fixed, fixed_text)
+            rows_before += chunk.size
         while self._buffers:
             yield self._flush(next(iter(self._buffers)))
 
     def _read_at_once(
-        self, chunk: list[Entry], parse_chunk: Callable[[Sequence[object]], list[str] | None]
+        self, raws: list[object], parse_chunk: Callable[[Sequence[object]], list[str] | None]
     ) -> list[str] | None:
         """
         The chunk's numbers when every one is valid, new and not excluded, else ``None``.
@@ -173,7 +205,7 @@ class Batcher:
         :meth:`~airflow_provider_fullsms.phones.NumberParser.parse_chunk`, then the set's
         :meth:`~airflow_provider_fullsms.campaigns.numbers.CompactNumberSet.add_new`).
         """
-        numbers = parse_chunk(list(map(itemgetter(0), chunk)))  # each entry's raw number
+        numbers = parse_chunk(raws)
         if numbers is None:
             return None
         keys = list(map(int, numbers))
