@@ -13,9 +13,11 @@ request already out is waited for and recorded.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.campaigns.ledger import BatchState, Decision, Ledger, OnUnknownOutcome, decide
@@ -115,8 +117,28 @@ class _OutageBreaker:
             self.report.outage(error)
 
 
+@dataclass
+class _Answer:
+    """How a sending thread's batch ended: FullSMS's result, or the error."""
+
+    batch: Batch
+    sent: dict[str, str]  # its in-flight record: text hash, when it was sent
+    result: SendResult | None = None
+    error: BaseException | None = None
+    #: Set once the calling thread has seen a failure; until then its thread takes no other batch.
+    seen: threading.Event | None = None
+
+
 class _BoundedSender:
-    """A thread pool with at most ``limit`` sends out, recording each outcome as it completes."""
+    """
+    ``limit`` sending threads, each taking the next batch as soon as FullSMS answered its last.
+
+    The calling thread keeps the ledger: it marks a batch in flight and hands it over while every
+    thread is still busy (at most one batch waits handed over), and writes the outcomes the
+    threads report once the next batch is handed over, so no ledger write (a call to Airflow's API
+    server) holds a send back. A thread whose batch failed takes no other batch until the calling
+    thread has seen the failure: an outage or a refusal stops the campaign before another starts.
+    """
 
     def __init__(
         self,
@@ -130,61 +152,112 @@ class _BoundedSender:
     ) -> None:
         self._send, self._ledger, self._report, self._classify = send, ledger, report, classify
         self._limit, self._progress, self._breaker = limit, progress, breaker
-        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="fullsms-send")
-        # Each batch out, with its in-flight record (text hash, when it was sent).
-        self._in_flight: dict[Future[SendResult], tuple[Batch, dict[str, str]]] = {}
+        self._handed: queue.SimpleQueue[tuple[Batch, dict[str, str]] | None] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._out = 0  # batches handed over and not answered yet
 
     def __enter__(self) -> _BoundedSender:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        # Never abandon a request that is out: wait for it even when the loop failed.
-        self._pool.shutdown(wait=True)
-        for record in [self._outcome(future) for future in list(self._in_flight) if future.done()]:
+        # Never abandon a request that is out: wait for each even when the loop failed.
+        records = self._take_back()
+        while self._out:
+            records += self._wait_for_some()
+        for _ in self._threads:
+            self._handed.put(None)
+        for thread in self._threads:
+            thread.join()
+        for record in records:
             record()
 
     def submit(self, batch: Batch) -> None:
         """
-        Send ``batch`` as soon as fewer than ``limit`` sends are out.
+        Hand ``batch`` over as soon as a thread is free or about to be.
 
-        The batch is marked in flight before the wait, while every slot is still busy, and the
-        outcomes that free a slot are written once it is out, so no ledger write (a call to
-        Airflow's API server) holds a send back. A task killed during that wait leaves this batch
-        marked in flight though unsent: its retry reports it unknown, like the batches really out.
-        If an outcome stops the campaign meanwhile, the batch is not sent and recorded as such.
+        The batch is marked in flight before the wait, while every thread is still busy. A task
+        killed during that wait leaves this batch marked in flight though unsent: its retry reports
+        it unknown, like the batches really out. If an outcome stops the campaign meanwhile, the
+        batch is not sent and recorded as such.
         """
         sent = self._ledger.mark_in_flight(batch)
         records: list[Callable[[], None]] = []
-        while len(self._in_flight) >= self._limit:
+        while self._out > self._limit:
             records += self._wait_for_some()
         if self._report.stopped_by is None:
-            self._in_flight[self._pool.submit(self._send, batch)] = (batch, sent)
+            self._hand_over(batch, sent)
         else:
             self._ledger.mark_not_sent(batch, NOT_STARTED)
         for record in records:
             record()
 
     def drain(self) -> None:
-        """Wait for every send still out, and record each outcome."""
-        while self._in_flight:
+        """Wait for every batch handed over, and record each outcome."""
+        while self._out:
             for record in self._wait_for_some():
                 record()
 
+    def _hand_over(self, batch: Batch, sent: dict[str, str]) -> None:
+        self._handed.put((batch, sent))
+        self._out += 1
+        if len(self._threads) < min(self._out, self._limit):
+            thread = threading.Thread(
+                target=self._work, name=f"fullsms-send-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _work(self) -> None:
+        """A sending thread: the batches handed over, one at a time, until told to stop."""
+        while (handed := self._handed.get()) is not None:
+            batch, sent = handed
+            try:
+                self._answers.put(_Answer(batch, sent, result=self._send(batch)))
+            except BaseException as error:  # reported to the calling thread, which decides
+                seen = threading.Event()
+                self._answers.put(_Answer(batch, sent, error=error, seen=seen))
+                seen.wait()
+
+    def _take_back(self) -> list[Callable[[], None]]:
+        """Take back the batch(es) handed over but not started; return their "not sent" records."""
+        records: list[Callable[[], None]] = []
+        while True:
+            try:
+                handed = self._handed.get_nowait()
+            except queue.Empty:
+                return records
+            if handed is not None:
+                self._out -= 1
+                records.append(partial(self._ledger.mark_not_sent, handed[0], NOT_STARTED))
+
     def _wait_for_some(self) -> list[Callable[[], None]]:
-        """Wait until a send finishes; report each finished one and return its ledger write."""
-        finished, _ = wait(
-            list(self._in_flight), timeout=self._progress.interval, return_when=FIRST_COMPLETED
-        )
-        records = [self._outcome(future) for future in finished]
+        """Wait for answers; report each and return its ledger write (and those of batches taken back)."""
+        try:
+            answers = [self._answers.get(timeout=self._progress.interval)]
+        except queue.Empty:
+            answers = []
+        while True:
+            try:
+                answers.append(self._answers.get_nowait())
+            except queue.Empty:
+                break
+        self._out -= len(answers)
+        records = [self._outcome(answer) for answer in answers]
+        if self._report.stopped_by is not None:
+            records += self._take_back()
+        for answer in answers:
+            if answer.seen is not None:
+                answer.seen.set()
         self._progress.maybe_log()
         return records
 
-    def _outcome(self, future: Future[SendResult]) -> Callable[[], None]:
-        """Report how ``future``'s batch ended (in memory); return the ledger write that records it."""
-        batch, sent = self._in_flight.pop(future)
-        error = future.exception()
+    def _outcome(self, answer: _Answer) -> Callable[[], None]:
+        """Report how ``answer``'s batch ended (in memory); return the ledger write that records it."""
+        batch, sent, error = answer.batch, answer.sent, answer.error
         if error is None:
-            result = future.result()
+            result = answer.result
+            assert result is not None
             self._report.accepted_now(batch, result)
             self._breaker.accepted()
             return lambda: self._ledger.mark_accepted(batch, result)
