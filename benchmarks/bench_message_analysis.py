@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 #: analyse_message's speed over the codec's, both timed in the same run.
 TARGET_RATIO = 10.0
-REPEAT = 3
+REPEAT = 5
 FULL = 300_000
 OURS = "sms.analyse_message (own tables)"
 CODEC = "gsm0338 encode, utf-16 fallback, count"
