@@ -7,11 +7,15 @@ two Celery workers of 2 slots each, against a sandbox that adds 200 ms to every 
 away API would. The connection allows one send in flight per task (``max_concurrency=1``), so a
 shard's time is its round trips to FullSMS, not the CPU of this machine, which every worker
 shares. After a warm-up run, the DAG runs on both workers; then one worker is stopped and the
-same DAG runs again on the other alone. Both runs must text every phone once; the figure is the
-ratio of their wall times (the DAG run's start to end, as Airflow recorded them, less the time
-the run waited for its approval), and of their shard phases (first shard started to last ended).
+same DAG runs again on the other alone; the stopped worker is started again, warmed up, and the
+pair repeated, three pairs in all. Every run must text every phone once; each pair's figure is
+the ratio of its wall times (the DAG run's start to end, as Airflow recorded them, less the time
+the run waited for its approval), and of its shard phases (first shard started to last ended).
+The DAG's other tasks run one after another on either deployment (about 7 s of scheduling and
+task start-up here, give or take a second or two), so one pair alone can land either side of the
+goal; the median of the three pairs is the verdict, every pair printed.
 
-Target: two workers take <= 0.6 x the wall time of one.
+Target: two workers take <= 0.6 x the wall time of one (median of three alternating pairs).
 
 Reproduce with::
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,6 +58,7 @@ MAX_CONCURRENCY = 1
 FULL_SHARD_SIZE = 30_000
 SMALL_SHARD_SIZE = 1_000
 GOAL = 0.6
+PAIRS = 3
 COMMAND = ".venv/bin/python -m benchmarks.bench_celery_shards"
 
 
@@ -126,40 +132,53 @@ def run(shard_size: int = FULL_SHARD_SIZE) -> dict[str, Any]:
             env = {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}
             with celery_stack(root, dags, env, WORKERS) as stack:
                 stack.wait_for_dag(DAG_ID)
-                # The first tasks on a fresh worker pay for its pool's imports: not what is measured.
-                fresh(sandbox)
-                run_dag(stack, "warm_up", shards=SHARDS, shard_size=10, work_dir=root)
-                for label, stopped in (("two workers", None), ("one worker", WORKERS[1])):
-                    if stopped:
-                        stack.stop_worker(stopped)
-                    fresh(sandbox, latency_ms=LATENCY_MS)
-                    result = run_dag(
-                        stack, label.replace(" ", "_"), shards=SHARDS, shard_size=shard_size, work_dir=root
-                    )
-                    texts = Counter(message["to"] for message in sandbox.client.messages())
-                    rows.append(
-                        {
-                            "label": label,
-                            "run": result,
-                            "phones": len(texts),
-                            "max_per_phone": max(texts.values(), default=0),
-                            "workers_used": len(set(result.shard_hosts)),
-                        }
-                    )
+                for pair in range(1, PAIRS + 1):
+                    if pair > 1:
+                        stack.start_worker(WORKERS[1])
+                    # The first tasks on a fresh worker pay for its pool's imports: not what is measured.
+                    fresh(sandbox)
+                    run_dag(stack, f"warm_up_{pair}", shards=SHARDS, shard_size=10, work_dir=root)
+                    for label, stopped in (("two workers", None), ("one worker", WORKERS[1])):
+                        if stopped:
+                            stack.stop_worker(stopped)
+                        fresh(sandbox, latency_ms=LATENCY_MS)
+                        run_id = f"{label.replace(' ', '_')}_{pair}"
+                        result = run_dag(stack, run_id, shards=SHARDS, shard_size=shard_size, work_dir=root)
+                        texts = Counter(message["to"] for message in sandbox.client.messages())
+                        rows.append(
+                            {
+                                "pair": pair,
+                                "label": label,
+                                "run": result,
+                                "phones": len(texts),
+                                "max_per_phone": max(texts.values(), default=0),
+                                "workers_used": len(set(result.shard_hosts)),
+                            }
+                        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return _section(rows, shard_size)
 
 
 def _section(rows: list[dict[str, Any]], shard_size: int) -> dict[str, Any]:
-    two, one = rows[0]["run"], rows[1]["run"]
-    ratio = two.seconds / one.seconds
-    shard_ratio = two.shard_seconds / one.shard_seconds
+    pairs = [(two["run"], one["run"]) for two, one in zip(rows[::2], rows[1::2], strict=True)]
+    ratios = [two.seconds / one.seconds for two, one in pairs]
+    shard_ratios = [two.shard_seconds / one.shard_seconds for two, one in pairs]
+    ratio = statistics.median(ratios)
     expected = SHARDS * shard_size
     table = markdown_table(
-        ["deployment", "DAG run s", "shard phase s", "workers used", "phones texted", "texts per phone"],
+        [
+            "pair",
+            "deployment",
+            "DAG run s",
+            "shard phase s",
+            "workers used",
+            "phones texted",
+            "texts per phone",
+        ],
         [
             (
+                row["pair"],
                 row["label"],
                 f"{row['run'].seconds:.1f}",
                 f"{row['run'].shard_seconds:.1f}",
@@ -172,13 +191,13 @@ def _section(rows: list[dict[str, Any]], shard_size: int) -> dict[str, Any]:
     )
     checks = [
         Check(
-            "two workers / one worker, DAG run less its approval",
+            "two workers / one worker, DAG run less its approval, median pair",
             f"{ratio:.2f}x",
             f"<= {GOAL}x",
             ratio <= GOAL,
         ),
         Check(
-            "every phone texted once, both runs",
+            "every phone texted once, every run",
             ", ".join(f"{r['phones']:,} x{r['max_per_phone']}" for r in rows),
             f"{expected:,} x1",
             all(r["phones"] == expected and r["max_per_phone"] == 1 for r in rows),
@@ -186,8 +205,10 @@ def _section(rows: list[dict[str, Any]], shard_size: int) -> dict[str, Any]:
     ]
     body = (
         f"{SHARDS} shards of {shard_size:,} recipients, {LATENCY_MS} ms added to every send, "
-        f"{MAX_CONCURRENCY} send in flight per task, workers of 2 slots each.\n\n{table}\n\n"
-        f"Shard phase ratio: {shard_ratio:.2f}x."
+        f"{MAX_CONCURRENCY} send in flight per task, workers of 2 slots each; {len(pairs)} alternating "
+        f"pairs.\n\n{table}\n\n"
+        f"Pair ratios (DAG run): {', '.join(f'{r:.2f}x' for r in ratios)} (median {ratio:.2f}x). "
+        f"Shard phase ratios: {', '.join(f'{r:.2f}x' for r in shard_ratios)}."
     )
     command = COMMAND + ("" if shard_size == FULL_SHARD_SIZE else f" --shard-size {shard_size}")
     text = report("Shards across Celery workers: two workers against one", body, checks, command)

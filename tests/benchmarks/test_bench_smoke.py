@@ -225,3 +225,24 @@ def test_numbers_compares_the_parser_with_before_and_prints_each_notations_rate(
     assert all(r["numbers"] == bench_numbers.SMALL["messy"] for r in result["rows"])
     assert len(verdicts(result)) == 1
     assert "Reproduce: `.venv/bin/python -m benchmarks.bench_numbers --small`" in result["text"]
+
+
+def test_celery_shards_verdict_is_the_median_of_alternating_pairs_each_printed() -> None:
+    from benchmarks import bench_celery_shards as bench
+
+    def row(pair: int, label: str, seconds: float) -> dict[str, Any]:
+        run = bench.ShardRun(state="success", seconds=seconds, shard_seconds=seconds - 7, shard_hosts=[])
+        return {"pair": pair, "label": label, "run": run, "phones": 40, "max_per_phone": 1, "workers_used": 2}
+
+    # One unlucky pair (0.70x) among 0.50x and 0.55x: the median, 0.55x, is the verdict.
+    rows = [
+        row(1, "two workers", 20.0), row(1, "one worker", 40.0),
+        row(2, "two workers", 28.0), row(2, "one worker", 40.0),
+        row(3, "two workers", 22.0), row(3, "one worker", 40.0),
+    ]  # fmt: skip
+    section = bench._section(rows, shard_size=10)
+    verdict, phones = section["checks"]
+    assert (verdict.measured, verdict.passed) == ("0.55x", True)
+    assert phones.passed
+    assert "0.50x, 0.70x, 0.55x (median 0.55x)" in section["text"]
+    assert len([line for line in section["text"].splitlines() if "| two workers |" in line]) == 3
