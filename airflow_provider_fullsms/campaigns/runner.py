@@ -2,11 +2,12 @@
 Running the batches: bounded concurrency, the ledger kept from one thread, progress in the log.
 
 :func:`run_batches` is a short loop: for each batch, ask the ledger what an earlier try left,
-then send it, skip it or report it. At most ``max_concurrency`` requests are out at once and at
-most that many batches are built ahead, so the audience streams rather than piling up. Only the
-calling thread touches the ledger: a batch is marked in flight before it is submitted (while the
-slots are still busy), and its outcome is written once the batch after it is out, so ledger
-writes never hold a send back. After a transient or refused failure, or
+then send it, skip it or report it. At most ``max_concurrency`` requests are out at once, each
+sending thread taking the next batch itself as soon as it is answered, and at most one batch
+more is built ahead, so the audience streams rather than piling up. Only the calling thread
+touches the ledger: it marks a batch in flight just before handing it over (while the threads
+are still busy) and writes the outcomes they report, so ledger writes never hold a send back.
+After a transient or refused failure, or
 ``stop_after_unknown`` outcomes unknown in a row (an outage), no new batch starts, but every
 request already out is waited for and recorded.
 """
@@ -133,11 +134,12 @@ class _BoundedSender:
     """
     ``limit`` sending threads, each taking the next batch as soon as FullSMS answered its last.
 
-    The calling thread keeps the ledger: it marks a batch in flight and hands it over while every
-    thread is still busy (at most one batch waits handed over), and writes the outcomes the
-    threads report once the next batch is handed over, so no ledger write (a call to Airflow's API
-    server) holds a send back. A thread whose batch failed takes no other batch until the calling
-    thread has seen the failure: an outage or a refusal stops the campaign before another starts.
+    The calling thread keeps the ledger: it writes the outcomes the threads report, then marks the
+    next batch in flight and hands it over while every thread is still busy (at most one batch
+    waits handed over), so a thread that is answered takes that batch at once and no ledger write
+    (a call to Airflow's API server) holds a send back. A thread whose batch failed takes no other
+    batch until the calling thread has seen the failure: an outage or a refusal stops the campaign
+    before another starts.
     """
 
     def __init__(
@@ -174,23 +176,18 @@ class _BoundedSender:
 
     def submit(self, batch: Batch) -> None:
         """
-        Hand ``batch`` over as soon as a thread is free or about to be.
+        Hand ``batch`` over once a thread is free or about to be (at most one batch waits).
 
-        The batch is marked in flight before the wait, while every thread is still busy. A task
-        killed during that wait leaves this batch marked in flight though unsent: its retry reports
-        it unknown, like the batches really out. If an outcome stops the campaign meanwhile, the
-        batch is not sent and recorded as such.
+        The outcomes that came back meanwhile are written first, then ``batch`` is marked in
+        flight and handed over: at any moment at most ``limit + 1`` batches are marked in flight,
+        those out and the one handed over, which is all a killed task leaves for its retry to
+        report unknown. If an outcome stops the campaign meanwhile, ``batch`` is not started.
         """
-        sent = self._ledger.mark_in_flight(batch)
-        records: list[Callable[[], None]] = []
         while self._out > self._limit:
-            records += self._wait_for_some()
+            for record in self._wait_for_some():
+                record()
         if self._report.stopped_by is None:
-            self._hand_over(batch, sent)
-        else:
-            self._ledger.mark_not_sent(batch, NOT_STARTED)
-        for record in records:
-            record()
+            self._hand_over(batch, self._ledger.mark_in_flight(batch))
 
     def drain(self) -> None:
         """Wait for every batch handed over, and record each outcome."""

@@ -185,7 +185,7 @@ def test_a_worker_killed_mid_campaign_never_texts_anyone_twice_and_the_retry_run
 
     # Nobody was texted twice, and the retry ran on the worker that is still alive.
     assert max(per_phone.values()) == 1
-    assert 1 <= len(in_flight) <= 2, at_kill  # the batch out, and perhaps the one just accepted
+    assert 1 <= len(in_flight) <= 2, at_kill  # the batch out, and the one handed over to go next
     assert [t["hostname"] for t in tries] == [victim, *(w for w in WORKERS if w != victim)], tries
     # Every row of the file is in exactly one figure of the summary.
     assert summary["invalid"]["count"] == len(INVALID_ROWS)

@@ -689,6 +689,23 @@ def test_work_in_flight_is_bounded() -> None:
     assert api.max_active <= 3
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_killed_task_leaves_at_most_the_batches_out_and_one_handed_over_in_flight(concurrency: int) -> None:
+    """What a retry after a kill must report unknown (and a person settle) stays that small."""
+    in_flight_counts: list[int] = []
+
+    class WatchedStore(MemoryStateStore):
+        def set(self, key: str, value: Any) -> None:
+            super().set(key, value)
+            states = [self.get(f"fullsms.batch.{i}", {}).get("s") for i in range(40)]
+            in_flight_counts.append(states.count("in_flight"))
+
+    report = run(make_batches(40), FakeApi(), WatchedStore(), max_concurrency=concurrency)
+    assert report.accepted == 40
+    assert max(in_flight_counts) == concurrency + 1
+    assert in_flight_counts[-1] == 0
+
+
 def test_without_a_store_an_unknown_batch_is_still_not_resent() -> None:
     api = FakeApi({0: Unknown("timeout")})
     report = run(make_batches(3), api, None)
