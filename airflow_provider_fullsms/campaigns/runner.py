@@ -3,11 +3,11 @@ Running the batches: bounded concurrency, the ledger kept from one thread, progr
 
 :func:`run_batches` is a short loop: for each batch, ask the ledger what an earlier try left,
 then send it, skip it or report it. At most ``max_concurrency`` requests are out at once, each
-sending thread taking the next batch itself as soon as it is answered, and at most one batch
-more is built ahead, so the audience streams rather than piling up. Only the calling thread
-touches the ledger: it marks a batch in flight just before handing it over (while the threads
-are still busy) and writes the outcomes they report, so ledger writes never hold a send back.
-After a transient or refused failure, or
+sending thread taking the next batch itself as soon as it is answered, and only two batches
+more are built (one handed over, one waiting its turn), so the audience streams rather than
+piling up. Only the calling thread touches the ledger: it marks a batch in flight just before
+handing it over (while the threads are still busy) and writes the outcomes they report, so
+ledger writes never hold a send back. After a transient or refused failure, or
 ``stop_after_unknown`` outcomes unknown in a row (an outage), no new batch starts, but every
 request already out is waited for and recorded.
 """
