@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.phones import InvalidReason, NumberParser, normalise_number
@@ -59,6 +59,8 @@ class AudienceStats:
 #: One audience entry: the raw number and, for personalised sends, its row.
 Entry = tuple[object, Mapping[str, Any] | None]
 
+T = TypeVar("T")
+
 
 class NumberEntries:
     """
@@ -78,11 +80,15 @@ class NumberEntries:
 
     def raw_chunks(self, size: int) -> Iterator[list[object]]:
         """The numbers, ``size`` at a time (slices of a list)."""
-        numbers = self.numbers
-        if isinstance(numbers, list):
-            return (numbers[start : start + size] for start in range(0, len(numbers), size))
-        iterator = iter(numbers)
-        return iter(lambda: list(islice(iterator, size)), [])
+        return chunked(self.numbers, size)
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter): slices of a list, else read in turn."""
+    if isinstance(items, list):
+        return (items[start : start + size] for start in range(0, len(items), size))
+    iterator = iter(items)
+    return iter(lambda: list(islice(iterator, size)), [])
 
 
 def entries_from_numbers(numbers: Iterable[object]) -> NumberEntries:

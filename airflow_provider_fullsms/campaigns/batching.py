@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry, NumberEntries
+from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry, NumberEntries, chunked
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
 from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
 from airflow_provider_fullsms.exceptions import CampaignInputError
@@ -83,6 +83,7 @@ class _Chunk:
 
     def __init__(self, *, raws: list[object] | None = None, entries: list[Entry] | None = None) -> None:
         self._raws, self._entries = raws, entries
+        self.size = len(raws if raws is not None else entries or ())
 
     @property
     def raws(self) -> list[object]:
@@ -96,10 +97,6 @@ class _Chunk:
             self._entries = list(zip(self.raws, repeat(None)))
         return self._entries
 
-    @property
-    def size(self) -> int:
-        return len(self._raws if self._raws is not None else self.entries)
-
 
 def _chunks(entries: Iterable[Entry], size: int, *, raw: bool) -> Iterator[_Chunk]:
     """
@@ -111,8 +108,7 @@ def _chunks(entries: Iterable[Entry], size: int, *, raw: bool) -> Iterator[_Chun
         for raws in entries.raw_chunks(size):
             yield _Chunk(raws=raws)
         return
-    iterator = iter(entries)
-    while chunk := list(islice(iterator, size)):
+    for chunk in chunked(entries, size):
         yield _Chunk(entries=chunk)
 
 
