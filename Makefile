@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability sandbox clean debian-packages matrix matrix-suites
+.PHONY: demo test lint unit bench reliability sandbox clean debian-packages matrix matrix-suites fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ debian-packages:
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The property tests and state machines (marker `property`) with many more, random examples than
+# make test's fixed profile: FUZZ_EXAMPLES per test (default 5000, about ten minutes on 2 cores).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m property --hypothesis-show-statistics -p no:cacheprovider tests/unit
 
 reliability: $(STAMP)
 	$(BIN)/python -m benchmarks.reliability

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
@@ -25,6 +26,28 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(os.path.dirname(__file__), os.pardir, "example_dags")
 os.environ.pop("AIRFLOW_CONN_FULLSMS_DEFAULT", None)
+
+# Property tests and state machines: `make test` runs a fixed, bounded profile ("ci": the same
+# examples every run, so CI time is bounded and a failure repeats); `make fuzz` runs "fuzz" (new
+# random examples, many more of them, FUZZ_EXAMPLES per test). Failures found either way are kept
+# as @example()s or regression tests.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=100,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")),
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: A distinctive token: no test output, log, error or XCom may ever contain it.
 SECRET_TOKEN = "20|tok-SECRET-d0n0tle4k-8c1f"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 import gsm0338  # noqa: F401  -- registers the "gsm03.38" codec used as the reference
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from airflow_provider_fullsms.sms import (
     analyse_message,
     fit_to_one_segment,
 )
+
+pytestmark = pytest.mark.property
 
 # Hypothesis' default text rarely hits the GSM-7 alphabet, so mix in texts drawn from it
 # (and from it plus a few characters that force UCS-2) to exercise both encodings and
