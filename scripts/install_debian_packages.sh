@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages `make test` needs beside .venv: PostgreSQL and Redis (the CeleryExecutor suite
-# starts its own servers from their binaries) and chromium (the browser tests). Idempotent: it
+# starts its own servers from their binaries), chromium (the browser tests) and faketime (the
+# reliability report's state-store clean-up). Idempotent: it
 # installs only what is missing, after one `apt-get update`, and only then. The packages' own
 # services are not started (policy-rc.d): the tests start and stop their own, on free ports.
 set -euo pipefail
@@ -9,6 +10,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The reliability report moves `airflow state-store clean`'s clock past the default retention.
+command -v faketime >/dev/null || missing+=(faketime)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
