@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.exceptions import CampaignInputError
@@ -127,6 +128,15 @@ class MessageSource:
         """Whether texts may differ between recipients."""
         return self.template_id is None and (self.personalise or self.message_column is not None)
 
+    @cached_property
+    def _columns(self) -> tuple[str, ...]:
+        """The row keys the personalised message reads (``{a.b}`` and ``{a[0]}`` read ``a``)."""
+        try:
+            fields = template_fields_of(self.message or "")
+        except CampaignInputError:
+            return ()  # filling it in fails with its own message
+        return tuple(dict.fromkeys(re.split(r"[.\[!:]", name, maxsplit=1)[0] for name in fields))
+
     def text_for(self, row: Mapping[str, Any] | None, row_number: int) -> str | None:
         """
         The text this row gets (``None`` when a FullSMS template is used).
@@ -151,20 +161,22 @@ class MessageSource:
             )
         if not self.personalise or row is None:
             return self.message
+        for column in self._columns:
+            value = row.get(column)
+            if type(value) is not str and column in row and is_missing(value):
+                raise CampaignInputError(
+                    f"message {self.message[:60]!r} uses {{{column}}}, but recipient {row_number}'s "
+                    f"{column!r} is {value!r} (no value): fill it in for every recipient (an empty "
+                    "text if that is what you mean) or leave the recipient out."
+                )
         try:
-            return self.message.format_map(_FilledValues(row))
-        except _MissingValue as missing:
-            raise CampaignInputError(
-                f"message {self.message[:60]!r} uses {{{missing.column}}}, but recipient {row_number}'s "
-                f"{missing.column!r} is {missing.value!r} (no value): fill it in for every recipient "
-                "(an empty text if that is what you mean) or leave the recipient out."
-            ) from None
+            return self.message.format_map(row)
         except KeyError as err:
             raise CampaignInputError(
                 f"message {self.message[:60]!r} uses {{{err.args[0]}}}, but recipient {row_number} has no "
                 f"such column (columns: {sorted(row)[:10]}): add it, or write a literal brace as {{{{."
             ) from None
-        except (IndexError, ValueError, AttributeError) as err:
+        except (IndexError, ValueError, AttributeError, TypeError) as err:  # TypeError: a format spec
             raise CampaignInputError(
                 f"message {self.message[:60]!r} cannot be filled from recipient {row_number}: {err}."
             ) from None
@@ -183,26 +195,6 @@ def is_missing(value: object) -> bool:
         return bool(value != value)  # only a NaN differs from itself
     except Exception:  # e.g. an array, whose comparison is not one bool
         return False
-
-
-class _MissingValue(Exception):
-    def __init__(self, column: str, value: object) -> None:
-        self.column, self.value = column, value
-
-
-class _FilledValues:
-    """A row as ``str.format_map`` reads it: a column without a value raises :class:`_MissingValue`."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: Mapping[str, Any]) -> None:
-        self.row = row
-
-    def __getitem__(self, column: str) -> Any:
-        value = self.row[column]
-        if is_missing(value):
-            raise _MissingValue(column, value)
-        return value
 
 
 def checked_text(text: str, row_number: int = 0) -> str:

@@ -128,6 +128,16 @@ ROWS = [{"number": "447700900001", "first_name": "Ada"}, {"number": "44770090000
             id="a-dataframe-nan",
         ),
         pytest.param(
+            {"recipients": [{"number": "447700900001", "n": None}], "message": "Hi {n:>5}"},
+            r"recipient 1's 'n' is None \(no value\)",
+            id="a-none-with-a-format-spec",
+        ),
+        pytest.param(
+            {"recipients": [{"number": "447700900001", "n": [1]}], "message": "You owe {n:.2f}"},
+            r"message 'You owe \{n:\.2f\}' cannot be filled from recipient 1: unsupported format string",
+            id="a-value-its-format-spec-does-not-fit",
+        ),
+        pytest.param(
             {"numbers": numbers(2), "message": "Hello\x00 from Airflow"},
             r"message cannot be sent: it contains U\+0000 \(NUL\) at character 6",
             id="a-nul-in-the-message",
