@@ -8,6 +8,7 @@ imports neither ``requests`` nor ``httpx``, and pendulum only when a timezone is
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ DEFAULT_BASE_URL = "https://api.fullsms.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_CONCURRENCY = 4
+#: The longest timeout an extra may set, in seconds: a day (a socket refuses much longer ones).
+MAX_TIMEOUT = 86_400.0
 #: The most send requests one task keeps out at once (the connection form says the same).
 MAX_CONCURRENCY = 32
 SEND_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -71,12 +74,12 @@ class ConnectionConfig:
         config = cls(
             base_url=_base_url(conn.host, conn.port, conn.schema),
             token=token,
-            timeout=_positive_number(extras, "timeout", DEFAULT_TIMEOUT, conn_id),
-            connect_timeout=_positive_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, conn_id),
+            timeout=_seconds(extras, "timeout", DEFAULT_TIMEOUT, conn_id),
+            connect_timeout=_seconds(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, conn_id),
             default_sender=str(extras["default_sender"]) if extras.get("default_sender") else None,
             timezone=str(extras.get("timezone") or "UTC"),
             max_concurrency=check_concurrency(
-                extras.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY,
+                _given_or(extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY),
                 where=f"Connection {conn_id!r}: extra ",
             ),
             default_region=_optional_text(extras, "default_region"),
@@ -127,31 +130,61 @@ def _optional_text(extras: Mapping[str, Any], key: str) -> str | None:
     return text or None
 
 
-def _positive_number(extras: Mapping[str, Any], key: str, default: float, conn_id: str) -> float:
+def _given_or(extras: Mapping[str, Any], key: str, default: object) -> object:
+    """The extra ``key``, or ``default`` when it is not set (missing, ``null`` or an empty string)."""
     value = extras.get(key)
-    if value in (None, ""):
-        return default
+    return default if value is None or value == "" else value
+
+
+def _number(value: object) -> float | None:
+    """
+    ``value`` as a finite number, or ``None``: a number or a numeric string, never a bool.
+
+    ``nan`` and ``inf`` (also as strings) are not numbers here: a timeout or an amount of them
+    would pass every comparison or none, and reach the HTTP client.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if number <= 0:
+    except (ValueError, OverflowError):  # OverflowError: an int too big for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _brief(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters (marked with ``…``)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python's int-to-text limit)
+        text = f"<a {type(value).__name__} too long to print>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _seconds(extras: Mapping[str, Any], key: str, default: float, conn_id: str) -> float:
+    """A timeout extra: seconds, more than 0 and at most :data:`MAX_TIMEOUT`; ``default`` when not set."""
+    value = _given_or(extras, key, default)
+    number = _number(value)
+    if number is None or not 0 < number <= MAX_TIMEOUT:
         raise FullSmsConfigurationError(
-            f"Connection {conn_id!r}: extra {key!r} must be a positive number, got {value!r}."
+            f"Connection {conn_id!r}: extra {key!r} must be a positive number of seconds, got "
+            f"{_brief(value)}: write e.g. {default:g} (at most {MAX_TIMEOUT:,.0f}), or leave it empty "
+            f"for {default:g}."
         )
     return number
 
 
 def _amount(extras: Mapping[str, Any], key: str, conn_id: str) -> float | None:
     """An amount of money from the extras (zero or more), or ``None`` when not set."""
-    value = extras.get(key)
-    if value in (None, ""):
+    value = _given_or(extras, key, None)
+    if value is None:
         return None
     try:
         return check_amount(value, key)
     except FullSmsConfigurationError:
         raise FullSmsConfigurationError(
-            f"Connection {conn_id!r}: extra {key!r} must be an amount of zero or more, got {value!r}."
+            f"Connection {conn_id!r}: extra {key!r} must be an amount of zero or more, got {_brief(value)}: "
+            "write e.g. 0.05, or leave it empty."
         ) from None
 
 
@@ -161,13 +194,23 @@ def check_amount(value: object, name: str) -> float:
 
     :raises FullSmsConfigurationError: anything else, naming ``name``.
     """
-    number = -1.0
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        with contextlib.suppress(ValueError):
-            number = float(value)
-    if not 0 <= number < float("inf"):
-        raise FullSmsConfigurationError(f"{name}={value!r}: pass an amount of zero or more, such as 0.05.")
+    number = _number(value)
+    if number is None or number < 0:
+        raise FullSmsConfigurationError(
+            f"{name}={_brief(value)}: pass an amount of zero or more, such as 0.05."
+        )
     return number
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` as a whole number (``4``, ``4.0``, ``"4"``), or ``None``: never rounded, never a bool."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value.strip())
+    number = _number(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
 def check_concurrency(value: object, *, where: str = "") -> int:
@@ -177,15 +220,12 @@ def check_concurrency(value: object, *, where: str = "") -> int:
     The one check of the bound, for the connection's extra and the send operator's parameter.
 
     :param where: what set it, for the message, e.g. ``"Connection 'fullsms_default': extra "``.
-    :raises FullSmsConfigurationError: anything else.
+    :raises FullSmsConfigurationError: anything else (``2.5`` too: it is not rounded).
     """
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        number = 0
-    if not 1 <= number <= MAX_CONCURRENCY:
+    number = _whole_number(value)
+    if number is None or not 1 <= number <= MAX_CONCURRENCY:
         raise FullSmsConfigurationError(
-            f"{where}max_concurrency={value!r}: use a whole number from 1 to {MAX_CONCURRENCY} "
+            f"{where}max_concurrency={_brief(value)}: use a whole number from 1 to {MAX_CONCURRENCY} "
             "(requests out at once)."
         )
     return number

@@ -2,24 +2,24 @@
 Reading an audience: where recipients come from, streamed entry by entry.
 
 Recipients come from a list of numbers, a list of row dicts, or a CSV / JSON-lines file (a path or
-an ``ObjectStoragePath``) read row by row, so a million-row audience never sits in memory or in
-XCom. :class:`Audience` checks the operator's parameters once and gives a fresh pass over the
-entries each time it is asked (a campaign reads its audience twice: to plan, then to send). Its
-:attr:`Audience.parse_number` reads each number (:mod:`airflow_provider_fullsms.phones`).
+an ``ObjectStoragePath``) read row by row (:mod:`.files`), so a million-row audience never sits in
+memory or in XCom. :class:`Audience` checks the operator's parameters once and gives a fresh pass
+over the entries each time it is asked (a campaign reads its audience twice: to plan, then to
+send). Its :attr:`Audience.parse_number` reads each number (:mod:`airflow_provider_fullsms.phones`).
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
+from airflow_provider_fullsms.campaigns.files import Entry, detect_file_format, read_audience_file
 from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.phones import InvalidReason, NumberParser, normalise_number
 
@@ -55,9 +55,6 @@ class AudienceStats:
             # Capped too, so one huge cell cannot blow up the XCom.
             self.invalid.append(value[:64])
 
-
-#: One audience entry: the raw number and, for personalised sends, its row.
-Entry = tuple[object, Mapping[str, Any] | None]
 
 T = TypeVar("T")
 
@@ -114,93 +111,6 @@ def entries_from_rows(rows: Iterable[object], *, number_column: str = "number") 
                 f"set number_column= to the key that holds the phone number."
             )
         yield row[number_column], row
-
-
-#: The file formats an audience file may have: CSV with a header row, JSON lines, one number a line.
-FILE_FORMATS = ("csv", "jsonl", "lines")
-
-
-def detect_file_format(name: str, file_format: str | None = None) -> str:
-    """
-    ``"csv"``, ``"jsonl"`` or ``"lines"``: the explicit ``file_format``, else from the file name's suffix.
-
-    :raises CampaignInputError: an unknown format or suffix.
-    """
-    if file_format:
-        chosen = file_format.lower()
-        if chosen in FILE_FORMATS:
-            return chosen
-        raise CampaignInputError(f"file_format={file_format!r}: use 'csv', 'jsonl' or 'lines'.")
-    lowered = name.lower()
-    if lowered.endswith((".csv", ".txt")):
-        return "csv"
-    if lowered.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl"
-    raise CampaignInputError(
-        f"Cannot tell the format of {name!r} from its name: pass file_format='csv' or 'jsonl'."
-    )
-
-
-def read_audience_file(
-    stream: IO[str], *, file_format: str, number_column: str = "number", rows: bool, name: str = "file"
-) -> Iterator[Entry]:
-    """
-    Stream the entries of an open CSV (with a header row), JSON-lines or one-number-a-line text file.
-
-    :param stream: the open file, in text mode.
-    :param file_format: ``"csv"``, ``"jsonl"`` or ``"lines"`` (one number a line; a first line
-        without digits is a header, and skipped).
-    :param number_column: the column (CSV) or key (JSON) holding the phone number.
-    :param rows: whether each entry needs its whole row (personalised messages); reading only the
-        number column is faster when it does not.
-    :param name: the file's name, for error messages.
-    :raises CampaignInputError: no such column, or a line that is not JSON.
-    """
-    if file_format == "lines":
-        for line_number, line in enumerate(stream, start=1):
-            text = line.strip()
-            if text and not (line_number == 1 and not any(c.isdigit() for c in text)):
-                yield text, None
-        return
-    if file_format == "csv":
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None:
-            return
-        header = [h.strip() for h in header]
-        if number_column not in header:
-            raise CampaignInputError(
-                f"{name} has no {number_column!r} column (columns: {header[:20]}): set number_column= "
-                "to the column that holds the phone numbers."
-            )
-        position = header.index(number_column)
-        for line_number, record in enumerate(reader, start=2):
-            if not record:
-                continue
-            if position >= len(record):
-                raise CampaignInputError(f"{name}, line {line_number}: no {number_column!r} value.")
-            yield record[position], (dict(zip(header, record, strict=False)) if rows else None)
-        return
-    for line_number, line in enumerate(stream, start=1):
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            item = json.loads(text)
-        except ValueError:
-            raise CampaignInputError(
-                f"{name}, line {line_number} is not JSON: {text[:80]!r}. JSON-lines files hold one "
-                "object (or one number) per line."
-            ) from None
-        if isinstance(item, Mapping):
-            if number_column not in item:
-                raise CampaignInputError(
-                    f"{name}, line {line_number} has no {number_column!r} key "
-                    f"(keys: {sorted(item)[:10]}): set number_column= to the key of the phone number."
-                )
-            yield item[number_column], (item if rows else None)
-        else:
-            yield item, None
 
 
 def as_list(value: Any, what: str) -> list[Any]:
@@ -337,7 +247,8 @@ class Audience:
         A fresh pass over the audience.
 
         :param rows: whether each entry needs its whole row (personalised texts).
-        :raises CampaignInputError: a missing file, column or key, or a line that is not JSON.
+        :raises CampaignInputError: a missing file, column or key, a line that is not JSON, or a
+            CSV cell too long to read.
         """
         if self.numbers is not None:
             return entries_from_numbers(self.numbers)

@@ -35,13 +35,27 @@ _PART_DIGITS = 8
 
 def mask_number(number: str) -> str:
     """
-    A number recognisable to its owner but not usable: ``447700900001`` becomes ``4477009•••01``.
+    A number recognisable to its owner but not usable: at most half its digits show, never more
+    than its first three (the country code) and its last two. ``447700900001`` becomes
+    ``447•••••••01``; fewer than six digits are hidden whole.
 
-    :param number: E.164 digits.
+    Any notation works: each hidden digit becomes one ``•`` and everything else stays, so
+    ``+44 7700 900001`` becomes ``+44 7••• ••••01``. Three leading digits at most, not half of
+    them: where one run of digits holds two numbers (``7700900 7700901``), each still shows at
+    most half of its own.
+
+    :param number: E.164 digits, or a number as written (digits are Unicode decimal digits).
     """
-    if len(number) <= 5:
-        return "•" * len(number)
-    return f"{number[:-5]}•••{number[-2:]}"
+    digits = sum(char.isdecimal() for char in number)
+    head, tail = (min(3, digits // 2 - 2), 2) if digits >= 6 else (0, 0)
+    seen, shown = 0, []
+    for char in number:
+        if char.isdecimal():
+            seen += 1
+            if head < seen <= digits - tail:
+                char = "•"
+        shown.append(char)
+    return "".join(shown)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ FullSMS's limits before anything is sent.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.exceptions import CampaignInputError
@@ -19,6 +21,13 @@ from airflow_provider_fullsms.sms import InvalidMessageError, check_message
 if TYPE_CHECKING:
     import types
     from collections.abc import Mapping
+
+#: Characters a campaign text may not hold: every C0 and C1 control except line feed and carriage
+#: return (in GSM-7's basic table) and form feed (in its extension table; see
+#: :mod:`airflow_provider_fullsms.sms`). A NUL, tab or ESC from a database export is not something
+#: anyone meant a phone to show. (Alerts are another matter: the notifier sends what it is given.)
+CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {"\x00": "NUL", "\t": "a tab", "\x0b": "a vertical tab", "\x1b": "ESC", "\x7f": "DEL"}
 
 
 def template_fields_of(message: str) -> list[str]:
@@ -119,17 +128,31 @@ class MessageSource:
         """Whether texts may differ between recipients."""
         return self.template_id is None and (self.personalise or self.message_column is not None)
 
+    @cached_property
+    def _columns(self) -> tuple[str, ...]:
+        """The row keys the personalised message reads (``{a.b}`` and ``{a[0]}`` read ``a``)."""
+        try:
+            fields = template_fields_of(self.message or "")
+        except CampaignInputError:
+            return ()  # filling it in fails with its own message
+        return tuple(dict.fromkeys(re.split(r"[.\[!:]", name, maxsplit=1)[0] for name in fields))
+
     def text_for(self, row: Mapping[str, Any] | None, row_number: int) -> str | None:
         """
         The text this row gets (``None`` when a FullSMS template is used).
 
-        :raises CampaignInputError: no text for the row, or a column the template names is missing.
+        A ``message_column`` value that is missing (:func:`is_missing`) or empty falls back to
+        ``message``; a column the template names must have a value: ``None``, JSON ``null`` or a
+        NaN would be sent as the text ``"None"`` or ``"nan"``.
+
+        :raises CampaignInputError: no text for the row, or a column the template names is missing
+            or has no value.
         """
         if self.template_id is not None:
             return None
         if row is not None and self.message_column is not None:
             value = row.get(self.message_column)
-            if value not in (None, ""):
+            if not is_missing(value) and value != "":
                 return str(value)
         if self.message is None:
             raise CampaignInputError(
@@ -138,6 +161,14 @@ class MessageSource:
             )
         if not self.personalise or row is None:
             return self.message
+        for column in self._columns:
+            value = row.get(column)
+            if type(value) is not str and column in row and is_missing(value):
+                raise CampaignInputError(
+                    f"message {self.message[:60]!r} uses {{{column}}}, but recipient {row_number}'s "
+                    f"{column!r} is {value!r} (no value): fill it in for every recipient (an empty "
+                    "text if that is what you mean) or leave the recipient out."
+                )
         try:
             return self.message.format_map(row)
         except KeyError as err:
@@ -145,10 +176,25 @@ class MessageSource:
                 f"message {self.message[:60]!r} uses {{{err.args[0]}}}, but recipient {row_number} has no "
                 f"such column (columns: {sorted(row)[:10]}): add it, or write a literal brace as {{{{."
             ) from None
-        except (IndexError, ValueError, AttributeError) as err:
+        except (IndexError, ValueError, AttributeError, TypeError) as err:  # TypeError: a format spec
             raise CampaignInputError(
                 f"message {self.message[:60]!r} cannot be filled from recipient {row_number}: {err}."
             ) from None
+
+
+def is_missing(value: object) -> bool:
+    """
+    Whether a row's value stands for no value: ``None`` (JSON ``null``) or a NaN (a float, or
+    pandas' ``NA`` and ``NaT``, which is how a DataFrame marks an empty cell). An empty text is a value.
+    """
+    if type(value) is str:  # the usual case, settled at once
+        return False
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    try:
+        return bool(value != value)  # only a NaN differs from itself
+    except Exception:  # e.g. an array, whose comparison is not one bool
+        return False
 
 
 def checked_text(text: str, row_number: int = 0) -> str:
@@ -156,13 +202,24 @@ def checked_text(text: str, row_number: int = 0) -> str:
     ``text``, once checked against FullSMS's limits.
 
     :param row_number: the recipient it is for (from 1), or 0 for the campaign's one text.
-    :raises CampaignInputError: a text FullSMS would refuse, naming the recipient.
+    :raises CampaignInputError: a text FullSMS would refuse, or one with a control character
+        (:data:`CONTROL_CHARACTERS`), naming the recipient.
     """
+    where = f"recipient {row_number}'s message" if row_number else "message"
     try:
         check_message(text)
     except InvalidMessageError as err:
-        where = f"recipient {row_number}'s message" if row_number else "message"
         raise CampaignInputError(f"{where} cannot be sent: {err}") from None
+    control = CONTROL_CHARACTERS.search(text)
+    if control is not None:
+        char = control.group()
+        raise CampaignInputError(
+            f"{where} cannot be sent: it contains U+{ord(char):04X} "
+            f"({_CONTROL_NAMES.get(char, 'a control character')}) at character {control.start() + 1} "
+            f"({text[max(0, control.start() - 20) : control.start() + 20]!r}). An SMS carries no control "
+            "characters but line breaks: remove it from the text (or the column it came from), or "
+            "write a space."
+        )
     return text
 
 

@@ -32,7 +32,7 @@ from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.plugins import pages
 from airflow_provider_fullsms.plugins.airflow_api import api_root
 from airflow_provider_fullsms.plugins.balances import BalanceCache, fullsms_conn_ids
-from airflow_provider_fullsms.plugins.ledger_view import CampaignView, decision_key
+from airflow_provider_fullsms.plugins.ledger_view import CampaignView, decision_key, mask_numbers
 from airflow_provider_fullsms.plugins.security import Reader, Writer, csrf_token, require
 from airflow_provider_fullsms.plugins.store import campaign_dag_ids, find_campaign, find_campaigns
 from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress
@@ -105,11 +105,11 @@ def _campaign(who: Reader, task: TaskAddress) -> CampaignView:
 
 @contextmanager
 def _airflow_refusal() -> Iterator[None]:
-    """Airflow's REST API refused a write (its answer is in the message): say so, as a 502."""
+    """Airflow's REST API refused a write (its answer is in the message, numbers masked): a 502."""
     try:
         yield
     except CampaignInputError as error:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(error)) from None
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, mask_numbers(str(error))) from None
 
 
 def _batches_json(campaign: CampaignView) -> list[dict[str, Any]]:

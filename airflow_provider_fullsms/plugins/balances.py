@@ -2,7 +2,8 @@
 The balance of each FullSMS connection, read when a person asks and kept for a minute.
 
 Connections are those of type ``fullsms`` in the metadata database and in ``AIRFLOW_CONN_*``
-environment variables. A failed read shows the hook's error, which never contains the token.
+environment variables. A failed read shows the hook's error, which never contains the token, with
+any phone number in it masked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from airflow_provider_fullsms.exceptions import FullSmsError
 from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
+from airflow_provider_fullsms.plugins.ledger_view import mask_numbers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,7 +102,7 @@ class BalanceCache:
         try:
             balance = Balance(conn_id, self._read(conn_id), None, now)
         except FullSmsError as error:
-            balance = Balance(conn_id, None, str(error), now)
+            balance = Balance(conn_id, None, mask_numbers(str(error)), now)
         except Exception as error:
             # A missing or broken connection. Its message could quote the connection's URI, so the
             # page names the error only; the api-server's log (masked by Airflow) has the rest.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, Settlement
+from airflow_provider_fullsms.campaigns.plan import mask_number
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.settlement import TaskAddress
@@ -25,8 +26,17 @@ BATCH_PREFIX = f"{LEDGER_PREFIX}.batch."
 DECISION_PREFIX = f"{LEDGER_PREFIX}.decision."
 #: Task states in which a batch recorded *in flight* may really be on the wire right now.
 _ACTIVE_TASK_STATES = frozenset({"running", "queued", "scheduled", "restarting", "deferred"})
-#: A run of 7 to 15 digits reads as a phone number (E.164 allows 15).
-_NUMBER = re.compile(r"(?<!\d)\d{7,15}(?!\d)")
+#: What people and exports write between a number's digits: spaces, dashes, dots, slashes,
+#: parentheses, brackets, soft hyphens and invisible marks (see :mod:`airflow_provider_fullsms.phones`).
+_SEPARATOR = (
+    "[\\s\\-./()\\[\\]"
+    "\u2010-\u2015\u2212"  # typographic dashes and the minus sign
+    "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"  # invisible marks
+)
+#: A run of digits, maybe after a ``+`` and split by separators: one number, or several in a row.
+_DIGIT_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}*\d)*")
+#: A run of this many digits or more may be a phone number (the shortest E.164 numbers have 7).
+_MIN_DIGITS = 7
 
 
 def decision_key(index: int) -> str:
@@ -34,14 +44,18 @@ def decision_key(index: int) -> str:
     return Ledger(None).decision_key(index)
 
 
-def mask_number(number: str) -> str:
-    """``447700900001`` -> ``4477009•••01``: enough to recognise a number, not to text it."""
-    return f"{number[:-5]}•••{number[-2:]}"
-
-
 def mask_numbers(text: str) -> str:
-    """Mask every phone number in ``text`` (an error FullSMS answered may quote one)."""
-    return _NUMBER.sub(lambda match: mask_number(match.group()), text)
+    """
+    ``text`` with every run of 7 or more digits masked by :func:`~.plan.mask_number`, whatever
+    its notation (``+44 7700 900001``, ``(0)7700-900-001``): an error FullSMS answered may quote
+    a number. Dates and addresses with that many digits are masked too: better than a number shown.
+    """
+    return _DIGIT_RUN.sub(_masked, text)
+
+
+def _masked(match: re.Match[str]) -> str:
+    run = match.group()
+    return mask_number(run) if sum(char.isdecimal() for char in run) >= _MIN_DIGITS else run
 
 
 def task_params(task: TaskAddress) -> dict[str, str]:

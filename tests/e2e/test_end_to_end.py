@@ -76,7 +76,7 @@ def test_deferred_balance_sensor_waits_for_a_top_up_then_every_approved_shard_is
             body = stack.hitl_detail(DAG_ID, run_id, "approve_send")["body"]
             assert "**1,800 recipients**" in body
             assert "required balance 91.00" in body
-            assert "to 4477000•••00: Your Coperato parcel" in body
+            assert "to 447•••••••00: Your Coperato parcel" in body
             assert client.requests_count("/messages/send/to_numbers") == 0
             stack.wait_until(
                 "the run to finish",

@@ -99,9 +99,9 @@ def test_a_plan_is_what_the_send_then_sends_and_costs(sbx: SandboxClient, tmp_pa
 def test_the_samples_show_each_text_with_the_number_masked(sbx: SandboxClient, tmp_path: Path) -> None:
     plan = send_op(numbers_file=crm_file(tmp_path), dry_run=True).execute(ctx())
     assert plan["samples"] == [
-        {"to": "4477009•••00", "text": "Hi Ada, your parcel is ready for collection."},
-        {"to": "4477009•••01", "text": "Hi Bob, your parcel is ready for collection."},
-        {"to": "4477009•••02", "text": "Hi Łukasz, your parcel is ready for collection."},
+        {"to": "447•••••••00", "text": "Hi Ada, your parcel is ready for collection."},
+        {"to": "447•••••••01", "text": "Hi Bob, your parcel is ready for collection."},
+        {"to": "447•••••••02", "text": "Hi Łukasz, your parcel is ready for collection."},
     ]
 
 
@@ -128,7 +128,7 @@ def test_a_template_is_priced_by_its_content(sbx: SandboxClient) -> None:
     plan = send_op(
         numbers=["447700900001", "447700900002"], message=None, template_id=42, dry_run=True
     ).execute(ctx())
-    assert plan["samples"] == [{"to": "4477009•••01", "text": "Reminder: your appointment is tomorrow."}]
+    assert plan["samples"] == [{"to": "447•••••••01", "text": "Reminder: your appointment is tomorrow."}]
     assert plan["estimated_cost"] == 0.1
 
 

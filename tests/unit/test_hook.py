@@ -720,8 +720,8 @@ def test_send_at_is_sent_in_the_connection_timezone(value: Any, timezone: str, e
     ("extra", "match"),
     [
         ({"max_concurrency": 33}, "extra max_concurrency=33: use a whole number from 1 to 32"),
-        ({"timeout": "soon"}, "'timeout' must be a positive number, got 'soon'"),
-        ({"connect_timeout": 0}, "'connect_timeout' must be a positive number, got 0"),
+        ({"timeout": "soon"}, "'timeout' must be a positive number of seconds, got 'soon'"),
+        ({"connect_timeout": 0}, "'connect_timeout' must be a positive number of seconds, got 0"),
     ],
 )
 def test_bad_connection_extras_are_refused_with_their_value(

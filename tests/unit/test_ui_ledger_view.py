@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 
+from airflow_provider_fullsms.campaigns.plan import mask_number
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
 from airflow_provider_fullsms.plugins.balances import CACHE_SECONDS, BalanceCache
 from airflow_provider_fullsms.plugins.ledger_view import campaign_view, mask_numbers
+from airflow_provider_fullsms.plugins.pages import campaign_page
 from airflow_provider_fullsms.settlement import TaskAddress as TaskKey
 
 TASK = TaskKey("crm", "run_1", "send", 2)
@@ -23,15 +27,23 @@ def view(batches: dict[int, dict[str, Any]], task_state: str = "failed", **entri
 @pytest.mark.parametrize(
     ("text", "shown"),
     [
-        ("447700900001", "4477009•••01"),
+        ("447700900001", "447•••••••01"),
         (
             "to_numbers.3: 972541111111 could not receive messages",
-            "to_numbers.3: 9725411•••11 could not receive messages",
+            "to_numbers.3: 972•••••••11 could not receive messages",
         ),
-        ("batch 12 of 500 numbers at 2025-01-01", "batch 12 of 500 numbers at 2025-01-01"),
+        # Each used to show all but three digits, or (with spaces, dashes, or an invisible mark
+        # pasted into it) the whole number.
+        ("invalid: +44 7700 900001", "invalid: +44 7••• ••••01"),
+        ("to +44 (0)7700-900-001", "to +44 (0)••••-•••-•01"),
+        ("to 44\u200b7700900001", "to 44\u200b7•••••••01"),
+        ("447700900001 447700900002", "447••••••••• ••••••••••02"),
+        ("batch 12 of 500 numbers, HTTP 503 after 30.5 s", "batch 12 of 500 numbers, HTTP 503 after 30.5 s"),
+        # A date has as many digits as a short number: masked too, rather than a number shown.
+        ("at 2025-01-01", "at 20••-••-01"),
     ],
 )
-def test_no_whole_phone_number_is_shown(text: str, shown: str) -> None:
+def test_no_more_than_half_of_a_phone_numbers_digits_is_shown(text: str, shown: str) -> None:
     assert mask_numbers(text) == shown
 
 
@@ -47,7 +59,7 @@ def test_sent_counts_what_fullsms_accepted_and_what_a_person_said_was_sent() -> 
     assert campaign.sent == 998
     assert campaign.not_started == 1
     assert [b.index for b in campaign.not_sent] == [2]
-    assert campaign.batches[2].error == "422 to_numbers.0: 4477009•••01 is invalid"
+    assert campaign.batches[2].error == "422 to_numbers.0: 447•••••••01 is invalid"
     assert campaign.needs_attention
     assert campaign.to_json()["map_index"] == 2
 
@@ -98,3 +110,87 @@ def test_balances_are_read_on_demand_and_kept_for_a_while() -> None:
     assert (first.balance, again is first, later.read_at) == (12.5, True, 1000.0 + CACHE_SECONDS + 1)
     assert reads == ["fullsms_default", "fullsms_default", "bad"]
     assert (failed.balance, failed.error) == (None, "Connection bad has no API token (password).")
+
+
+def test_a_balance_error_quoting_a_number_is_masked() -> None:
+    def read(conn_id: str) -> float:
+        raise FullSmsConfigurationError("default_sender '+44 7700 900001' is not one of your numbers")
+
+    failed = BalanceCache(read).get("fullsms_default")
+
+    assert failed.error == "default_sender '+44 7••• ••••01' is not one of your numbers"
+
+
+def test_the_campaign_page_shows_a_batch_error_with_the_number_masked() -> None:
+    campaign = view({0: {"s": "not_sent", "n": 1, "why": "422 to_numbers.0: +44 7700 900001 is invalid"}})
+
+    page = campaign_page(campaign, may_edit=True, nonce="n", csrf="c")
+
+    assert "+44 7••• ••••01" in page
+    assert "7700 900001" not in page
+
+
+# -- the rule, for numbers written any way, anywhere in a text ------------------------------------
+
+#: Digits of other scripts a number may be written in: Arabic-Indic, Devanagari, full-width.
+_SCRIPTS = ["".join(chr(zero + d) for d in range(10)) for zero in (0x30, 0x660, 0x966, 0xFF10)]
+_SEPARATORS = [" ", "-", ".", "/", "(", ")", "[", "]", "\u00a0", "\u2013", "\u2212", "\u200b", "\u00ad", "\t"]
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> tuple[str, list[int]]:
+    """A phone number of 7 to 15 digits as someone may write it, and where its digits are."""
+    digits = draw(st.text(alphabet="0123456789", min_size=7, max_size=15))
+    script = draw(st.sampled_from(_SCRIPTS))
+    written, positions = draw(st.sampled_from(["", "+", "("])), []
+    for index, digit in enumerate(digits):
+        if index:
+            written += "".join(draw(st.lists(st.sampled_from(_SEPARATORS), max_size=2)))
+        positions.append(len(written))
+        written += script[int(digit)]
+    return written, positions
+
+
+#: What stands between two numbers: any text, often only separators (so the numbers join).
+_glue = st.one_of(st.text(max_size=6), st.text(alphabet="".join(_SEPARATORS), min_size=1, max_size=2))
+
+
+@pytest.mark.property
+@given(
+    before=st.text(max_size=12),
+    numbers=st.lists(st.tuples(written_numbers(), _glue), min_size=1, max_size=3),
+)
+@example(before="to_numbers.3: ", numbers=[(("972541111111", list(range(12))), " invalid")])
+@example(  # two numbers in one run of digits: neither may show more than half its own digits
+    before="", numbers=[(("7700900", list(range(7))), " "), (("1234567", list(range(7))), "")]
+)
+def test_numbers_written_any_way_in_any_text_show_at_most_half_their_digits(
+    before: str, numbers: list[tuple[tuple[str, list[int]], str]]
+) -> None:
+    text, where = before, []
+    for (written, positions), glue in numbers:
+        where.append([len(text) + at for at in positions])
+        text += written + glue
+
+    shown = mask_numbers(text)
+
+    assert len(shown) == len(text)  # one • a digit, nothing else moves
+    for positions in where:
+        assert sum(shown[at].isdecimal() for at in positions) <= len(positions) // 2, shown
+
+
+@pytest.mark.property
+@given(st.text())
+@example("batch 12 of 500, HTTP 503 after 30.5 s")
+def test_a_text_with_fewer_than_seven_digits_is_shown_as_it_is(text: str) -> None:
+    assume(sum(char.isdecimal() for char in text) < 7)
+    assert mask_numbers(text) == text
+
+
+@pytest.mark.property
+@given(st.text(alphabet="0123456789", max_size=20))
+def test_a_masked_number_shows_at_most_half_its_digits(number: str) -> None:
+    masked = mask_number(number)
+
+    assert len(masked) == len(number)
+    assert sum(c.isdecimal() for c in masked) <= (len(number) // 2 if len(number) >= 6 else 0)
