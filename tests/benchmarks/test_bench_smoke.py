@@ -190,6 +190,24 @@ def test_reliability_scenarios_report_refused_phones_stop_an_outage_and_settle_p
     assert [a["index"] for a in settled["summary"]["batches"]["assumed"]] == [1]
 
 
+def test_reliability_scenarios_a_decision_is_used_once_housekeeping_keeps_the_ledger_a_changed_file_stops(
+    reliability_report: dict[str, Any],
+) -> None:
+    scenarios = {c["scenario"]: c for c in reliability_report["scenarios"]}
+    lost_twice = scenarios["a 'resend' whose answer is lost again asks for a new decision"]
+    # Failed (batch 1 unknown), failed (its resend lost), failed (no new decision: nothing sent), success.
+    assert lost_twice["runs"] == ["failed", "failed", "failed", "success"], lost_twice
+    assert (lost_twice["send_requests"], lost_twice["duplicates"]) == (5, 0), lost_twice
+    cleaned = scenarios["the task cleared after `airflow state-store clean` 400 days later"]
+    assert cleaned["runs"] == ["success", "success"], cleaned
+    assert (cleaned["send_requests"], cleaned["delivered"], cleaned["duplicates"]) == (4, 2_000, 0), cleaned
+    rewritten = scenarios["the audience file rewritten in place mid-send"]
+    assert rewritten["runs"] == ["failed"], rewritten
+    assert rewritten["strangers"] == 0, rewritten
+    assert 0 < rewritten["delivered"] < rewritten["audience"], rewritten
+    assert rewritten["summary"]["sent"] == rewritten["delivered"], rewritten
+
+
 def test_reliability_secret_scan_finds_nothing_but_the_planted_control(
     reliability_report: dict[str, Any],
 ) -> None:
