@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability sandbox clean debian-packages matrix matrix-suites fuzz
+.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ fuzz: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python -m benchmarks.reliability
+
+# Airflow's own components (api-server, scheduler) killed, hung and restarted mid-campaign on a
+# real stack (tests/e2e); CHAOS_ARGS=--postgres runs it on PostgreSQL with a database restart.
+chaos: $(STAMP) debian-packages
+	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/fullsms-sandbox

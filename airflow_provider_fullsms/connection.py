@@ -32,6 +32,9 @@ DEFAULT_MAX_CONCURRENCY = 4
 MAX_TIMEOUT = 86_400.0
 #: The most send requests one task keeps out at once (the connection form says the same).
 MAX_CONCURRENCY = 32
+#: Seconds a ledger write is retried while Airflow's api-server is unreachable: a restart of the
+#: api-server or its database (tens of seconds), with room to spare.
+DEFAULT_WRITE_WINDOW = 120.0
 SEND_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
 _SEND_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _USER_AGENT = "airflow-provider-fullsms"
@@ -61,6 +64,8 @@ class ConnectionConfig:
     price_per_segment: float | None = None
     #: The balance FullSMS keeps back (it refuses sends below it): part of a plan's ``required_balance``.
     minimum_balance: float = 0.0
+    #: Seconds a ledger write is retried while the api-server is unreachable; a task's parameter wins.
+    ledger_write_window: float = DEFAULT_WRITE_WINDOW
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> ConnectionConfig:
@@ -86,6 +91,10 @@ class ConnectionConfig:
             number_validation=_optional_text(extras, "number_validation"),
             price_per_segment=_amount(extras, "price_per_segment", conn_id),
             minimum_balance=_amount(extras, "minimum_balance", conn_id) or 0.0,
+            ledger_write_window=check_write_window(
+                extras.get("ledger_write_window") or DEFAULT_WRITE_WINDOW,
+                where=f"Connection {conn_id!r}: extra ",
+            ),
         )
         config.tz  # noqa: B018 -- refuse an unknown timezone when the connection is read
         return config
@@ -227,6 +236,25 @@ def check_concurrency(value: object, *, where: str = "") -> int:
         raise FullSmsConfigurationError(
             f"{where}max_concurrency={_brief(value)}: use a whole number from 1 to {MAX_CONCURRENCY} "
             "(requests out at once)."
+        )
+    return number
+
+
+def check_write_window(value: object, *, where: str = "") -> float:
+    """
+    ``ledger_write_window`` as seconds: a number above 0.
+
+    :param where: what set it, for the message, e.g. ``"Connection 'fullsms_default': extra "``.
+    :raises FullSmsConfigurationError: anything else.
+    """
+    number = -1.0
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if not 0 < number < float("inf"):
+        raise FullSmsConfigurationError(
+            f"{where}ledger_write_window={value!r}: pass the seconds a ledger write may be retried "
+            f"while Airflow's api-server is unreachable, a number above 0 (default {DEFAULT_WRITE_WINDOW:g})."
         )
     return number
 

@@ -65,6 +65,18 @@ class LedgerMismatchError(CampaignInputError):
     """The state store holds a different campaign for this task: the audience or message changed."""
 
 
+class LedgerUnreachableError(FullSmsError):
+    """
+    The task's state store (through Airflow's api-server) could not be written for longer than the
+    ledger's write window: the try stops, after waiting for every request already out.
+
+    Not bad input, so the task's retries apply: a retry resumes from the ledger. ``report`` is the
+    campaign's report so far (set by the runner), for the summary the operator pushes.
+    """
+
+    report: Any = None
+
+
 class FullSmsBalanceBelowMinimumError(FullSmsError):
     """The balance is below the ``min_balance`` a task asked for; nothing was sent."""
 

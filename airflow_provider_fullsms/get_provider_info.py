@@ -112,6 +112,13 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Upper bound of parallel send requests per task.",
                         "schema": {"type": ["integer", "null"], "default": 4, "minimum": 1, "maximum": 32},
                     },
+                    "ledger_write_window": {
+                        "label": "Ledger write window (seconds)",
+                        "description": "How long a campaign retries recording a batch while Airflow's "
+                        "api-server (or its database) is unreachable, e.g. restarting; no new batch "
+                        "starts meanwhile. A task's ledger_write_window wins.",
+                        "schema": {"type": ["number", "null"], "default": 120, "minimum": 1},
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "login", "port", "extra"],

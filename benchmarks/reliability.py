@@ -29,6 +29,9 @@ Reproduce with::
 
     make reliability                                    # = .venv/bin/python -m benchmarks.reliability
     .venv/bin/python -m benchmarks.reliability --small  # a smoke version (under a minute)
+
+The full report ends with the chaos suite's short form (``benchmarks/chaos.py``: Airflow's
+api-server killed and restarted mid-campaign on a real stack); ``--no-chaos`` skips it.
 """
 
 from __future__ import annotations
@@ -818,17 +821,35 @@ def _render(
     }
 
 
+def with_chaos(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the chaos suite's short form (two api-server restarts on a real stack) added."""
+    from benchmarks import chaos
+
+    part = chaos.run(short=True)
+    return {
+        **result,
+        "chaos": part["rows"],
+        "checks": [*result["checks"], *part["checks"]],
+        "text": f"{result['text']}\n{part['text']}",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the report and print it (``--child`` is the internal half that runs the DAGs)."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0] if __doc__ else None)
     parser.add_argument("--small", action="store_true", help="a smoke version (under a minute)")
     parser.add_argument("--keep", action="store_true", help="keep the run's AIRFLOW_HOME for inspection")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--no-chaos", action="store_true", help="skip the chaos short form (benchmarks/chaos.py)"
+    )
     parser.add_argument("--child", metavar="RESULT_JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.small)
     result = run(args.small, keep=args.keep)
+    if not (args.small or args.no_chaos):
+        result = with_chaos(result)
     print(result["text"])
     missed = [c for c in result["checks"] if not c.passed]
     print(

@@ -9,9 +9,10 @@ The flow of a send (``docs/architecture.md`` draws it):
 3. :mod:`.batching` groups recipients by text into batches of 500 and plans the campaign
    (every row checked, the campaign fingerprinted) before anything is sent; :mod:`.plan` prices
    it for a dry run and tells an approved campaign apart; :mod:`.schedule` resolves ``send_at``.
-4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes.
-5. :mod:`.runner` sends the batches with bounded concurrency and logs progress;
-   :mod:`.refusals` drops the numbers FullSMS refuses from a batch and sends the rest.
+4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes;
+   :mod:`.ledger_writes` retries its writes while Airflow's api-server is unreachable.
+5. :mod:`.runner` sends the batches with bounded concurrency; :mod:`.progress` logs how far it
+   is; :mod:`.refusals` drops the numbers FullSMS refuses from a batch and sends the rest.
 6. :mod:`.report` counts what each batch came to and builds the summary; when ``balance_low``
    stopped the campaign, :mod:`.credit` says which balance lets the rest go out.
 """
@@ -62,9 +63,10 @@ from airflow_provider_fullsms.campaigns.plan import (
     mask_number,
     plan_summary,
 )
+from airflow_provider_fullsms.campaigns.progress import Progress
 from airflow_provider_fullsms.campaigns.refusals import refused_numbers, send_batch
 from airflow_provider_fullsms.campaigns.report import CampaignReport
-from airflow_provider_fullsms.campaigns.runner import Progress, run_batches
+from airflow_provider_fullsms.campaigns.runner import run_batches
 from airflow_provider_fullsms.campaigns.schedule import resolve_send_at
 from airflow_provider_fullsms.campaigns.texts import (
     MessageSource,

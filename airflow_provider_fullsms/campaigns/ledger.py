@@ -16,8 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_provider_fullsms.campaigns.ledger_writes import LedgerWrites
 from airflow_provider_fullsms.exceptions import CampaignInputError, LedgerMismatchError
 
 if TYPE_CHECKING:
@@ -158,10 +160,15 @@ class Ledger:
 
     :param store: ``context["task_state_store"]``, or ``None``: then nothing is kept between tries
         (resumption is off), and a batch that turns unknown is still never resent in this try.
+    :param writes: how writes are retried while the store is unreachable (default: for
+        :data:`~airflow_provider_fullsms.campaigns.ledger_writes.DEFAULT_WRITE_WINDOW` seconds).
     """
 
-    def __init__(self, store: StateStore | None, *, prefix: str = LEDGER_PREFIX) -> None:
+    def __init__(
+        self, store: StateStore | None, *, prefix: str = LEDGER_PREFIX, writes: LedgerWrites | None = None
+    ) -> None:
         self.store = store
+        self.writes = writes or LedgerWrites()
         self.prefix = prefix
         self.resuming = False
         self._earlier_plan: Any = _UNREAD
@@ -212,8 +219,9 @@ class Ledger:
                 )
             self.resuming = True
             return True
-        self.store.set(
-            self._plan_key, {"v": LEDGER_VERSION, "fp": fp, "batches": batches, "recipients": recipients}
+        plan_record = {"v": LEDGER_VERSION, "fp": fp, "batches": batches, "recipients": recipients}
+        self.writes.call(
+            partial(self.store.set, self._plan_key, plan_record), "recording the campaign's plan"
         )
         self._earlier_plan = _UNREAD  # the store now holds this try's plan
         return False
@@ -236,7 +244,9 @@ class Ledger:
     def _write(self, batch: Batch, state: BatchState, **fields: Any) -> None:
         if self.store is not None:
             record = {"s": state.value, "fp": batch.fingerprint, "n": batch.recipients, **fields}
-            self.store.set(self._key(batch.index), record)
+            # Retried while the store is unreachable: setting a key to the same value twice is harmless.
+            what = f"recording batch {batch.index} ({state.value.replace('_', ' ')})"
+            self.writes.call(partial(self.store.set, self._key(batch.index), record), what)
 
     def mark_in_flight(self, batch: Batch) -> dict[str, str]:
         """Record that ``batch`` is about to go out; return when and with which text, for the report."""

@@ -10,6 +10,12 @@ handing it over (while the threads are still busy) and writes the outcomes they 
 ledger writes never hold a send back. After a transient or refused failure, or
 ``stop_after_unknown`` outcomes unknown in a row (an outage), no new batch starts, but every
 request already out is waited for and recorded.
+
+Each answer is logged (an accepted batch with its campaign id) before its ledger write, and the
+writes are done one by one, oldest first. While Airflow's api-server cannot be reached, a write
+is retried (:mod:`.ledger_writes`) and no batch starts meanwhile; the answers of the requests out
+are still collected. A batch marked in flight that never reached a sending thread is recorded
+``not_sent``, never left to look as if it had gone out.
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fullsms.campaigns.ledger import BatchState, Decision, Ledger, OnUnknownOutcome, decide
+from airflow_provider_fullsms.campaigns.progress import ProgressLog
 from airflow_provider_fullsms.campaigns.report import CampaignReport
+from airflow_provider_fullsms.exceptions import LedgerUnreachableError
 from airflow_provider_fullsms.outcomes import Failure, classify_failure
 
 if TYPE_CHECKING:
@@ -59,34 +68,54 @@ def run_batches(
     :param stop_after_unknown: after this many outcomes unknown in a row no new batch starts.
     :param send_at: FullSMS's ``send_at`` of the batches, for the report.
     :param details: extra entries for the report's summary.
-    :param log: receives progress lines (at least every ``progress_interval`` seconds while sending).
+    :param log: receives progress lines (at least every ``progress_interval`` seconds while sending)
+        and each answer (an accepted batch's campaign id) before it is written to the ledger.
+    :raises LedgerUnreachableError: the ledger could not be written for ``ledger.writes.window``
+        seconds; every request out was waited for first. Its ``report`` is the report so far.
     """
     report = CampaignReport(
         batches_total=total_batches, recipients_total=total_recipients, send_at=send_at, details=details or {}
     )
-    progress = _ProgressLog(report, log, progress_interval, clock)
+    progress = ProgressLog(report, log, progress_interval, clock)
     breaker = _OutageBreaker(report, stop_after_unknown)
-    with _BoundedSender(send, ledger, report, classify, max_concurrency, progress, breaker) as sender:
-        for batch in batches:
-            if report.stopped_by is not None:
-                break
-            record = ledger.record(batch.index)
-            unsettled = record is not None and record.get("s") in (BatchState.IN_FLIGHT, BatchState.UNKNOWN)
-            settlement = ledger.settlement(batch.index) if unsettled else None
-            decision = decide(record, batch, on_unknown, settlement)
-            if decision is Decision.SEND:
-                sender.submit(batch)
-            elif decision is Decision.UNKNOWN:
-                _still_unknown(batch, record or {}, ledger, report)
-            else:
-                if decision is Decision.ASSUME_SENT and unsettled:
-                    ledger.mark_assumed_sent(batch, record or {})
-                report.settled_earlier(batch, decision, record)
-            progress.maybe_log()
-        sender.drain()
+    sender = _BoundedSender(send, ledger, report, classify, max_concurrency, progress, breaker)
+    retried = ledger.writes.call  # reads too: the store is behind the same api-server
+    try:
+        with sender:
+            for batch in batches:
+                if report.stopped_by is not None:
+                    break
+                record = retried(partial(ledger.record, batch.index), f"reading batch {batch.index}")
+                unsettled = record is not None and record.get("s") in _UNSETTLED
+                settlement = (
+                    retried(
+                        partial(ledger.settlement, batch.index), f"reading batch {batch.index}'s decision"
+                    )
+                    if unsettled
+                    else None
+                )
+                decision = decide(record, batch, on_unknown, settlement)
+                if decision is Decision.SEND:
+                    sender.submit(batch)
+                elif decision is Decision.UNKNOWN:
+                    _still_unknown(batch, record or {}, ledger, report)
+                else:
+                    if decision is Decision.ASSUME_SENT and unsettled:
+                        ledger.mark_assumed_sent(batch, record or {})
+                    report.settled_earlier(batch, decision, record)
+                progress.maybe_log()
+            sender.drain()
+    except LedgerUnreachableError as error:
+        progress.log_now()
+        stopped = LedgerUnreachableError(f"{error}. {sender.describe_unrecorded()}")
+        stopped.report = report
+        raise stopped from error
     if total_batches:
         progress.log_now()
     return report
+
+
+_UNSETTLED = (BatchState.IN_FLIGHT, BatchState.UNKNOWN)
 
 
 def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, report: CampaignReport) -> None:
@@ -99,8 +128,11 @@ def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, repo
     report.outcome_unknown(batch, reason, record)
 
 
-#: Why a batch marked in flight was not sent after all.
+#: Why a batch marked in flight was not sent after all (the reasons its ``not_sent`` record gives).
 NOT_STARTED = "not started: an earlier batch's outcome stopped the campaign first"
+HELD_BACK = "not started: held back while the ledger could not be written (the api-server unreachable)"
+ENDED = "not started: the try ended first ({error})"
+NEVER_HANDED_OVER = "never sent: its in-flight mark could not be recorded ({error}); never handed over"
 
 
 class _OutageBreaker:
@@ -130,16 +162,30 @@ class _Answer:
     seen: threading.Event | None = None
 
 
+@dataclass
+class _Write:
+    """A batch's outcome, reported and logged, waiting for its ledger write."""
+
+    batch: Batch
+    what: str  # e.g. "accepted, campaign id 123", for the log if it is never written
+    write: Callable[[], None]
+    #: What a person settles the batch as if the write never happens (a retry reports it unknown).
+    settle: str = ""
+
+
 class _BoundedSender:
     """
     ``limit`` sending threads, each taking the next batch as soon as FullSMS answered its last.
 
-    The calling thread keeps the ledger: it writes the outcomes the threads report, then marks the
-    next batch in flight and hands it over while every thread is still busy (at most one batch
+    The calling thread keeps the ledger: it logs and writes the outcomes the threads report, one by
+    one and oldest first (a write that fails keeps its place, so no outcome is dropped), then marks
+    the next batch in flight and hands it over while every thread is still busy (at most one batch
     waits handed over), so a thread that is answered takes that batch at once and no ledger write
-    (a call to Airflow's API server) holds a send back. A thread whose batch failed takes no other
-    batch until the calling thread has seen the failure: an outage or a refusal stops the campaign
-    before another starts.
+    (a call to Airflow's API server) holds a send back. While a write is retried (the api-server is
+    unreachable) the batch waiting handed over is held back, so no batch starts, and the answers
+    of the requests out are collected. A thread whose batch failed takes no other batch until the
+    calling thread has seen the failure: an outage or a refusal stops the campaign before another
+    starts.
     """
 
     def __init__(
@@ -149,30 +195,39 @@ class _BoundedSender:
         report: CampaignReport,
         classify: Callable[[BaseException], Failure],
         limit: int,
-        progress: _ProgressLog,
+        progress: ProgressLog,
         breaker: _OutageBreaker,
     ) -> None:
         self._send, self._ledger, self._report, self._classify = send, ledger, report, classify
         self._limit, self._progress, self._breaker = limit, progress, breaker
+        self._writes = ledger.writes
         self._handed: queue.SimpleQueue[tuple[Batch, dict[str, str]] | None] = queue.SimpleQueue()
         self._answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._out = 0  # batches handed over and not answered yet
+        self._pending: deque[_Write] = deque()  # outcomes not written to the ledger yet, oldest first
+        self._held: list[tuple[Batch, dict[str, str]]] = []  # marked in flight, taken back in an outage
+        #: The outcomes this try could not write to the ledger (it failed first).
+        self.unrecorded: list[_Write] = []
 
     def __enter__(self) -> _BoundedSender:
+        self._writes.wait = self._wait_for_the_ledger
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
         # Never abandon a request that is out: wait for each even when the loop failed.
-        records = self._take_back()
+        self._held += self._take_back()
         while self._out:
-            records += self._wait_for_some()
+            self._collect()
         for _ in self._threads:
             self._handed.put(None)
         for thread in self._threads:
             thread.join()
-        for record in records:
-            record()
+        self._writes.wait = self._writes.sleep
+        reason = HELD_BACK if self._writes.gave_up else ENDED.format(error=str(exc)[:150])
+        self._pending.extend(self._not_sent(batch, reason) for batch, _ in self._held)
+        self._held.clear()
+        self._record_the_rest()
 
     def submit(self, batch: Batch) -> None:
         """
@@ -183,17 +238,82 @@ class _BoundedSender:
         those out and the one handed over, which is all a killed task leaves for its retry to
         report unknown. If an outcome stops the campaign meanwhile, ``batch`` is not started.
         """
+        self._flush()
         while self._out > self._limit:
-            for record in self._wait_for_some():
-                record()
-        if self._report.stopped_by is None:
-            self._hand_over(batch, self._ledger.mark_in_flight(batch))
+            self._collect()
+            self._flush()
+        if self._report.stopped_by is not None:
+            return
+        try:
+            sent = self._ledger.mark_in_flight(batch)
+        except Exception as error:
+            # Never handed over, so not sent, whatever the store kept of the mark.
+            self._pending.append(self._not_sent(batch, NEVER_HANDED_OVER.format(error=str(error)[:150])))
+            raise
+        if self._report.stopped_by is not None:  # an answer that came while the mark was retried
+            self._pending.append(self._not_sent(batch, NOT_STARTED))
+            return
+        self._hand_over(batch, sent)
 
     def drain(self) -> None:
         """Wait for every batch handed over, and record each outcome."""
+        self._flush()
         while self._out:
-            for record in self._wait_for_some():
-                record()
+            self._collect()
+            self._flush()
+
+    def describe_unrecorded(self) -> str:
+        """What this try could not write to the ledger, and how a person settles each after a retry."""
+        if not self.unrecorded:
+            return "Every outcome is in the ledger; a retry resumes the campaign."
+        listed = "; ".join(
+            f"batch {w.batch.index} {w.what}" + (f" (settle it --{w.settle})" if w.settle else "")
+            for w in self.unrecorded
+        )
+        return (
+            f"Not in the ledger (each is in the task log): {listed}. No new batch was started and every "
+            "request out was waited for; a retry reports these batches unknown until settled."
+        )
+
+    def _flush(self) -> None:
+        """Write the outcomes that came back, oldest first; then let the batches held back go."""
+        while True:
+            while self._pending:
+                self._pending[0].write()  # retried while the store is unreachable
+                self._pending.popleft()
+            if not self._held:
+                return
+            held, self._held = self._held, []
+            for batch, sent in held:
+                if self._report.stopped_by is None:
+                    self._hand_over(batch, sent)
+                else:
+                    self._pending.append(self._not_sent(batch, NOT_STARTED))
+
+    def _record_the_rest(self) -> None:
+        """At the end of a failed try: write what is left, one by one (a failed write drops no other)."""
+        unreachable = None
+        while self._pending:
+            item = self._pending.popleft()
+            try:
+                if unreachable is not None:  # every other write would wait as long
+                    raise unreachable
+                item.write()
+            except Exception as error:
+                self.unrecorded.append(item)
+                self._progress.log(f"Batch {item.batch.index} ({item.what}) is not in the ledger: {error}")
+                if isinstance(error, LedgerUnreachableError):
+                    unreachable = error
+
+    def _wait_for_the_ledger(self, seconds: float) -> None:
+        """Between two attempts of a ledger write: no batch starts; answers of requests out are collected."""
+        self._held += self._take_back()
+        clock = self._writes.clock
+        until = clock() + seconds
+        while self._out and (left := until - clock()) > 0:
+            self._collect(min(left, self._progress.interval))
+        if (left := until - clock()) > 0:
+            self._writes.sleep(left)
 
     def _hand_over(self, batch: Batch, sent: dict[str, str]) -> None:
         self._handed.put((batch, sent))
@@ -216,22 +336,22 @@ class _BoundedSender:
                 self._answers.put(_Answer(batch, sent, error=error, seen=seen))
                 seen.wait()
 
-    def _take_back(self) -> list[Callable[[], None]]:
-        """Take back the batch(es) handed over but not started; return their "not sent" records."""
-        records: list[Callable[[], None]] = []
+    def _take_back(self) -> list[tuple[Batch, dict[str, str]]]:
+        """Take back the batch(es) handed over but not started yet."""
+        taken: list[tuple[Batch, dict[str, str]]] = []
         while True:
             try:
                 handed = self._handed.get_nowait()
             except queue.Empty:
-                return records
+                return taken
             if handed is not None:
                 self._out -= 1
-                records.append(partial(self._ledger.mark_not_sent, handed[0], NOT_STARTED))
+                taken.append(handed)
 
-    def _wait_for_some(self) -> list[Callable[[], None]]:
-        """Wait for answers; report each and return its ledger write (and those of batches taken back)."""
+    def _collect(self, timeout: float | None = None) -> None:
+        """Wait for answers (up to ``timeout``, default the progress interval); report and queue each."""
         try:
-            answers = [self._answers.get(timeout=self._progress.interval)]
+            answers = [self._answers.get(timeout=self._progress.interval if timeout is None else timeout)]
         except queue.Empty:
             answers = []
         while True:
@@ -240,102 +360,39 @@ class _BoundedSender:
             except queue.Empty:
                 break
         self._out -= len(answers)
-        records = [self._outcome(answer) for answer in answers]
+        self._pending.extend(self._outcome(answer) for answer in answers)
         if self._report.stopped_by is not None:
-            records += self._take_back()
+            stopped = [*self._held, *self._take_back()]
+            self._held.clear()
+            self._pending.extend(self._not_sent(batch, NOT_STARTED) for batch, _ in stopped)
         for answer in answers:
             if answer.seen is not None:
                 answer.seen.set()
         self._progress.maybe_log()
-        return records
 
-    def _outcome(self, answer: _Answer) -> Callable[[], None]:
-        """Report how ``answer``'s batch ended (in memory); return the ledger write that records it."""
+    def _outcome(self, answer: _Answer) -> _Write:
+        """Report and log how ``answer``'s batch ended (in memory); return its ledger write."""
         batch, sent, error = answer.batch, answer.sent, answer.error
+        log = self._progress.log
         if error is None:
             result = answer.result
             assert result is not None
             self._report.accepted_now(batch, result)
             self._breaker.accepted()
-            return lambda: self._ledger.mark_accepted(batch, result)
+            # In the log before the ledger: if the write never happens, a person still finds it.
+            what = f"accepted, campaign id {result.campaign_id}"
+            log(f"Batch {batch.index} {what}, {result.total_sent} sent")
+            return _Write(batch, what, partial(self._ledger.mark_accepted, batch, result), "sent")
         reason = str(error)
         kind = self._classify(error)
         if kind is Failure.UNKNOWN:
             self._report.outcome_unknown(batch, reason, sent)
             self._breaker.unknown(error)
-            return lambda: self._ledger.mark_unknown(batch, reason, sent)
+            log(f"Batch {batch.index}: outcome unknown ({reason[:200]})")
+            return _Write(batch, "outcome unknown", partial(self._ledger.mark_unknown, batch, reason, sent))
         self._report.not_accepted(batch, error, kind)
-        return lambda: self._ledger.mark_not_sent(batch, reason)
+        log(f"Batch {batch.index} not sent: {reason[:200]}")
+        return self._not_sent(batch, reason)
 
-
-class _ProgressLog:
-    """Log a progress line at most every ``interval`` seconds."""
-
-    def __init__(
-        self, report: CampaignReport, log: Callable[[str], None], interval: float, clock: Callable[[], float]
-    ) -> None:
-        self.report, self.log, self.interval, self.clock = report, log, interval, clock
-        self.started = self.last = clock()
-
-    def maybe_log(self) -> None:
-        if self.clock() - self.last >= self.interval:
-            self.log_now()
-
-    def log_now(self) -> None:
-        self.last = now = self.clock()
-        report = self.report
-        self.log(
-            Progress(
-                done_recipients=report.sent_recipients,
-                total_recipients=report.recipients_total,
-                done_batches=report.sent_batches,
-                total_batches=report.batches_total,
-                elapsed=now - self.started,
-                unknown_recipients=report.unknown_recipients,
-                unknown_batches=report.unknown_batches,
-            ).describe()
-        )
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A progress snapshot for the log."""
-
-    done_recipients: int
-    total_recipients: int
-    done_batches: int
-    total_batches: int
-    elapsed: float
-    unknown_recipients: int = 0
-    unknown_batches: int = 0
-
-    def describe(self) -> str:
-        """
-        E.g. ``"Sent 120000/1000000 recipients (240/2000 batches), 4000/s, ETA 3m40s"``.
-
-        Only recipients counted as sent are "sent"; those whose outcome is unknown are named apart.
-        """
-        handled = self.done_recipients + self.unknown_recipients
-        rate = handled / self.elapsed if self.elapsed > 0 else 0.0
-        remaining = max(self.total_recipients - handled, 0)
-        eta = _duration(remaining / rate) if rate > 0 else "unknown"
-        unknown = (
-            f"; outcome unknown: {self.unknown_recipients} recipients ({self.unknown_batches} batches)"
-            if self.unknown_batches
-            else ""
-        )
-        return (
-            f"Sent {self.done_recipients}/{self.total_recipients} recipients "
-            f"({self.done_batches}/{self.total_batches} batches){unknown}, {rate:,.0f}/s, ETA {eta}"
-        )
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    def _not_sent(self, batch: Batch, reason: str) -> _Write:
+        return _Write(batch, "not sent", partial(self._ledger.mark_not_sent, batch, reason), "resend")

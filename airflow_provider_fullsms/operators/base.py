@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+from airflow_provider_fullsms.connection import DEFAULT_CONN_ID, check_write_window
 from airflow_provider_fullsms.operators.low_balance import LowBalancePauseMixin
 from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY, raise_for, raise_for_report
 
@@ -98,6 +98,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         send_at_tolerance: float = 600.0,
         on_unknown_outcome: str = "fail",
         stop_after_unknown: int = 3,
+        ledger_write_window: float | None = None,
         dry_run: bool = False,
         price_per_segment: float | str | None = None,
         expected_fingerprint: str | None = None,
@@ -117,6 +118,11 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 "many batches in a row with an unknown outcome, no new batch starts)."
             )
         self.stop_after_unknown = stop_after_unknown
+        # Seconds a ledger write is retried while Airflow's api-server is unreachable (None: the
+        # connection's extra, else two minutes).
+        self.ledger_write_window = (
+            None if ledger_write_window is None else check_write_window(ledger_write_window)
+        )
         self.message = message
         self.template_id = template_id
         self.sender = sender
@@ -129,6 +135,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
 
     def _ledger(self, context: Context) -> Ledger:
         from airflow_provider_fullsms.campaigns import Ledger
+        from airflow_provider_fullsms.campaigns.ledger_writes import LedgerWrites
 
         store = context.get("task_state_store")
         if self.dry_run:
@@ -144,7 +151,8 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 "ledger, so clearing the task after success would text everyone again. Turn it off "
                 "for DAGs that send, or never clear a send task that succeeded."
             )
-        return Ledger(store)
+        window = self.ledger_write_window or self.hook.config.ledger_write_window
+        return Ledger(store, writes=LedgerWrites(window, log=self.log.warning))
 
     def _send_at(self, ledger: Ledger) -> str | None:
         from airflow_provider_fullsms.campaigns import resolve_send_at
@@ -248,32 +256,41 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         :class:`LowBalancePauseMixin`) or fail the way Airflow should.
         """
         from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
+        from airflow_provider_fullsms.exceptions import LedgerUnreachableError
 
         if ledger.open(plan):
             self.log.info(
                 "Resuming: an earlier try of this task recorded batches; accepted ones are skipped."
             )
         tally = SegmentTally(batches)
-        report = run_batches(
-            tally,
-            send,
-            ledger,
-            on_unknown=on_unknown,
-            max_concurrency=max_concurrency,
-            stop_after_unknown=self.stop_after_unknown,
-            total_batches=plan.batches,
-            total_recipients=plan.recipients,
-            send_at=send_at,
-            details=details,
-            log=self.log.info,
-        )
+        try:
+            report = run_batches(
+                tally,
+                send,
+                ledger,
+                on_unknown=on_unknown,
+                max_concurrency=max_concurrency,
+                stop_after_unknown=self.stop_after_unknown,
+                total_batches=plan.batches,
+                total_recipients=plan.recipients,
+                send_at=send_at,
+                details=details,
+                log=self.log.info,
+            )
+        except LedgerUnreachableError as error:
+            if error.report is not None:
+                # The summary so far, and what failed: the try fails, its task's retries resume it.
+                summary = {**error.report.summary(plan.stats), "ledger_unreachable": str(error)}
+                self._report(context, summary, push=True)
+            raise
         summary = report.summary(plan.stats)
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
         raise_for_report(report, task=_task_options(context), advice=advice)
         return summary
 
-    def _report(self, context: Context, summary: dict[str, Any]) -> None:
+    def _report(self, context: Context, summary: dict[str, Any], *, push: bool = False) -> None:
+        """Log the summary; push it to XCom too when the task fails (``push``, or a batch not sent)."""
         b = summary["batches"]
         self.log.info(
             "FullSMS campaign: %d recipients, %d sent%s, %d invalid, %d duplicates; batches: %d total, "
@@ -291,7 +308,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             len(b["not_sent"]),
         )
         ti = context.get("ti")
-        if ti is not None and (b["unknown_count"] or b["not_sent_count"]):
+        if ti is not None and (push or b["unknown_count"] or b["not_sent_count"]):
             # The return value is lost when the task fails; this XCom is not.
             try:
                 ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)

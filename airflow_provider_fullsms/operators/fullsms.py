@@ -124,6 +124,10 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
     :param max_concurrency: requests out at once; default: the connection's ``max_concurrency``.
     :param on_unknown_outcome: for batches whose outcome is unknown (now or from an earlier try):
         ``"fail"`` (default: report them, never resend), ``"assume_sent"`` or ``"resend"``. Templated.
+    :param ledger_write_window: seconds a batch's ledger write is retried while Airflow's
+        api-server (or its database) is unreachable, e.g. restarting; no new batch starts meanwhile
+        and the requests out are waited for. Default: the connection's ``ledger_write_window``
+        extra, else 120. Past it the try fails, naming what it could not record and since when.
     :param dry_run: read the audience exactly as a send would, send nothing, and return the plan:
         ``recipients``, ``invalid``, ``duplicates``, ``excluded``, ``batches``, ``segments``,
         ``by_encoding``, ``estimated_cost``, ``required_balance``, ``samples`` (numbers masked) and

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ from typing import Any
 import requests
 
 from tests.e2e import worker_hostname
-from tests.e2e.processes import free_port, kill_like_a_dead_machine, spawn, stop
+from tests.e2e.processes import free_port, kill_like_a_dead_machine, process_groups, spawn, stop
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +106,8 @@ class AirflowStack:
             **env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        #: Process groups left by a process killed alone (its children live on until stop()).
+        self._leftovers: set[int] = set()
 
     def __enter__(self) -> AirflowStack:
         try:
@@ -126,9 +129,42 @@ class AirflowStack:
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.processes[name] = spawn([str(BIN / "airflow"), *args], self.home / f"{name}.log", env)
 
+    # -- chaos: Airflow's own components crashing, restarting or hanging ----------------------
+
+    def kill(self, name: str, *, descendants: bool = True) -> None:
+        """
+        SIGKILL one of :data:`PROCESSES` as a crash does: its process group and those of its
+        descendants, or with ``descendants=False`` its main process only (an OOM kill: the
+        scheduler's LocalExecutor workers and their task runners live on, and are stopped with
+        the stack).
+        """
+        process = self.processes.pop(name)
+        if descendants:
+            kill_like_a_dead_machine(process.pid)
+        else:
+            self._leftovers |= process_groups(process.pid)
+            process.kill()
+        process.wait()
+
+    def restart(self, name: str) -> None:
+        """Start ``name`` again (as a process supervisor would) and, for the api-server, wait for it."""
+        args = [name, "--port", str(self.api_port)] if name == "api-server" else [name]
+        self._start(name, args, self.env)
+        if name == "api-server":
+            self._wait_for_api()
+
+    def hang(self, name: str, resume: bool = False) -> None:
+        """SIGSTOP ``name``'s process groups (a hung process: connections open, no answers); SIGCONT."""
+        for group in sorted(process_groups(self.processes[name].pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGCONT if resume else signal.SIGSTOP)
+
     def stop(self) -> None:
         """Stop every process group: SIGTERM, then SIGKILL what is still there after 20 s."""
         stop(self.processes.values())
+        for group in sorted(self._leftovers):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
 
     # -- Celery workers -----------------------------------------------------------------------
 

@@ -144,12 +144,25 @@ class PostgresServer(_Server):
         def connect() -> Any:
             return psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow", dbname="postgres")
 
+        self._args = self._as_owner([postgres, "-D", str(data), *options])
+        self._connect = connect
         self._wait(lambda: connect().close())
         connection = connect()
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("CREATE DATABASE airflow ENCODING 'UTF8' TEMPLATE template0")
         connection.close()
+
+    def restart(self, down: float) -> None:
+        """
+        Stop PostgreSQL (its fast shutdown: clients are cut off), keep it down ``down`` seconds,
+        then start it again on the same data and port and wait until it answers.
+        """
+        assert self.process is not None
+        stop([self.process], sig=self.stop_signal)
+        time.sleep(down)
+        self.process = spawn(self._args, self.log)
+        self._wait(lambda: self._connect().close())
 
 
 class RedisServer(_Server):

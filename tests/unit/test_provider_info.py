@@ -38,8 +38,8 @@ print("hook imported:", "airflow_provider_fullsms.hooks.fullsms" in sys.modules)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     lines = result.stdout.strip().splitlines()[-3:]
     assert lines[0] == (
-        "['connect_timeout', 'default_region', 'default_sender', 'max_concurrency', 'minimum_balance', "
-        "'number_validation', 'price_per_segment', 'timeout', 'timezone']"
+        "['connect_timeout', 'default_region', 'default_sender', 'ledger_write_window', 'max_concurrency', "
+        "'minimum_balance', 'number_validation', 'price_per_segment', 'timeout', 'timezone']"
     )
     assert lines[1] == "{'host': 'Base URL', 'password': 'API Token'}"
     assert lines[2] == "hook imported: False"
