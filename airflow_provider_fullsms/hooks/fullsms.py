@@ -339,7 +339,11 @@ class FullSmsHook(FullSmsBaseHook):
         while True:
             try:
                 try:
-                    response = self.session.request(method, url, json=json, params=params, timeout=timeout)
+                    # Never follow a redirect: a 307/308 would post the numbers and the text to
+                    # whatever address it names. A 3xx is an error (see policy.py).
+                    response = self.session.request(
+                        method, url, json=json, params=params, timeout=timeout, allow_redirects=False
+                    )
                 except requests.RequestException as exc:
                     raise call.transport_error(*requests_failure(exc, self.config)) from exc
                 return call.read(response)
