@@ -31,7 +31,7 @@ from airflow_provider_fullsms.connection import (
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError, FullSmsError
 from airflow_provider_fullsms.hooks.base import FullSmsBaseHook, build_send_payload, list_id, read_balance
 from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
-from airflow_provider_fullsms.hooks.transport import ApiCall, requests_failure
+from airflow_provider_fullsms.hooks.transport import ApiCall, no_redirect_session, requests_failure
 from airflow_provider_fullsms.models import (
     Campaign,
     ContactList,
@@ -88,7 +88,8 @@ class FullSmsHook(FullSmsBaseHook):
         import requests
         from requests.adapters import HTTPAdapter
 
-        session = requests.Session()
+        # Redirects are never followed, not even for a caller of get_conn(): see policy.py.
+        session = no_redirect_session()
         session.headers.update(self.config.headers)
         # The environment's proxy and CA bundle are read once here, not on every request (requests
         # looks them up per call, a sixth of a send's CPU), and a ~/.netrc entry for the host can

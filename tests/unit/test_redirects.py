@@ -142,6 +142,9 @@ def test_the_async_hook_never_follows_a_redirect_either(
     post=st.booleans(),
 )
 @example(status=308, location=f"https://api.fullsms.com/messages/send/to_numbers?t={SECRET_TOKEN}", post=True)
+# Found by the property: requests read a Location that is not UTF-8 even with allow_redirects=False,
+# and raised a bare UnicodeDecodeError from inside the send.
+@example(status=302, location="\x80", post=True)
 def test_any_3xx_on_any_call_is_one_request_and_a_clear_error_without_the_token(
     status: int, location: str | None, post: bool
 ) -> None:
@@ -158,3 +161,13 @@ def test_any_3xx_on_any_call_is_one_request_and_a_clear_error_without_the_token(
         assert SECRET_TOKEN not in json.dumps(caught.value.args)
         assert "set the connection's host" in str(caught.value)
         assert classify_failure(caught.value) is Failure.REFUSED
+
+
+def test_the_hooks_session_follows_no_redirect_even_for_a_caller_of_get_conn(
+    hook: FullSmsHook, requests_mock: Any
+) -> None:
+    requests_mock.post(SEND_URL, status_code=307, headers={"Location": f"{ELSEWHERE}/x"})
+    elsewhere = requests_mock.post(f"{ELSEWHERE}/x", json={})
+    response = hook.get_conn().post(SEND_URL, json={"to_numbers": ["972541111111"]})
+    assert response.status_code == 307
+    assert elsewhere.call_count == 0
