@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_provider_fullsms.campaigns.batching import SendResult
+from airflow_provider_fullsms.campaigns.answers import SendResult
 from airflow_provider_fullsms.exceptions import FullSmsApiError
 
 if TYPE_CHECKING:

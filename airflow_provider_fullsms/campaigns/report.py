@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_fullsms.campaigns.answers import OUTSIDE_WINDOW
 from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID, AudienceStats
-from airflow_provider_fullsms.campaigns.batching import OUTSIDE_WINDOW
 from airflow_provider_fullsms.campaigns.ledger import Decision
 from airflow_provider_fullsms.outcomes import Failure
 
@@ -24,7 +24,8 @@ MAX_LISTED_BATCHES = 50
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
+    from airflow_provider_fullsms.campaigns.answers import SendResult
+    from airflow_provider_fullsms.campaigns.batching import Batch
 
 
 @dataclass

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
     from pendulum.tz.timezone import FixedTimezone, Timezone
 
-    from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
+    from airflow_provider_fullsms.campaigns.answers import SendResult
+    from airflow_provider_fullsms.campaigns.batching import Batch
 
 #: How far ahead the next opening is looked for; a window that never holds in all of a number's
 #: zones within it never will.
@@ -190,7 +191,7 @@ class SendWindow:
         :param send: sends the batch with the ``send_at`` it is given.
         :param now: the current time (aware); default: the clock.
         """
-        from airflow_provider_fullsms.campaigns.batching import SendResult
+        from airflow_provider_fullsms.campaigns.answers import SendResult
         from airflow_provider_fullsms.campaigns.plan import mask_number
 
         try:
