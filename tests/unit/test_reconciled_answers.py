@@ -22,10 +22,11 @@ from airflow_provider_fullsms.exceptions import FullSmsApiError, FullSmsOutcomeU
 from airflow_provider_fullsms.models import Campaign
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
+from tests.unit.test_low_balance import BALANCE_LOW, priced
 from tests.unit.test_operators import Api, api, context, no_sleep, numbers, send_op
 from tests.unit.test_unknown_outcomes import failed_summary
 
-__all__ = ["api", "no_sleep"]  # fixtures shared with test_operators
+__all__ = ["api", "no_sleep", "priced"]  # fixtures shared with test_operators and test_low_balance
 
 REASON = docs.NUMBERS_INVALID["errors"]["to_numbers.0"][0]
 
@@ -96,6 +97,18 @@ def test_even_resend_on_unknown_outcome_never_resends_a_batch_whose_answer_did_n
     assert api.sends == 2  # the second batch went out as usual
     send_op(numbers=numbers(700), on_unknown_outcome="resend").execute(context(store))
     assert api.sends == 2
+
+
+def test_a_campaign_stopped_for_credit_after_such_an_answer_fails_rather_than_pausing(
+    priced: Api,
+) -> None:
+    priced.script[0] = answer(total_sent=499)
+    priced.script[1] = (422, BALANCE_LOW)
+    op = send_op(numbers=numbers(1000), deferrable=True)
+    message, summary = failed_summary(op, MemoryStateStore())  # not TaskDeferred: a person looks first
+    assert "does not add up" in message
+    assert "The rest needs a balance of at least" in message  # and what the rest needs
+    assert summary["unknown_recipients"] == 1
 
 
 def test_an_answer_whose_listed_invalid_numbers_account_for_the_rest_adds_up(api: Api) -> None:
