@@ -23,6 +23,7 @@ import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -224,6 +225,16 @@ class FullSmsUnexpectedResponseError(FullSmsApiError):
     """The body is not the JSON FullSMS documents (an HTML 502 page, an empty or truncated body)."""
 
 
+class FullSmsRedirectError(FullSmsApiError):
+    """
+    A 3xx: the connection's address redirects elsewhere. Redirects are never followed.
+
+    FullSMS did not act on the request at the address it was made to, and the numbers and the
+    text never went to the address named (``location``): nothing was sent. Retrying cannot fix it:
+    the connection's host must be FullSMS's own address (e.g. ``https://`` rather than ``http://``).
+    """
+
+
 class FullSmsTransportError(FullSmsError):
     """No usable HTTP response at all."""
 
@@ -369,6 +380,8 @@ def error_from_response(
     :param secrets: values :func:`redact` hides in every text taken from the body (the API token).
     """
     secrets = tuple(secrets)
+    if 300 <= status_code < 400:
+        return redirect_error(status_code, (headers or {}).get("Location"), secrets)
     retry_after = parse_retry_after((headers or {}).get("Retry-After"))
     try:
         body = json.loads(content) if content else None
@@ -396,6 +409,31 @@ def error_from_response(
     reason = redact(str(reason), secrets) if reason is not None else None
     return _error_class(status, message, errors, reason)(
         status, message or f"HTTP {status}", errors=errors, reason=reason, retry_after=retry_after
+    )
+
+
+def redirect_error(
+    status_code: int, location: str | None, secrets: Iterable[str] = ()
+) -> FullSmsRedirectError:
+    """
+    The error of a 3xx answer, naming where it pointed: scheme and host only, never a path or query.
+
+    The path and query of a ``Location`` could carry anything the server put there (a token, the
+    numbers); the host is what the user needs to fix the connection.
+    """
+    if location:
+        parts = urlsplit(location.strip())
+        host = parts.netloc.rpartition("@")[2]  # never a user name or password written in the URL
+        target = f"{parts.scheme}://{host}" if host else "another path of the same address"
+        where = f"to {redact(target, secrets)}"
+    else:
+        where = "without saying where (no Location)"
+    return FullSmsRedirectError(
+        status_code,
+        f"the connection's address redirects {where}. Redirects are never followed, so nothing was "
+        "sent there and FullSMS did not act on the request: set the connection's host to FullSMS's own "
+        "address (e.g. https:// rather than http://, or the address the redirect names if it is "
+        "FullSMS's), then run the task again",
     )
 
 

@@ -93,13 +93,15 @@ def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = ""
 
     A campaign with any batch whose outcome is unknown never ends green: a person settles each one
     (see :class:`~airflow_provider_fullsms.campaigns.ledger.Settlement`), then clears the task.
+    Nor does a try in which FullSMS accepted a batch with an answer that does not add up: a person
+    checks its campaign in FullSMS; a retry never sends it again, and counts it as the first did.
 
     :param task: the CLI options naming the task (``--dag-id … --run-id … --task-id …``), for
         the settle command in the message.
     :param advice: what to do about a refusal, instead of the generic "fix the cause" (e.g. the
         balance a campaign stopped by ``balance_low`` needs).
-    :raises AirflowFailException: a batch was refused, an outage stopped the campaign, or a batch's
-        outcome is unknown.
+    :raises AirflowFailException: a batch was refused, an outage stopped the campaign, a batch's
+        outcome is unknown, or FullSMS's answer for a batch accepted in this try does not add up.
     :raises AirflowException: a transient failure stopped the campaign: the task's retries resume it.
     """
     from airflow.sdk.exceptions import AirflowException
@@ -107,6 +109,8 @@ def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = ""
     sent = report.sent_batches
     accounted = f"{sent} of {report.batches_total} batches are sent and recorded"
     settle = _settle_advice(report, task) if report.unknown_batches else ""
+    if report.discrepant_now:
+        settle = f"{settle} {_discrepancy_advice(report)}".strip()
     if report.stopped_by is not None and report.stop_kind is Failure.UNKNOWN:
         raise fail(
             f"FullSMS looks down: {report.unknown_batches} batch(es) in a row got no clear answer (last: "
@@ -119,17 +123,32 @@ def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = ""
             f"{report.not_sent_batches} batch(es) were not accepted by FullSMS: {report.stopped_by}. "
             f"{accounted}"
         )
-        if report.unknown_batches:
-            raise fail(f"{what}. {settle}")
         if report.stop_kind is Failure.REFUSED:
-            raise fail(
-                f"{what}. {advice or 'Fix the cause, then clear the task: accepted batches are skipped.'}"
-            )
+            fix = advice or "Fix the cause, then clear the task: accepted batches are skipped."
+            raise fail(f"{what}. {fix} {settle}".rstrip())
+        if settle:
+            raise fail(f"{what}. {settle}")
         raise AirflowException(
             f"{what}; the task's retries send the rest and skip accepted batches."
         ) from report.stopped_by
-    if report.unknown_batches:
+    if settle:
         raise fail(f"{accounted} (summary in XCom {SUMMARY_XCOM_KEY!r}). {settle}")
+
+
+def _discrepancy_advice(report: CampaignReport) -> str:
+    """Name each batch FullSMS accepted with an answer that does not add up, and what a person does."""
+    named = "; ".join(
+        f"batch {d['index']} ({d['recipients']} recipients, {d['unknown']} unknown): {d['answer']}"
+        for d in report.discrepant[:_NAMED_BATCHES]
+    )
+    more = report.discrepant_batches - min(len(report.discrepant), _NAMED_BATCHES)
+    return (
+        f"FullSMS accepted {report.discrepant_batches} batch(es) with an answer that does not add up, so "
+        f"their recipients are not all counted as sent: {named}{f' and {more} more' if more > 0 else ''}. "
+        "They are never sent again, by this task or its retries, so nobody is texted twice. Look each "
+        "campaign id up in FullSMS to see who got the text, and send to anybody it missed in a new run; "
+        "clearing the task sends the rest of the campaign and counts these batches as this try did."
+    )
 
 
 def _settle_advice(report: CampaignReport, task: str) -> str:

@@ -15,7 +15,13 @@ connection refused / connect timeout      retry         retry (never reached it)
 500 Internal Error, any other 5xx         raise         outcome unknown
 read timeout / dropped connection         retry         outcome unknown
 429 OTP business refusal, other 4xx       raise         raise
+3xx redirect (never followed)             raise         raise (nothing was sent)
 ========================================  ============  =========================
+
+A redirect is never followed, for reads or writes: a ``307``/``308`` would post the numbers and
+the text to whatever address it names. FullSMS did not act on the request at the address it was
+made to, so nothing was sent; the error names the host the redirect points to so the user can fix
+the connection's host.
 
 "Outcome unknown" raises :class:`FullSmsOutcomeUnknownError` and is never retried here:
 the operators record it and tell the user, so nobody is texted twice. A ``Retry-After`` (seconds

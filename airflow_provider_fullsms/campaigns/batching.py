@@ -11,12 +11,13 @@ sending: it checks every row and fingerprints the whole campaign before the firs
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+# What FullSMS answered for a batch lives in its own module; it is imported from here too.
+from airflow_provider_fullsms.campaigns.answers import LISTED_INVALID, OUTSIDE_WINDOW, SendResult
 from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry, NumberEntries, chunked
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
 from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
@@ -25,10 +26,21 @@ from airflow_provider_fullsms.phones import InvalidNumberError, NumberParser, no
 from airflow_provider_fullsms.sms import MAX_NUMBERS_PER_REQUEST
 
 if TYPE_CHECKING:
-    from airflow_provider_fullsms.models import Campaign
+    from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 
-if TYPE_CHECKING:
-    from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Mapping, Sequence
+__all__ = [
+    "BATCH_SIZE",
+    "LISTED_INVALID",
+    "OUTSIDE_WINDOW",
+    "Batch",
+    "Batcher",
+    "CampaignPlan",
+    "SendResult",
+    "chunk_reader",
+    "fingerprint",
+    "plan_campaign",
+    "plan_list_campaign",
+]
 
 #: Numbers in a full batch: as many as FullSMS accepts in one request.
 BATCH_SIZE = MAX_NUMBERS_PER_REQUEST
@@ -377,46 +389,6 @@ def plan_campaign(
         distinct_texts=len(texts),
         kept=tuple(kept) if kept is not None else None,
     )
-
-
-#: FullSMS's reason for the numbers its ``200`` answer lists as invalid (it gives none).
-LISTED_INVALID = "listed invalid in FullSMS's answer"
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What FullSMS answered for an accepted batch."""
-
-    campaign_id: str
-    total_sent: int
-    status: str = "approved"
-    invalid: tuple[str, ...] = ()
-    invalid_count: int = 0
-    #: How many numbers FullSMS refused, per its reason.
-    reasons: Mapping[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, campaign: Campaign, batch: Batch, refused: Mapping[str, str] | None = None) -> SendResult:
-        """
-        The result of ``batch`` from FullSMS's answer.
-
-        :param campaign: the hook's answer; a send to lists answers no count, so the batch's
-            recipients stand in for it.
-        :param refused: the numbers FullSMS refused, with its reason; default: the answer's ``invalid``.
-        """
-        total = campaign.total_sent if campaign.total_sent is not None else batch.recipients
-        if refused is None:
-            refused = dict.fromkeys(campaign.invalid_numbers, LISTED_INVALID)
-        return cls(campaign.campaign_id, total, campaign.status, *_invalid(refused))
-
-    @classmethod
-    def nobody(cls, refused: Mapping[str, str]) -> SendResult:
-        """FullSMS refused every number of the batch, so nothing was sent."""
-        return cls("", 0, "refused", *_invalid(refused))
-
-
-def _invalid(refused: Mapping[str, str]) -> tuple[tuple[str, ...], int, dict[str, int]]:
-    return tuple(refused), len(refused), dict(Counter(refused.values()))
 
 
 def plan_list_campaign(campaign_key: str, text: str | None, subscribed: int) -> tuple[CampaignPlan, Batch]:

@@ -154,7 +154,7 @@ class Ledger:
     the first send, and ``fullsms.batch.<index>`` (``s`` state, ``fp`` batch fingerprint, ``n``
     recipients, ``h`` text hash, ``at`` when it was sent, ``c`` campaign id, ``t`` total sent,
     ``i`` invalid numbers count, ``iv`` first invalid numbers, ``ir`` FullSMS's reasons for them,
-    ``why`` the error). A million
+    ``u`` recipients an accepted batch's answer left unknown, ``why`` the error or discrepancy). A million
     recipients make 2,000 keys of under 300 bytes, each written twice; no big value is ever
     rewritten. A person's decision about an unknown batch is ``fullsms.decision.<index>``.
 
@@ -263,6 +263,8 @@ class Ledger:
             i=result.invalid_count,
             iv=list(result.invalid[:10]),
             **({"ir": dict(result.reasons)} if result.reasons else {}),
+            # FullSMS's answer did not add up: these recipients stay unknown, the batch is never resent.
+            **({"u": result.unknown, "why": result.discrepancy[:300]} if result.unknown else {}),
         )
 
     def mark_unknown(self, batch: Batch, reason: str, sent: Mapping[str, Any]) -> None:

@@ -5,8 +5,9 @@ FullSMS answers ``422`` with ``errors: {"to_numbers.N": ["Given number is invali
 receive messages"]}`` when it refuses recipients of a request; it then sent nothing for that
 request. Such a refusal concerns those people only, never the campaign: the named numbers are
 reported invalid with FullSMS's reason and the rest of the batch is sent again in the same try.
-Numbers listed in a ``200`` answer's ``invalid`` are reported the same way. Any other error is
-left to the caller (:func:`~airflow_provider_fullsms.outcomes.classify_failure`).
+Numbers listed in a ``200`` answer's ``invalid`` are reported the same way, and an answer that
+does not add up leaves the rest unknown (:meth:`SendResult.of`). Any other error is left to the
+caller (:func:`~airflow_provider_fullsms.outcomes.classify_failure`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_provider_fullsms.campaigns.batching import LISTED_INVALID, SendResult
+from airflow_provider_fullsms.campaigns.answers import SendResult
 from airflow_provider_fullsms.exceptions import FullSmsApiError
 
 if TYPE_CHECKING:
@@ -66,6 +67,6 @@ def send_batch(batch: Batch, send_numbers: Callable[[Sequence[str]], Campaign]) 
             refused.update(named)
             numbers = [number for number in numbers if number not in named]
             continue
-        listed = dict.fromkeys(campaign.invalid_numbers, LISTED_INVALID)
-        return SendResult.of(campaign, batch, refused={**refused, **listed})
+        # The numbers its answer lists invalid, and whether it adds up, are read there.
+        return SendResult.of(campaign, batch, refused=refused)
     return SendResult.nobody(refused)

@@ -2,8 +2,10 @@
 The report of a campaign: what each batch came to, and the summary the operator returns.
 
 Every recipient ends in exactly one figure: sent (accepted, skipped as accepted earlier, or
-assumed sent), invalid, unknown, or not sent (refused, transient, or never started). The summary
-is small at any audience size: counts, campaign ids and capped lists, never the audience.
+assumed sent), invalid, outside the send window, unknown (a batch whose outcome is unknown, or the
+part of an accepted batch FullSMS's answer does not account for), or not sent (refused, transient,
+or never started). The summary is small at any audience size: counts, campaign ids and capped
+lists, never the audience.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_fullsms.campaigns.answers import OUTSIDE_WINDOW
 from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID, AudienceStats
 from airflow_provider_fullsms.campaigns.ledger import Decision
 from airflow_provider_fullsms.outcomes import Failure
@@ -21,7 +24,8 @@ MAX_LISTED_BATCHES = 50
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
+    from airflow_provider_fullsms.campaigns.answers import SendResult
+    from airflow_provider_fullsms.campaigns.batching import Batch
 
 
 @dataclass
@@ -52,8 +56,19 @@ class CampaignReport:
     assumed: list[dict[str, Any]] = field(default_factory=list)
     unknown_batches: int = 0
     unknown_recipients: int = 0
+    #: Accepted batches whose answer does not add up (see :meth:`SendResult.of`); their
+    #: unaccounted recipients are in ``unknown_recipients``.
+    discrepant: list[dict[str, Any]] = field(default_factory=list)
+    discrepant_batches: int = 0
+    #: Of those, the ones answered in this try (the others were reported by an earlier try).
+    discrepant_now: int = 0
+    #: Recipients whose time zones are never all inside ``send_window`` at once: not sent.
+    outside_window_batches: int = 0
+    outside_window_count: int = 0
+    outside_window_numbers: list[str] = field(default_factory=list)
     not_sent_batches: int = 0
-    #: Recipients of the batches counted as sent (accepted now or earlier, or assumed sent).
+    #: Recipients of the batches done (accepted now or earlier, assumed sent, or outside the send
+    #: window), but those an answer left unknown: each is in sent, invalid or outside_window.
     sent_recipients: int = 0
     stopped_by: BaseException | None = None
     stop_kind: Failure | None = None
@@ -61,16 +76,22 @@ class CampaignReport:
     # -- what happened to each batch -------------------------------------------------------------
 
     def accepted_now(self, batch: Batch, result: SendResult) -> None:
-        """FullSMS accepted ``batch`` in this try."""
+        """FullSMS accepted ``batch`` in this try (or it was kept back: outside the send window)."""
+        if OUTSIDE_WINDOW in result.reasons:
+            self._outside_window(batch, result.invalid, result.invalid_count)
+            return
         self.accepted += 1
         self._count_sent(
             result.campaign_id, result.total_sent, result.invalid, result.invalid_count, result.reasons
         )
-        self.sent_recipients += batch.recipients
+        self._settled(batch, result.campaign_id, result.unknown, result.discrepancy, now=True)
 
     def settled_earlier(self, batch: Batch, decision: Decision, record: Mapping[str, Any] | None) -> None:
         """``batch`` was accepted in an earlier try, or its unknown outcome is settled as sent."""
         record = record or {}
+        if decision is Decision.SKIP_ACCEPTED and OUTSIDE_WINDOW in (record.get("ir") or {}):
+            self._outside_window(batch, record.get("iv") or (), int(record.get("i") or 0))
+            return
         if decision is Decision.SKIP_ACCEPTED:
             self.skipped_accepted += 1
             total_sent = int(record.get("t") or 0)
@@ -85,7 +106,39 @@ class CampaignReport:
             int(record.get("i") or 0),
             record.get("ir") or {},
         )
-        self.sent_recipients += batch.recipients
+        # A batch accepted with a discrepancy stays so: its unaccounted recipients stay unknown.
+        unknown = int(record.get("u") or 0) if decision is Decision.SKIP_ACCEPTED else 0
+        self._settled(batch, record.get("c"), unknown, str(record.get("why") or ""), now=False)
+
+    def _settled(
+        self, batch: Batch, campaign_id: str | None, unknown: int, discrepancy: str, *, now: bool
+    ) -> None:
+        """Count an accepted batch's recipients: sent (or invalid), except those its answer leaves unknown."""
+        self.sent_recipients += batch.recipients - unknown
+        if not unknown:
+            return
+        self.unknown_recipients += unknown
+        self.discrepant_batches += 1
+        self.discrepant_now += now
+        _listed(
+            self.discrepant,
+            {
+                "index": batch.index,
+                "recipients": batch.recipients,
+                "campaign_id": campaign_id,
+                "unknown": unknown,
+                "answer": discrepancy[:300],
+            },
+        )
+
+    def _outside_window(self, batch: Batch, masked: Iterable[str], count: int) -> None:
+        """``batch`` was not sent: its numbers' zones are never all inside the window at once."""
+        self.outside_window_batches += 1
+        self.outside_window_count += count
+        self.sent_recipients += batch.recipients  # accounted for: in the outside_window figure
+        for number in masked:
+            if len(self.outside_window_numbers) < MAX_LISTED_INVALID:
+                self.outside_window_numbers.append(str(number)[:64])
 
     def outcome_unknown(self, batch: Batch, error: str, sent: Mapping[str, Any]) -> None:
         """
@@ -140,12 +193,16 @@ class CampaignReport:
     @property
     def not_started_batches(self) -> int:
         """Batches this try never reached, because an earlier batch stopped it."""
-        settled = self.sent_batches + self.unknown_batches + self.not_sent_batches
+        settled = (
+            self.sent_batches + self.unknown_batches + self.not_sent_batches + self.outside_window_batches
+        )
         return max(self.batches_total - settled, 0)
 
     @property
     def not_sent_recipients(self) -> int:
         """Recipients nobody texted in this try: refused or transient batches, and batches never reached."""
+        # sent_recipients holds every recipient of the batches accounted for (sent, invalid,
+        # outside the window) but those counted in unknown_recipients.
         return max(self.recipients_total - self.sent_recipients - self.unknown_recipients, 0)
 
     def summary(self, stats: AudienceStats | None = None) -> dict[str, Any]:
@@ -173,6 +230,11 @@ class CampaignReport:
                 # FullSMS's refusals per its own reason (a 422 naming numbers, or its answer's list).
                 "fullsms_reasons": dict(self.api_reasons),
             },
+            # Recipients whose time zones are never all inside send_window at once (masked): not sent.
+            "outside_window": {
+                "count": self.outside_window_count,
+                "numbers": list(self.outside_window_numbers),
+            },
             "duplicates": stats.duplicates if stats else 0,
             # Valid recipients left out because they are on the exclude list (opted out).
             "excluded": stats.excluded if stats else 0,
@@ -187,6 +249,10 @@ class CampaignReport:
                 "not_sent_count": self.not_sent_batches,
                 "not_sent": list(self.not_sent),
                 "not_started": self.not_started_batches,
+                "outside_window": self.outside_window_batches,
+                # Accepted, but FullSMS's answer does not add up: never resent, check them in FullSMS.
+                "discrepant_count": self.discrepant_batches,
+                "discrepant": list(self.discrepant),
             },
             "unknown_recipients": self.unknown_recipients,
             "not_sent_recipients": self.not_sent_recipients,

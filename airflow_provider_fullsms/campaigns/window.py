@@ -6,7 +6,9 @@ Each number's time zones come from libphonenumber's time-zone data
 number that could be anywhere in a country with many (a US area code across two zones, an
 Australian mobile). The window must hold in every one of them. A recipient whose window is open
 gets the text now (or at the campaign's ``send_at``); the others get FullSMS ``send_at`` at the
-next moment the window is open in all their zones.
+next moment the window is open in all their zones. A number whose zones are never all inside the
+window at once (a Russian mobile, anywhere from Kaliningrad to Kamchatka, with a two-hour window)
+concerns that recipient only: it is reported ``outside_window``, masked, and the rest are sent.
 
 Recipients are batched by their time zones (:meth:`SendWindow.group_of`), which depends only on
 the number, so the same audience always makes the same batches and the ledger resumes them
@@ -17,16 +19,22 @@ a batch resumed hours later still reaches nobody outside their window.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from airflow_provider_fullsms.connection import SEND_AT_FORMAT, format_send_at
 from airflow_provider_fullsms.exceptions import CampaignInputError, FullSmsConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pendulum.tz.timezone import FixedTimezone, Timezone
+
+    from airflow_provider_fullsms.campaigns.answers import SendResult
+    from airflow_provider_fullsms.campaigns.batching import Batch
 
 #: How far ahead the next opening is looked for; a window that never holds in all of a number's
 #: zones within it never will.
@@ -34,6 +42,10 @@ _HORIZON_DAYS = 3
 #: The step by which an opening is moved past a daylight-saving change of the account's timezone,
 #: where FullSMS's wall-clock ``send_at`` could not name it.
 _DST_STEP = timedelta(minutes=15)
+#: A local time of day as a window takes it: 24-hour ``HH:MM`` (or ``H:MM``, ``HH:MM:SS``). Not
+#: :meth:`datetime.time.fromisoformat`, which also takes ``"09:00+02:00"`` (an offset: the window is
+#: in each recipient's own zone), ``"0900"``, ``"T09"`` and fractions of a second.
+_TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
 #: The longest number prefix in libphonenumber's time-zone data
 #: (``phonenumbers.tzdata.TIMEZONE_LONGEST_PREFIX``, not imported here: it is heavy).
 _LONGEST_PREFIX = 9
@@ -58,15 +70,21 @@ class SendWindow:
         """
         ``("09:00", "20:00")`` (or ``"09:00-20:00"``) as a window; ``None`` or empty for none.
 
-        :raises CampaignInputError: anything else, naming the value.
+        Each time is a local time of day on a 24-hour clock, ``HH:MM`` (or ``HH:MM:SS``, or a
+        ``datetime.time`` without a zone): the window is in each recipient's own time zone, so an
+        offset (``"09:00+02:00"``) has no meaning and is refused, like anything else.
+
+        :raises CampaignInputError: anything else, naming the value and what to write.
         """
         if value is None or value in ("", (), []):
             return None
-        parts = value.split("-") if isinstance(value, str) else value
-        try:
-            start, end = (time.fromisoformat(str(part).strip()) for part in parts)  # type: ignore[attr-defined]
-        except (TypeError, ValueError):
-            start = end = time.max
+        parts: Any = value.split("-") if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple) or len(parts) != 2:
+            raise CampaignInputError(
+                f"send_window={value!r}: pass the local opening and closing time, e.g. ('09:00', '20:00') "
+                "or '09:00-20:00'."
+            )
+        start, end = (_time_of_day(part, value) for part in parts)
         if start >= end:
             raise CampaignInputError(
                 f"send_window={value!r}: pass the local opening and closing time, e.g. ('09:00', '20:00'), "
@@ -94,7 +112,7 @@ class SendWindow:
         """
         The first moment from ``earliest`` on when the window is open in every zone of ``zones``.
 
-        :raises CampaignInputError: the window is never open in all of them at once.
+        :raises OutsideWindowError: the window is never open in all of them at once.
         """
         candidates = [earliest]
         for name in zones:
@@ -108,7 +126,7 @@ class SendWindow:
             if all(self.is_open(moment, name) for name in zones):
                 return moment
         named = ", ".join(zones[:6]) + (f" and {len(zones) - 6} more" if len(zones) > 6 else "")
-        raise CampaignInputError(
+        raise OutsideWindowError(
             f"send_window {self} is never open at the same time in all the "
             f"time zones a number may be in ({named}): widen the window."
         )
@@ -141,14 +159,101 @@ class SendWindow:
             except FullSmsConfigurationError:
                 moment = self.opening(zones, moment + _DST_STEP)
 
-    def send_at_now(self, number: str, send_at: str | None, tz: Timezone | FixedTimezone) -> str | None:
+    def send_at_now(
+        self, number: str, send_at: str | None, tz: Timezone | FixedTimezone, *, now: datetime | None = None
+    ) -> str | None:
         """
         :meth:`send_at` for a batch going out now.
 
         :param send_at: the campaign's FullSMS ``send_at`` (in ``tz``), ``None`` for now.
+        :param now: the current time (aware); default: the clock.
+        :raises OutsideWindowError: the window is never open in all of the number's zones at once.
         """
         campaign = datetime.strptime(send_at, SEND_AT_FORMAT).replace(tzinfo=tz) if send_at else None
-        return self.send_at(number, send_at=campaign, now=datetime.now(UTC), tz=tz)
+        return self.send_at(number, send_at=campaign, now=now or datetime.now(UTC), tz=tz)
+
+    def send_batch(
+        self,
+        batch: Batch,
+        send_at: str | None,
+        tz: Timezone | FixedTimezone,
+        send: Callable[[str | None], SendResult],
+        *,
+        now: datetime | None = None,
+    ) -> SendResult:
+        """
+        Send ``batch`` with its own ``send_at``, or report it outside the window without sending.
+
+        A batch holds numbers of one set of zones (:meth:`group_of`), so one verdict holds for all
+        of them. It is made as the batch goes out, like its ``send_at``.
+
+        :param send_at: the campaign's FullSMS ``send_at`` (in ``tz``), ``None`` for now.
+        :param send: sends the batch with the ``send_at`` it is given.
+        :param now: the current time (aware); default: the clock.
+        """
+        from airflow_provider_fullsms.campaigns.answers import SendResult
+        from airflow_provider_fullsms.campaigns.plan import mask_number
+
+        try:
+            batch_send_at = self.send_at_now(batch.numbers[0], send_at, tz, now=now)
+        except OutsideWindowError:
+            return SendResult.outside_window(batch, mask_number)
+        return send(batch_send_at)
+
+
+class OutsideWindowError(CampaignInputError):
+    """The window is never open in all the time zones a number may be in at once."""
+
+
+class OutsideWindowTally:
+    """
+    The recipients of a plan's batches that are never inside the window (a dry run reports them).
+
+    :param watch: what else sees each batch (the plan's inspector).
+    :param send_at: the campaign's FullSMS ``send_at`` (in ``tz``), ``None`` for now.
+    """
+
+    def __init__(
+        self,
+        window: SendWindow,
+        watch: Callable[[Batch], None],
+        send_at: str | None,
+        tz: Timezone | FixedTimezone,
+    ) -> None:
+        self.window, self.watch, self.send_at, self.tz = window, watch, send_at, tz
+        self.count = 0
+        self.numbers: list[str] = []
+
+    def __call__(self, batch: Batch) -> None:
+        from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID
+        from airflow_provider_fullsms.campaigns.plan import mask_number
+
+        self.watch(batch)
+        try:
+            self.window.send_at_now(batch.numbers[0], self.send_at, self.tz)
+        except OutsideWindowError:
+            self.count += batch.recipients
+            room = MAX_LISTED_INVALID - len(self.numbers)
+            self.numbers.extend(mask_number(number) for number in batch.numbers[: max(room, 0)])
+
+    def summary(self) -> dict[str, Any]:
+        """``{"count": …, "numbers": [masked, …]}``, as the send's summary has it."""
+        return {"count": self.count, "numbers": list(self.numbers)}
+
+
+def _time_of_day(part: object, value: object) -> time:
+    """One end of a window: a local time of day (see :data:`_TIME_OF_DAY`)."""
+    if isinstance(part, time) and part.tzinfo is None:
+        return part
+    match = _TIME_OF_DAY.fullmatch(part.strip()) if isinstance(part, str) else None
+    if match is None:
+        raise CampaignInputError(
+            f"send_window={value!r}: {part!r} is not a local time of day. Write each end as HH:MM on a "
+            "24-hour clock, e.g. ('09:00', '20:00'); without an offset or zone: the window is in each "
+            "recipient's own time zone."
+        )
+    hours, minutes, seconds = match.groups()
+    return time(int(hours), int(minutes), int(seconds or 0))
 
 
 @functools.lru_cache(maxsize=65536)

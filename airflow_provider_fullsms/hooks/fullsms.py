@@ -31,7 +31,7 @@ from airflow_provider_fullsms.connection import (
 from airflow_provider_fullsms.exceptions import FullSmsConfigurationError, FullSmsError
 from airflow_provider_fullsms.hooks.base import FullSmsBaseHook, build_send_payload, list_id, read_balance
 from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
-from airflow_provider_fullsms.hooks.transport import ApiCall, requests_failure
+from airflow_provider_fullsms.hooks.transport import ApiCall, no_redirect_session, requests_failure
 from airflow_provider_fullsms.models import (
     Campaign,
     ContactList,
@@ -88,7 +88,8 @@ class FullSmsHook(FullSmsBaseHook):
         import requests
         from requests.adapters import HTTPAdapter
 
-        session = requests.Session()
+        # Redirects are never followed, not even for a caller of get_conn(): see policy.py.
+        session = no_redirect_session()
         session.headers.update(self.config.headers)
         # The environment's proxy and CA bundle are read once here, not on every request (requests
         # looks them up per call, a sixth of a send's CPU), and a ~/.netrc entry for the host can
@@ -339,7 +340,11 @@ class FullSmsHook(FullSmsBaseHook):
         while True:
             try:
                 try:
-                    response = self.session.request(method, url, json=json, params=params, timeout=timeout)
+                    # Never follow a redirect: a 307/308 would post the numbers and the text to
+                    # whatever address it names. A 3xx is an error (see policy.py).
+                    response = self.session.request(
+                        method, url, json=json, params=params, timeout=timeout, allow_redirects=False
+                    )
                 except requests.RequestException as exc:
                     raise call.transport_error(*requests_failure(exc, self.config)) from exc
                 return call.read(response)

@@ -113,12 +113,16 @@ class FullSmsAsyncHook(FullSmsBaseHook):
                 base_url=config.base_url,
                 headers=config.headers,
                 timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+                follow_redirects=False,
             )
         call = ApiCall(method, path, policy or self.retry_policy, self.log, secrets=(config.token,))
         while True:
             try:
                 try:
-                    response = await self._client.request(method, f"/{path}", json=json)
+                    # Never follow a redirect, whatever the client's default (see FullSmsHook._request).
+                    response = await self._client.request(
+                        method, f"/{path}", json=json, follow_redirects=False
+                    )
                 except httpx.HTTPError as exc:
                     raise call.transport_error(*httpx_failure(exc, config)) from exc
                 return call.read(response)

@@ -12,6 +12,7 @@ is decided in :mod:`airflow_provider_fullsms.policy`, never here.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +25,8 @@ from airflow_provider_fullsms.policy import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    import requests
 
     from airflow_provider_fullsms.connection import ConnectionConfig
     from airflow_provider_fullsms.exceptions import FullSmsError
@@ -114,6 +117,29 @@ class ApiCall:
         return wait
 
 
+def no_redirect_session() -> requests.Session:
+    """
+    A ``requests`` session that never follows a redirect, whoever calls it and however.
+
+    ``allow_redirects=False`` alone is not enough: ``requests`` still reads a 3xx's ``Location``
+    to offer it as ``response.next``, and one that is not UTF-8 raises a bare
+    ``UnicodeDecodeError`` from inside the call. This session finds no redirect target at all, so
+    every 3xx comes back as it is, for :func:`~airflow_provider_fullsms.policy.read_response`.
+    """
+    return _no_redirect_session_class()()
+
+
+@functools.cache
+def _no_redirect_session_class() -> type[requests.Session]:
+    import requests
+
+    class NoRedirectSession(requests.Session):
+        def get_redirect_target(self, resp: requests.Response) -> None:
+            return None  # never follow, never even read the Location: policy.py maps a 3xx
+
+    return NoRedirectSession
+
+
 def requests_failure(exc: Exception, config: ConnectionConfig) -> tuple[TransportFailure, str]:
     """
     Classify a ``requests`` exception without ever quoting request headers.
@@ -144,4 +170,4 @@ def httpx_failure(exc: Exception, config: ConnectionConfig) -> tuple[TransportFa
     return TransportFailure.DROPPED, type(exc).__name__
 
 
-__all__ = ["ApiCall", "httpx_failure", "requests_failure"]
+__all__ = ["ApiCall", "httpx_failure", "no_redirect_session", "requests_failure"]

@@ -308,7 +308,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             len(b["not_sent"]),
         )
         ti = context.get("ti")
-        if ti is not None and (push or b["unknown_count"] or b["not_sent_count"]):
+        if ti is not None and (push or b["unknown_count"] or b["not_sent_count"] or b["discrepant_count"]):
             # The return value is lost when the task fails; this XCom is not.
             try:
                 ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)

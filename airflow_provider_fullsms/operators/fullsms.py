@@ -25,11 +25,10 @@ from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
 
     import jinja2
     from airflow.sdk import Context, ObjectStoragePath
-    from pendulum.tz.timezone import FixedTimezone, Timezone
 
     from airflow_provider_fullsms.campaigns import (
         Audience,
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
         SendResult,
     )
     from airflow_provider_fullsms.campaigns.exclusions import Exclusions
-    from airflow_provider_fullsms.campaigns.window import SendWindow
 
 __all__ = [
     "SUMMARY_XCOM_KEY",
@@ -106,8 +104,10 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         number (libphonenumber's data; where a number may be in several zones, the window must be
         open in all of them). Recipients outside it are scheduled (FullSMS ``send_at``) at its next
         opening, worked out as each batch goes out; with ``send_at``, the later of the two.
-        Batches hold one text and one set of zones. A window that is not one fails before any
-        request. Templated.
+        Batches hold one text and one set of zones. A recipient whose zones are never all inside the
+        window at once is not sent: the result's ``outside_window`` counts them and lists them
+        masked, and everyone else is sent. A window that is not one (``"09:00+02:00"``: no offsets,
+        the window is local) fails before any request. Templated.
     :param message: the text, or a template filled from each row's columns. Templated.
     :param message_column: a column holding each recipient's own text (wins over ``message``).
     :param personalise: fill ``message`` from row columns; default: when rows are given and
@@ -222,7 +222,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
 
     def _execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_fullsms import campaigns  # at run time: see FullSmsBaseSendOperator
-        from airflow_provider_fullsms.campaigns.window import SendWindow
+        from airflow_provider_fullsms.campaigns.window import OutsideWindowTally, SendWindow
 
         on_unknown = campaigns.OnUnknownOutcome.parse(self.on_unknown_outcome)
         config = self.hook.config  # the connection's extras; no request
@@ -258,12 +258,14 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         if window is not None:
             campaign_key = campaigns.fingerprint(campaign_key, str(window))
         inspector = self._inspector(template)
+        # With a window, the plan also counts who is never inside it (a dry run reports them).
+        outside = OutsideWindowTally(window, inspector, send_at, config.tz) if window is not None else None
         plan = campaigns.plan_campaign(
             audience.entries(rows=source.per_row),
             source,
             campaign_key=campaign_key,
             parse_number=audience.parse_number,
-            on_batch=inspector if window is None else _checking(window, inspector, send_at, config.tz),
+            on_batch=inspector if outside is None else outside,
             exclude=exclude,
             group_of=window.group_of if window is not None else None,
             keep=audience.file is None,
@@ -284,7 +286,13 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         details = {"fingerprint": fingerprint, **({"exclude": exclusions.summary()} if exclusions else {})}
         if window is not None:
             details["send_window"] = str(window)
-        planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
+        planned = self._plan_or_check(
+            plan,
+            inspector,
+            fingerprint,
+            send_at=send_at,
+            details={**details, "outside_window": outside.summary()} if outside is not None else details,
+        )
         if planned is not None:
             return planned
         # The plan kept its batches unless the audience is big: then it is read again to send.
@@ -301,15 +309,22 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         hook, tz = self.hook, config.tz
 
         def send(batch: Batch) -> SendResult:
-            # Worked out as the batch goes out: one resumed hours later still respects the window.
-            batch_send_at = send_at if window is None else window.send_at_now(batch.numbers[0], send_at, tz)
-            # Numbers FullSMS refuses one by one are dropped and the rest of the batch sent at once.
-            return campaigns.send_batch(
-                batch,
-                lambda numbers: hook.send_to_numbers(
-                    numbers, message=batch.text, template_id=template_id, sender=sender, send_at=batch_send_at
-                ),
-            )
+            def request(batch_send_at: str | None) -> SendResult:
+                # Numbers FullSMS refuses one by one are dropped and the rest of the batch sent at once.
+                return campaigns.send_batch(
+                    batch,
+                    lambda numbers: hook.send_to_numbers(
+                        numbers,
+                        message=batch.text,
+                        template_id=template_id,
+                        sender=sender,
+                        send_at=batch_send_at,
+                    ),
+                )
+
+            # Its send_at is worked out as the batch goes out, so one resumed hours later still
+            # respects the window; a batch whose zones never share the window is reported, not sent.
+            return request(send_at) if window is None else window.send_batch(batch, send_at, tz, request)
 
         return self._run(
             context,
@@ -351,18 +366,6 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         if self.max_concurrency is None:
             return self.hook.config.max_concurrency
         return check_concurrency(self.max_concurrency)
-
-
-def _checking(
-    window: SendWindow, inspector: Callable[[Batch], None], send_at: str | None, tz: Timezone | FixedTimezone
-) -> Callable[[Batch], None]:
-    """``inspector``, and each batch's window checked: one never open in all its zones fails the plan."""
-
-    def on_batch(batch: Batch) -> None:
-        inspector(batch)
-        window.send_at_now(batch.numbers[0], send_at, tz)
-
-    return on_batch
 
 
 def _items(value: object) -> Sequence[object]:

@@ -33,8 +33,9 @@ class LowBalancePauseMixin:
     it waits; triggers on one connection share one balance poll) for the balance
     :func:`~airflow_provider_fullsms.campaigns.credit.credit_to_resume` names, then runs the send
     again on a worker: the ledger skips every accepted batch, so nobody is texted twice, and the
-    send requests never run in the triggerer. It does not pause when a batch's outcome is unknown:
-    that needs a person first. Without ``deferrable`` the task fails, naming that balance.
+    send requests never run in the triggerer. It does not pause when a batch's outcome is unknown,
+    or FullSMS's answer for a batch did not add up: that needs a person first. Without
+    ``deferrable`` the task fails, naming that balance.
 
     :param deferrable: pause in the triggerer on ``balance_low``; default
         ``[operators] default_deferrable``.
@@ -79,7 +80,7 @@ class LowBalancePauseMixin:
         wait = self._credit_wait(report, tally)
         if wait is None:
             return "Top up the FullSMS account, then clear the task: accepted batches are skipped."
-        if self.deferrable and not report.unknown_batches:
+        if self.deferrable and not report.unknown_batches and not report.discrepant_now:
             self._pause(report, wait)
         return (
             f"The rest needs a balance of at least {wait.min_balance:g} ({wait.reason}): top up, then "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -133,13 +134,40 @@ def test_a_changed_window_is_another_campaign(sbx: SandboxClient) -> None:
     assert sbx.requests_count(SEND) == 0
 
 
-def test_a_window_never_open_in_all_zones_of_a_phone_fails_before_any_send(sbx: SandboxClient) -> None:
-    with pytest.raises(AirflowFailException, match=r"send_window 09:00-10:00 is never open .*America/Adak"):
-        send_op(send_window=("09:00", "10:00")).execute(ctx())
-    assert sbx.requests_count(SEND) == 0
-    assert sbx.messages() == []
+def test_a_phone_whose_zones_never_share_the_window_is_reported_and_the_others_get_it(
+    sbx: SandboxClient,
+) -> None:
+    # One hour: Adak is an hour behind Anchorage, and an Australian mobile may be anywhere from
+    # Perth to Sydney, so neither phone's zones ever share it; the other six get the text.
+    outside = {"19075550123": "190755•••23", "61412345678": "614123•••78"}
+    send_at = f"{SEND_AT_DAY}T06:00:00+00:00"
+    plan = send_op(send_window=("09:00", "10:00"), send_at=send_at, dry_run=True).execute(ctx())
+    assert plan["outside_window"] == {"count": 2, "numbers": list(outside.values())}
+    summary = send_op(send_window=("09:00", "10:00"), send_at=send_at).execute(ctx())
+    received = {m["to"]: m["send_at"] for m in sbx.messages()}
+    assert set(received) == set(ZONES) - set(outside)
+    for number, when in received.items():
+        assert all("09:00" <= f"{local(when, zone):%H:%M}" < "10:00" for zone in ZONES[number])
+    assert summary["outside_window"] == {"count": 2, "numbers": list(outside.values())}
+    assert summary["sent"] == len(ZONES) - 2
+    assert not any(number in json.dumps(summary) for number in outside)
 
 
 def test_a_window_that_is_not_one_fails_as_the_dag_is_parsed() -> None:
     with pytest.raises(ValueError, match=r"send_window=\('20:00', '09:00'\)"):
         send_op(send_window=("20:00", "09:00"))
+
+
+def test_a_window_with_an_offset_fails_as_the_dag_is_parsed_naming_it(sbx: SandboxClient) -> None:
+    named = r"'09:00\+02:00' is not a local time of day\. Write each end as HH:MM"
+    with pytest.raises(ValueError, match=named):
+        send_op(send_window="09:00+02:00-20:00")
+    assert sbx.requests_count() == 0
+
+
+def test_a_templated_window_with_an_offset_fails_before_any_send(sbx: SandboxClient) -> None:
+    op = send_op(send_window="{{ params.window }}")
+    op.send_window = ("09:00+02:00", "20:00+02:00")  # what the template rendered
+    with pytest.raises(AirflowFailException, match="is not a local time of day"):
+        op.execute(ctx())
+    assert sbx.requests_count(SEND) == 0

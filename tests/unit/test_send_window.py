@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, time
 
 import pendulum
 import pytest
 
 from airflow_provider_fullsms.campaigns import CampaignInputError
-from airflow_provider_fullsms.campaigns.batching import Batch, Batcher
+from airflow_provider_fullsms.campaigns.batching import Batch, Batcher, SendResult
 from airflow_provider_fullsms.campaigns.texts import MessageSource
-from airflow_provider_fullsms.campaigns.window import SendWindow
+from airflow_provider_fullsms.campaigns.window import OutsideWindowError, SendWindow
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
+from tests.unit.test_operators import Api, api, context, no_sleep, send_op
+
+__all__ = ["api", "no_sleep"]  # fixtures shared with test_operators
 
 WINDOW = SendWindow.parse(("09:00", "20:00"))
 UTC_ACCOUNT = pendulum.timezone("UTC")
@@ -97,22 +102,66 @@ def test_a_number_libphonenumber_places_nowhere_takes_its_country_zones() -> Non
     assert "Europe/London" in WINDOW.zones("447700900123")  # a range reserved for fiction
 
 
-def test_a_window_never_open_in_all_zones_of_a_number_is_refused() -> None:
+def test_a_window_never_open_in_all_zones_of_a_number_has_no_send_at() -> None:
     one_hour = SendWindow.parse(("09:00", "10:00"))
     assert one_hour is not None
-    with pytest.raises(CampaignInputError, match="never open at the same time"):  # Adak is an hour behind
+    with pytest.raises(OutsideWindowError, match="never open at the same time"):  # Adak is an hour behind
         one_hour.send_at(ALASKA, send_at=None, now=datetime(2027, 1, 12, 6, 0, tzinfo=UTC), tz=UTC_ACCOUNT)
 
 
-@pytest.mark.parametrize("value", [("20:00", "09:00"), ("9", "x"), ("09:00",), "nine to five", 9])
+def test_such_a_batch_is_reported_outside_the_window_masked_and_not_sent() -> None:
+    one_hour = SendWindow.parse(("09:00", "10:00"))
+    assert one_hour is not None
+    batch = Batch(0, (ALASKA, "19075550124"), "Hi", "fp", 2)
+
+    def never(send_at: str | None) -> SendResult:
+        raise AssertionError(f"sent with send_at {send_at}")
+
+    result = one_hour.send_batch(batch, None, UTC_ACCOUNT, never)
+    assert (result.total_sent, result.invalid_count, result.reasons) == (0, 2, {"outside_window": 2})
+    assert result.invalid == ("190755•••23", "190755•••24")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ("20:00", "09:00"),
+        ("9", "x"),
+        ("09:00",),
+        "nine to five",
+        9,
+        # time.fromisoformat takes these; a window does not: an offset, a zone, a basic or a
+        # fractional form, a date-time marker. The window is in each recipient's own zone.
+        ("09:00+02:00", "20:00"),
+        ("09:00+02:00", "20:00+02:00"),
+        "09:00+02:00-20:00",
+        ("09:00Z", "20:00Z"),
+        ("0900", "2000"),
+        ("T09:00", "20:00"),
+        ("09:00:00.5", "20:00"),
+        ("24:00", "25:00"),
+        (time(9, tzinfo=UTC), time(20, tzinfo=UTC)),
+        ("09:00", "12:00", "20:00"),
+    ],
+)
 def test_a_bad_window_is_refused_naming_it(value: object) -> None:
     with pytest.raises(CampaignInputError, match="send_window="):
         SendWindow.parse(value)
 
 
-def test_no_window() -> None:
+def test_a_time_with_an_offset_is_named_with_what_to_write() -> None:
+    with pytest.raises(CampaignInputError) as caught:
+        SendWindow.parse(("09:00+02:00", "20:00"))
+    assert "'09:00+02:00' is not a local time of day" in str(caught.value)
+    assert "HH:MM on a 24-hour clock" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["09:00-20:00", ("9:00", "20:00"), ("09:00:00", "20:00:00"), (time(9), time(20))]
+)
+def test_no_window_and_the_ways_to_write_one(value: object) -> None:
     assert SendWindow.parse(None) is None
-    assert SendWindow.parse("09:00-20:00") == WINDOW
+    assert SendWindow.parse(value) == WINDOW
 
 
 def test_batches_hold_one_text_and_one_group_the_same_each_time() -> None:
@@ -133,3 +182,32 @@ def test_batches_hold_one_text_and_one_group_the_same_each_time() -> None:
     ]
     assert {batch.text for batch in first} == {"Hi"}
     assert [batch.fingerprint for batch in batches()] == [batch.fingerprint for batch in first]
+
+
+# -- through the send operator: one number never stops the campaign --------------------------------
+
+RU_MOBILE = "79123456789"  # 16 zones, from Kaliningrad (UTC+2) to Kamchatka (UTC+12)
+
+
+def test_a_number_whose_zones_never_share_the_window_is_reported_and_the_rest_are_sent(api: Api) -> None:
+    store = MemoryStateStore()
+    op = send_op(numbers=[f"+{GB_MOBILE}", f"+{RU_MOBILE}", f"+{NEW_YORK}"], send_window=("09:00", "18:00"))
+    summary = op.execute(context(store))
+    assert sorted(n for p in api.payloads for n in p["to_numbers"]) == sorted([GB_MOBILE, NEW_YORK])
+    assert summary["outside_window"] == {"count": 1, "numbers": ["791234•••89"]}
+    assert summary["sent"] == 2
+    assert summary["batches"]["outside_window"] == 1
+    assert RU_MOBILE not in json.dumps(summary)
+    # A retry sends nothing again and still accounts for everyone.
+    again = op.execute(context(store))
+    assert api.sends == 2
+    assert again["outside_window"]["count"] == 1
+    assert again["sent"] + again["outside_window"]["count"] == again["recipients"] == 3
+
+
+def test_the_plan_names_who_is_never_inside_the_window(api: Api) -> None:
+    plan = send_op(
+        numbers=[f"+{GB_MOBILE}", f"+{RU_MOBILE}"], send_window="09:00-18:00", dry_run=True
+    ).execute(context())
+    assert plan["outside_window"] == {"count": 1, "numbers": ["791234•••89"]}
+    assert api.sends == 0
