@@ -139,7 +139,7 @@ def test_a_phone_whose_zones_never_share_the_window_is_reported_and_the_others_g
 ) -> None:
     # One hour: Adak is an hour behind Anchorage, and an Australian mobile may be anywhere from
     # Perth to Sydney, so neither phone's zones ever share it; the other six get the text.
-    outside = {"19075550123": "190755•••23", "61412345678": "614123•••78"}
+    outside = {"19075550123": "190••••••23", "61412345678": "614••••••78"}
     send_at = f"{SEND_AT_DAY}T06:00:00+00:00"
     plan = send_op(send_window=("09:00", "10:00"), send_at=send_at, dry_run=True).execute(ctx())
     assert plan["outside_window"] == {"count": 2, "numbers": list(outside.values())}

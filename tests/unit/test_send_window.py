@@ -119,7 +119,7 @@ def test_such_a_batch_is_reported_outside_the_window_masked_and_not_sent() -> No
 
     result = one_hour.send_batch(batch, None, UTC_ACCOUNT, never)
     assert (result.total_sent, result.invalid_count, result.reasons) == (0, 2, {"outside_window": 2})
-    assert result.invalid == ("190755•••23", "190755•••24")
+    assert result.invalid == ("190••••••23", "190••••••24")
 
 
 @pytest.mark.parametrize(
@@ -194,7 +194,7 @@ def test_a_number_whose_zones_never_share_the_window_is_reported_and_the_rest_ar
     op = send_op(numbers=[f"+{GB_MOBILE}", f"+{RU_MOBILE}", f"+{NEW_YORK}"], send_window=("09:00", "18:00"))
     summary = op.execute(context(store))
     assert sorted(n for p in api.payloads for n in p["to_numbers"]) == sorted([GB_MOBILE, NEW_YORK])
-    assert summary["outside_window"] == {"count": 1, "numbers": ["791234•••89"]}
+    assert summary["outside_window"] == {"count": 1, "numbers": ["791••••••89"]}
     assert summary["sent"] == 2
     assert summary["batches"]["outside_window"] == 1
     assert RU_MOBILE not in json.dumps(summary)
@@ -209,5 +209,5 @@ def test_the_plan_names_who_is_never_inside_the_window(api: Api) -> None:
     plan = send_op(
         numbers=[f"+{GB_MOBILE}", f"+{RU_MOBILE}"], send_window="09:00-18:00", dry_run=True
     ).execute(context())
-    assert plan["outside_window"] == {"count": 1, "numbers": ["791234•••89"]}
+    assert plan["outside_window"] == {"count": 1, "numbers": ["791••••••89"]}
     assert api.sends == 0
