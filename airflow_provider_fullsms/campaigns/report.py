@@ -233,7 +233,8 @@ class CampaignReport:
             # Recipients whose time zones are never all inside send_window at once (masked): not sent.
             "outside_window": {
                 "count": self.outside_window_count,
-                "numbers": list(self.outside_window_numbers),
+                # Sorted: batches are answered in any order when several requests are out at once.
+                "numbers": sorted(self.outside_window_numbers),
             },
             "duplicates": stats.duplicates if stats else 0,
             # Valid recipients left out because they are on the exclude list (opted out).

@@ -380,8 +380,13 @@ class _BoundedSender:
             self._report.accepted_now(batch, result)
             self._breaker.accepted()
             # In the log before the ledger: if the write never happens, a person still finds it.
-            what = f"accepted, campaign id {result.campaign_id}"
-            log(f"Batch {batch.index} {what}, {result.total_sent} sent")
+            if result.campaign_id:
+                what = f"accepted, campaign id {result.campaign_id}"
+                log(f"Batch {batch.index} {what}, {result.total_sent} sent")
+            else:  # kept back (outside the send window) or every number refused: no campaign
+                reasons = ", ".join(f"{count} {reason}" for reason, count in result.reasons.items())
+                what = f"sent to nobody ({reasons or result.status})"
+                log(f"Batch {batch.index} {what}")
             return _Write(batch, what, partial(self._ledger.mark_accepted, batch, result), "sent")
         reason = str(error)
         kind = self._classify(error)
