@@ -22,6 +22,7 @@ from airflow_provider_fullsms.campaigns import (
     FINGERPRINT_PARTS,
     Batcher,
     CampaignInputError,
+    CompactNumberSet,
     Ledger,
     MessageSource,
     PlanInspector,
@@ -537,3 +538,27 @@ def test_a_file_changed_between_the_checks_and_the_send_sends_only_batches_as_ch
             run_it()
     assert all(batch == checked[batch.index] for batch in sent)  # only batches exactly as checked
     assert all(batch.index < first_change for batch in sent)  # none from the first changed one on
+
+
+@pytest.mark.property
+@given(
+    numbers=st.lists(st.integers(1, 10**15), min_size=1, max_size=300, unique=True),
+    order=st.randoms(use_true_random=False),
+    small_limit=st.sampled_from([0, 50, 250_000]),  # 0 and 50: the compact tables
+    other=st.integers(1, 10**15),
+)
+def test_an_exclude_lists_hash_is_its_numbers_whatever_their_order(
+    numbers: list[int], order: Any, small_limit: int, other: int
+) -> None:
+    def digest(keys: list[int]) -> str:
+        held = CompactNumberSet(small_limit=small_limit)
+        for key in keys:
+            held.add(key)
+        return held.digest()
+
+    shuffled = list(numbers)
+    order.shuffle(shuffled)
+    assert digest(shuffled) == digest(numbers)
+    assert digest(numbers[1:]) != digest(numbers)  # one opt-out lost
+    if other not in numbers:
+        assert digest([*numbers, other]) != digest(numbers)  # one opt-out more
