@@ -8,7 +8,8 @@ The flow of a send (``docs/architecture.md`` draws it):
 2. :mod:`.texts` says which text each recipient gets and checks each distinct text once.
 3. :mod:`.batching` groups recipients by text into batches of 500 and plans the campaign
    (every row checked, the campaign fingerprinted) before anything is sent; :mod:`.plan` prices
-   it for a dry run and tells an approved campaign apart; :mod:`.schedule` resolves ``send_at``.
+   it for a dry run; :mod:`.approval` tells an approved campaign apart and checks each batch
+   read again against the plan; :mod:`.schedule` resolves ``send_at``.
 4. :mod:`.ledger` records each batch in the task's state store, so a retry resumes;
    :mod:`.ledger_writes` retries its writes while Airflow's api-server is unreachable.
 5. :mod:`.runner` sends the batches with bounded concurrency; :mod:`.progress` logs how far it
@@ -19,6 +20,7 @@ The flow of a send (``docs/architecture.md`` draws it):
 
 from __future__ import annotations
 
+from airflow_provider_fullsms.campaigns.approval import as_planned
 from airflow_provider_fullsms.campaigns.audience import (
     MAX_LISTED_INVALID,
     Audience,
@@ -109,6 +111,7 @@ __all__ = [
     "StateStore",
     "TextChecker",
     "as_list",
+    "as_planned",
     "check_fingerprint",
     "checked_text",
     "combine_plans",

@@ -11,6 +11,7 @@ sending: it checks every row and fingerprints the whole campaign before the firs
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 # What FullSMS answered for a batch lives in its own module; it is imported from here too.
 from airflow_provider_fullsms.campaigns.answers import LISTED_INVALID, OUTSIDE_WINDOW, SendResult
+from airflow_provider_fullsms.campaigns.approval import RecipientsHash, fingerprint
 from airflow_provider_fullsms.campaigns.audience import AudienceStats, Entry, NumberEntries, chunked
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
 from airflow_provider_fullsms.campaigns.texts import MessageSource, TextChecker
@@ -67,15 +69,6 @@ class Batch:
     def text_hash(self) -> str:
         """A short hash of the batch's text, to tell it apart in FullSMS's history without showing it."""
         return fingerprint(self.text)
-
-
-def fingerprint(*parts: object) -> str:
-    """A short, stable hash of ``parts`` (16 hex digits)."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in parts:
-        digest.update(repr(part).encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
 
 
 #: Entries read and checked together: enough for C-level passes to pay, few enough to stream.
@@ -173,6 +166,8 @@ class Batcher:
         self.group_of = group_of
         self._parse_chunk = chunk_reader(parse_number)
         self.seen = CompactNumberSet()
+        #: Who is texted, in the order of the rows (the campaign fingerprint's recipients part).
+        self.recipients = RecipientsHash()
         self._texts = TextChecker()
         # Keyed by text, or with group_of by (text, group).
         self._buffers: dict[Hashable, list[str]] = {}
@@ -196,6 +191,7 @@ class Batcher:
             if numbers is not None:
                 self.stats.rows += len(numbers)
                 self.stats.unique += len(numbers)
+                self.recipients.add(numbers)
                 yield from self._add_all(fixed_text, numbers)
             else:
                 yield from self._add_one_by_one(chunk.entries, rows_before, fixed, fixed_text)
@@ -233,6 +229,7 @@ class Batcher:
     ) -> Iterator[Batch]:
         stats, seen, source, parse_number = self.stats, self.seen, self.source, self.parse_number
         exclude, group_of = self.exclude, self.group_of
+        accepted: list[str] = []  # this chunk's recipients, for the recipients hash
         for row_number, (raw, row) in enumerate(chunk, start=rows_before + 1):
             stats.rows += 1
             try:
@@ -248,6 +245,7 @@ class Batcher:
                 stats.excluded += 1
                 continue
             stats.unique += 1
+            accepted.append(number)
             if fixed:
                 text = fixed_text
             else:
@@ -266,6 +264,7 @@ class Batcher:
                 yield self._flush(buffer_key)
             elif self._buffered > self.max_buffered:
                 yield self._flush(next(iter(self._buffers)))
+        self.recipients.add(accepted)
 
     def _flush(self, key: Hashable, count: int | None = None) -> Batch:
         """The batch of ``key``'s buffer: all of it, or its first ``count`` numbers."""
@@ -301,6 +300,9 @@ class CampaignPlan:
     :param distinct_texts: distinct texts (capped count for fully personalised audiences).
     :param kept: the batches themselves, for the send, when the audience is small enough
         (:data:`KEEP_RECIPIENTS`, :data:`KEEP_BATCHES`); ``None``: the send reads it again.
+    :param recipients_fingerprint: who is texted, in the order of the rows (:class:`RecipientsHash`).
+    :param batch_fingerprints: each batch's :attr:`Batch.fingerprint` as an int, by index: what a
+        send that reads the audience again must find (:func:`~.approval.as_planned`).
     """
 
     batches: int
@@ -309,6 +311,8 @@ class CampaignPlan:
     stats: AudienceStats
     distinct_texts: int
     kept: tuple[Batch, ...] | None = field(default=None, repr=False, compare=False)
+    recipients_fingerprint: str = ""
+    batch_fingerprints: array[int] = field(default_factory=lambda: array("Q"), repr=False, compare=False)
 
 
 #: A plan keeps its batches for the send, so each number is read, checked and de-duplicated once,
@@ -355,8 +359,10 @@ def plan_campaign(
     count = 0
     texts: set[str | None] = set()
     kept: list[Batch] | None = [] if keep else None
+    planned = array("Q")
     for batch in batcher.batches(entries):
         digest.update(batch.fingerprint.encode())
+        planned.append(int(batch.fingerprint, 16))
         count += 1
         if kept is not None:
             kept.append(batch)
@@ -388,20 +394,30 @@ def plan_campaign(
         stats=stats,
         distinct_texts=len(texts),
         kept=tuple(kept) if kept is not None else None,
+        recipients_fingerprint=batcher.recipients.hexdigest(),
+        batch_fingerprints=planned,
     )
 
 
-def plan_list_campaign(campaign_key: str, text: str | None, subscribed: int) -> tuple[CampaignPlan, Batch]:
+def plan_list_campaign(
+    campaign_key: str, text: str | None, subscribed: int, *, lists: object = None
+) -> tuple[CampaignPlan, Batch]:
     """
     The plan of a send to contact lists: one request, so one batch of ``subscribed`` recipients.
 
     :param campaign_key: what the send is (sender, ``send_at``, template, text, list ids).
     :param subscribed: the lists' subscribed contacts (an upper bound: FullSMS texts a contact on
         two lists once).
+    :param lists: what names the recipients (the list ids), for the recipients fingerprint.
     """
     batch = Batch(index=0, numbers=(), text=text, fingerprint=campaign_key, recipients=subscribed)
     stats = AudienceStats(rows=subscribed, unique=subscribed)
     plan = CampaignPlan(
-        batches=1, recipients=subscribed, fingerprint=campaign_key, stats=stats, distinct_texts=1
+        batches=1,
+        recipients=subscribed,
+        fingerprint=campaign_key,
+        stats=stats,
+        distinct_texts=1,
+        recipients_fingerprint=fingerprint("contact lists", lists),
     )
     return plan, batch

@@ -17,6 +17,7 @@ that number as well, so it can never be texted.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,20 @@ class Exclusions:
         self.invalid_count += 1
         if len(self.invalid) < MAX_LISTED_INVALID:
             self.invalid.append(f"entry {position:,}: {str(raw)[:40]!r} [{reason}]")
+
+    def fingerprint(self) -> str | None:
+        """
+        What the list holds, as a hash for the campaign fingerprint; ``None`` when it holds nothing.
+
+        Its numbers whatever their order, and the entries that are not numbers: an approved plan
+        never goes out with another opt-out list, even one that changes nobody's text (it may
+        have lost entries, and with them the people they stood for). An empty list is no list.
+        """
+        if not self.numbers and not self.invalid_count:
+            return None
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(f"{self.numbers.digest()}\x1f{self.invalid_count}\x1f{self.invalid!r}".encode())
+        return digest.hexdigest()
 
     def summary(self) -> dict[str, Any]:
         """What the task's summary says of the exclude list (never the numbers themselves)."""

@@ -3,20 +3,18 @@ The plan of a campaign, before anything is sent: counts, segments, price, sample
 
 A dry run (``dry_run=True`` on the send operators) and a send read the audience through the same
 :func:`~airflow_provider_fullsms.campaigns.batching.plan_campaign`; a :class:`PlanInspector` watches
-its batches go by. The fingerprint is made of four short hashes, one per thing a person approves
-(:data:`FINGERPRINT_PARTS`: who, what, from whom, when), so a send given the approved fingerprint
-can say which of them changed (:func:`check_fingerprint`).
+its batches go by. The fingerprint is made of short hashes, one per thing a person approves, so a
+send given the approved fingerprint can say which of them changed (:mod:`.approval`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_fullsms.campaigns.approval import FINGERPRINT_PARTS, BatchHashes, check_fingerprint
 from airflow_provider_fullsms.campaigns.audience import MAX_LISTED_INVALID
-from airflow_provider_fullsms.campaigns.batching import fingerprint
 from airflow_provider_fullsms.exceptions import CampaignInputError
 from airflow_provider_fullsms.sms import MessageAnalysis, analyse_message
 
@@ -25,12 +23,20 @@ if TYPE_CHECKING:
 
     from airflow_provider_fullsms.campaigns.batching import Batch, CampaignPlan
 
-#: What a campaign fingerprint is made of, in order: who, what, from whom, when.
-FINGERPRINT_PARTS = ("recipients", "texts", "sender", "schedule")
+__all__ = [  # check_fingerprint and FINGERPRINT_PARTS live in .approval, importable from here too
+    "FINGERPRINT_PARTS",
+    "MAX_SAMPLES",
+    "PlanInspector",
+    "Pricing",
+    "check_fingerprint",
+    "combine_plans",
+    "describe_plan",
+    "mask_number",
+    "plan_summary",
+]
+
 #: How many rendered texts a plan shows.
 MAX_SAMPLES = 3
-#: Hex digits of each part of a fingerprint.
-_PART_DIGITS = 8
 
 
 def mask_number(number: str) -> str:
@@ -93,16 +99,16 @@ class Pricing:
 
 class PlanInspector:
     """
-    Watch a campaign's batches: the fingerprint's recipient and text hashes, and when ``analyse`` is
+    Watch a campaign's batches: the fingerprint's text and pairing hashes, and when ``analyse`` is
     on, segments per encoding and a few rendered samples.
 
     Pass it as ``plan_campaign(..., on_batch=inspector)``; a send to lists calls it with its one batch.
 
     :param analyse: count segments and keep samples (a dry run); a send needs only the hashes.
     :param template_text: the FullSMS template's content when a template is sent (batches then
-        carry no text).
+        carry no text); part of the texts hash.
     :param audience: what names the recipients when batches carry no numbers (a send to lists: its
-        list ids); part of the recipients hash, and how samples name their recipient.
+        list ids); part of the pairing hash, and how samples name their recipient.
     """
 
     def __init__(
@@ -114,22 +120,11 @@ class PlanInspector:
         self.segments = 0
         self.by_encoding: dict[str, dict[str, int]] = {}
         self.samples: list[dict[str, str]] = []
-        self._recipients = hashlib.blake2b(digest_size=8)
-        self._texts = 0
-        self._seen_texts: set[str | None] = set()
-        if audience is not None:
-            self._recipients.update(f"{audience}\x1e".encode())
+        self._hashes = BatchHashes(audience)
         self._analysed: dict[str, MessageAnalysis] = {}
 
     def __call__(self, batch: Batch) -> None:
-        self._recipients.update(f"{batch.recipients}\x1f{','.join(batch.numbers)}\x1e".encode())
-        if batch.text not in self._seen_texts:
-            # The set of texts, whatever their order or batches: one more recipient of the same
-            # texts changes the recipients, not the texts.
-            if len(self._seen_texts) >= 4096:  # fully personalised texts: keep memory flat
-                self._seen_texts.clear()
-            self._seen_texts.add(batch.text)
-            self._texts = (self._texts + int(fingerprint(batch.text), 16)) % 2**64
+        self._hashes(batch)
         if not self.analyse:
             return
         text = batch.text if batch.text is not None else self.template_text
@@ -152,44 +147,34 @@ class PlanInspector:
             analysis = self._analysed[text] = analyse_message(text)
         return analysis
 
-    def fingerprint(self, *, sender: object, schedule: object, template_id: object = None) -> str:
-        """The campaign's fingerprint: recipients, texts, sender and schedule, each a short hash."""
-        return "-".join(
-            (
-                self._recipients.hexdigest()[:_PART_DIGITS],
-                fingerprint(self._texts, template_id)[:_PART_DIGITS],
-                fingerprint(sender)[:_PART_DIGITS],
-                fingerprint(schedule)[:_PART_DIGITS],
-            )
+    def fingerprint(
+        self,
+        *,
+        recipients: object,
+        sender: object,
+        schedule: object,
+        template_id: object = None,
+        window: object = None,
+        exclusions: object = None,
+    ) -> str:
+        """
+        The campaign's fingerprint (see :mod:`.approval`), once every batch went by.
+
+        :param recipients: who is texted: the plan's
+            :attr:`~airflow_provider_fullsms.campaigns.batching.CampaignPlan.recipients_fingerprint`.
+        :param template_id: the FullSMS template sent, if any (its content is the inspector's).
+        :param window: the ``send_window`` and what places a number nowhere; ``None`` without one.
+        :param exclusions: the ``exclude`` list's content hash; ``None`` without one.
+        """
+        template = None if template_id is None else (template_id, self.template_text)
+        return self._hashes.fingerprint(
+            recipients=recipients,
+            sender=sender,
+            schedule=schedule,
+            template=template,
+            window=window,
+            exclusions=exclusions,
         )
-
-
-def check_fingerprint(expected: str | None, actual: str) -> None:
-    """
-    Refuse a campaign that is not the one approved.
-
-    :param expected: the approved plan's ``fingerprint`` (``None`` or empty: nothing to check).
-    :param actual: this campaign's fingerprint.
-    :raises CampaignInputError: they differ, naming what changed.
-    """
-    if not expected or str(expected).strip() == actual:
-        return
-    approved = str(expected).strip().split("-")
-    if len(approved) != len(FINGERPRINT_PARTS):
-        raise CampaignInputError(
-            f"expected_fingerprint={str(expected)[:80]!r} is not a campaign fingerprint: pass the "
-            "'fingerprint' of a plan made with dry_run=True (four hashes joined by '-'). Nothing was sent."
-        )
-    changed = [
-        name
-        for name, old, new in zip(FINGERPRINT_PARTS, approved, actual.split("-"), strict=True)
-        if old != new
-    ]
-    raise CampaignInputError(
-        f"This campaign is not the one approved: its {', '.join(changed)} changed since the plan "
-        f"(approved fingerprint {str(expected).strip()}, now {actual}). Nothing was sent: plan and "
-        "approve it again."
-    )
 
 
 def plan_summary(

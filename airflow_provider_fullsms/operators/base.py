@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         PlanInspector,
         SendResult,
     )
+    from airflow_provider_fullsms.campaigns.window import SendWindow
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
     from airflow_provider_fullsms.models import Template
 
@@ -180,17 +181,35 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         )
 
     def _fingerprint(
-        self, inspector: PlanInspector, sender: str, template: Template | None, send_window: object = None
+        self,
+        inspector: PlanInspector,
+        *,
+        recipients: str,
+        sender: str,
+        template: Template | None,
+        send_window: SendWindow | None = None,
+        exclusions: str | None = None,
     ) -> str:
-        """The campaign's fingerprint: recipients, texts, sender and the schedule asked for."""
+        """
+        The campaign's fingerprint: who gets which text (a template's content included), from
+        which sender, the schedule and window asked for, and the ``exclude`` list's content.
+
+        :param recipients: who is texted (the plan's ``recipients_fingerprint``, or the list ids).
+        :param exclusions: the ``exclude`` list's content hash (``Exclusions.fingerprint``).
+        """
         from airflow_provider_fullsms.connection import format_send_at
 
         # The send_at asked for, in the account's timezone: the same for the plan and the send.
-        schedule: object = format_send_at(self.send_at, self.hook.config.tz)
-        if send_window is not None:
-            schedule = (schedule, str(send_window))
+        schedule = format_send_at(self.send_at, self.hook.config.tz)
+        # The zone of a number libphonenumber places nowhere is the window's too.
+        window = None if send_window is None else (str(send_window), send_window.fallback_zone)
         return inspector.fingerprint(
-            sender=sender, schedule=schedule, template_id=template.template_id if template else None
+            recipients=recipients,
+            sender=sender,
+            schedule=schedule,
+            template_id=template.template_id if template else None,
+            window=window,
+            exclusions=exclusions,
         )
 
     def _plan_or_check(

@@ -134,9 +134,12 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         ``fingerprint``.
     :param price_per_segment: the price of one SMS segment, to price a dry run; default: the
         connection's ``price_per_segment`` extra (without either the cost is ``None``). Templated.
-    :param expected_fingerprint: an approved plan's ``fingerprint``: when the recipients, texts,
-        sender or schedule differ from it, the task fails before the first send, naming what
-        changed. Templated (e.g. ``plan.output["fingerprint"]``).
+    :param expected_fingerprint: an approved plan's ``fingerprint``: when the recipients, the texts
+        (a template's content included), which text each recipient gets, the sender, the schedule,
+        the send window or the ``exclude`` list differ from it, the task fails before the first
+        send, naming what changed. Templated (e.g. ``plan.output["fingerprint"]``). A file read
+        again to send is checked batch by batch against the plan: one that changed in between
+        stops the campaign before its first changed batch.
     :param fullsms_conn_id: the FullSMS connection.
     :return: a summary (campaign ids, recipients, sent, invalid numbers capped, duplicates, batches
         with unknown or unsent ones, the campaign's fingerprint) -- never the audience. With
@@ -282,7 +285,14 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             plan.batches,
             plan.distinct_texts,
         )
-        fingerprint = self._fingerprint(inspector, sender, template, send_window=window)
+        fingerprint = self._fingerprint(
+            inspector,
+            recipients=plan.recipients_fingerprint,
+            sender=sender,
+            template=template,
+            send_window=window,
+            exclusions=exclusions.fingerprint() if exclusions else None,
+        )
         details = {"fingerprint": fingerprint, **({"exclude": exclusions.summary()} if exclusions else {})}
         if window is not None:
             details["send_window"] = str(window)
@@ -295,7 +305,8 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         )
         if planned is not None:
             return planned
-        # The plan kept its batches unless the audience is big: then it is read again to send.
+        # The plan kept its batches unless the audience is big or a file: then it is read again to
+        # send, and each batch must be the one checked before it goes out.
         batches: Iterable[Batch] | None = plan.kept
         if batches is None:
             batcher = campaigns.Batcher(
@@ -305,7 +316,8 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
                 exclude=exclude,
                 group_of=window.group_of if window is not None else None,
             )
-            batches = batcher.batches(audience.entries(rows=source.per_row))
+            what = "The audience" if audience.file is None else f"The audience file {audience.file}"
+            batches = campaigns.as_planned(batcher.batches(audience.entries(rows=source.per_row)), plan, what)
         hook, tz = self.hook, config.tz
 
         def send(batch: Batch) -> SendResult:

@@ -65,10 +65,12 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
         sender = self.hook.check_sender(self.sender)
         # self.send_at, not the resolved send_at: see FullSmsSendToNumbersOperator._execute.
         campaign_key = campaigns.fingerprint("to_lists", sender, self.send_at, template_id, text, list_ids)
-        plan, batch = campaigns.plan_list_campaign(campaign_key, text, subscribed)
+        plan, batch = campaigns.plan_list_campaign(campaign_key, text, subscribed, lists=list_ids)
         inspector = self._inspector(template, audience=f"contact lists {list_ids}")
         inspector(batch)
-        fingerprint = self._fingerprint(inspector, sender, template)
+        fingerprint = self._fingerprint(
+            inspector, recipients=plan.recipients_fingerprint, sender=sender, template=template
+        )
         details = {"list_ids": list_ids, "fingerprint": fingerprint}
         planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
         if planned is not None:

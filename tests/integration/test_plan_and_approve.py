@@ -163,7 +163,10 @@ LATER = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat
         ({"message": "Hello again"}, "texts"),
         ({"sender": "441111111111"}, "sender"),
         ({"send_at": LATER}, "schedule"),
+        ({"send_window": "09:00-20:00"}, "window"),
+        ({"exclude": ["447799999999"]}, "exclusions"),
         ({"numbers": [str(447700900001 + i) for i in range(1000)], "message": "Bye"}, "recipients, texts"),
+        ({"exclude": ["447700900000"]}, "recipients, exclusions"),
     ],
 )
 def test_a_campaign_that_differs_from_the_approved_plan_sends_nothing(
@@ -193,3 +196,57 @@ def test_a_dry_run_records_nothing_so_the_send_starts_fresh(sbx: SandboxClient) 
     summary = send_op(numbers=numbers, message="Hello").execute(cast("Any", {"task_state_store": store}))
     assert summary["batches"]["accepted"] == 1
     assert summary["sent"] == 3
+
+
+def invoices(path: Path, amounts: list[str]) -> str:
+    """A CSV of customers, each with the amount of their invoice."""
+    lines = ["number,amount", *(f"+44 7700 {900000 + i:06d},{amount}" for i, amount in enumerate(amounts))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+INVOICE = "Your invoice of {amount} is due on Friday."
+
+
+def test_amounts_swapped_after_the_approval_are_refused_and_nobody_is_texted(
+    sbx: SandboxClient, tmp_path: Path
+) -> None:
+    audience = invoices(tmp_path / "due.csv", ["£5.00", "£10.00", "£12.50"])
+    plan = send_op(numbers_file=audience, message=INVOICE, dry_run=True).execute(ctx())
+    invoices(tmp_path / "due.csv", ["£10.00", "£5.00", "£12.50"])  # the first two swapped
+
+    with pytest.raises(AirflowFailException) as raised:
+        send_op(numbers_file=audience, message=INVOICE, expected_fingerprint=plan["fingerprint"]).execute(
+            ctx()
+        )
+
+    assert "its pairing changed since the plan" in str(raised.value)
+    assert sbx.requests_count(SEND) == 0
+    assert sbx.messages() == []
+
+
+def test_a_file_replaced_while_the_send_reads_it_texts_only_what_was_checked(
+    sbx: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_fullsms import campaigns
+
+    # Two texts: batches of 500 (£5.00), 500 (£10.00), then the rest of each, 100 and 100.
+    amounts = ["£5.00"] * 600 + ["£10.00"] * 600
+    audience = invoices(tmp_path / "due.csv", amounts)
+    plan_campaign = campaigns.plan_campaign
+
+    def plan_then_replace(*args: Any, **kwargs: Any) -> Any:
+        planned = plan_campaign(*args, **kwargs)
+        invoices(tmp_path / "due.csv", [*amounts[:550], "£99.00", *amounts[551:]])  # in batch 2
+        return planned
+
+    monkeypatch.setattr(campaigns, "plan_campaign", plan_then_replace)
+    with pytest.raises(AirflowFailException, match="batch 2 is not the one checked"):
+        send_op(numbers_file=audience, message=INVOICE, max_concurrency=1).execute(ctx())
+
+    # Batches 0 and 1 at most (one may be taken back unsent when the campaign stops), as checked:
+    # the first 500 of each amount.
+    checked = {f"4477009{i:05d}": INVOICE.format(amount=amounts[i]) for i in [*range(500), *range(600, 1100)]}
+    assert 1 <= sbx.requests_count(SEND) <= 2
+    assert sbx.messages()
+    assert all(checked.get(message["to"]) == message["text"] for message in sbx.messages())

@@ -129,7 +129,7 @@ def test_the_same_audience_makes_the_same_batches_so_a_retry_resumes(sbx: Sandbo
 
 def test_a_changed_window_is_another_campaign(sbx: SandboxClient) -> None:
     plan = send_op(dry_run=True).execute(ctx())
-    with pytest.raises(AirflowFailException, match="its schedule changed since the plan"):
+    with pytest.raises(AirflowFailException, match="its window changed since the plan"):
         send_op(send_window=("08:00", "20:00"), expected_fingerprint=plan["fingerprint"]).execute(ctx())
     assert sbx.requests_count(SEND) == 0
 

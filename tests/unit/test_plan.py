@@ -64,7 +64,7 @@ def plan_of(numbers: list[str], message: str = "Hello", **fingerprint: Any) -> d
     plan = plan_campaign(
         entries_from_numbers(numbers), MessageSource(message=message), campaign_key="k", on_batch=inspector
     )
-    parts = {"sender": "COPERATO", "schedule": None, **fingerprint}
+    parts = {"recipients": plan.recipients_fingerprint, "sender": "COPERATO", "schedule": None, **fingerprint}
     return plan_summary(
         plan, inspector, Pricing(0.05, 1.0), fingerprint=inspector.fingerprint(**parts), send_at=None
     )
@@ -81,6 +81,9 @@ NUMBERS = [str(447700900000 + i) for i in range(600)]
         (NUMBERS, "Hello!", {}, "texts"),
         (NUMBERS, "Hello", {"sender": "441111111111"}, "sender"),
         (NUMBERS, "Hello", {"schedule": "2030-01-01 09:00:00"}, "schedule"),
+        (NUMBERS, "Hello", {"window": ("09:00-20:00", "UTC")}, "window"),
+        (NUMBERS, "Hello", {"exclusions": "0f2e91aa0f2e91aa"}, "exclusions"),
+        (NUMBERS, "Hello", {"template_id": 7}, "texts"),
         (NUMBERS[1:], "Hi", {"schedule": "2030-01-01 09:00:00"}, "recipients, texts, schedule"),
     ],
 )
