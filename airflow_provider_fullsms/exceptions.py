@@ -66,6 +66,15 @@ class LedgerMismatchError(CampaignInputError):
     """The state store holds a different campaign for this task: the audience or message changed."""
 
 
+class AudienceChangedError(CampaignInputError):
+    """
+    The audience read again for the send differs from the one checked: no batch from the first
+    changed one on was sent. ``report`` is the campaign's report so far (set by the runner).
+    """
+
+    report: Any = None
+
+
 class LedgerUnreachableError(FullSmsError):
     """
     The task's state store (through Airflow's api-server) could not be written for longer than the

@@ -32,7 +32,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from airflow_provider_fullsms.campaigns.numbers import CompactNumberSet
-from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.exceptions import AudienceChangedError, CampaignInputError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -196,7 +196,7 @@ def as_planned(
 
     :param plan: the plan made from the first read (:attr:`CampaignPlan.batch_fingerprints`).
     :param audience: what the audience is, for the error (``"The audience file /data/a.csv"``).
-    :raises CampaignInputError: a batch differs from the planned one, or there are more or fewer.
+    :raises AudienceChangedError: a batch differs from the planned one, or there are more or fewer.
     """
     planned = plan.batch_fingerprints
     count = 0
@@ -212,9 +212,9 @@ def as_planned(
         raise _changed(audience, f"it ended after {count:,} of the {len(planned):,} batches checked", count)
 
 
-def _changed(audience: str, what: str, index: int) -> CampaignInputError:
+def _changed(audience: str, what: str, index: int) -> AudienceChangedError:
     went = f"batches 0-{index - 1} were exactly the ones checked" if index else "no batch was sent"
-    return CampaignInputError(
+    return AudienceChangedError(
         f"{audience} changed after it was checked: {what}. Nothing from batch {index} on was sent; "
         f"{went} (the ledger records which went out). Keep the audience unchanged while the task "
         "runs (write a new file for a new audience): restore the one checked and clear the task to "

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_fullsms.campaigns.ledger import BatchState, Decision, Ledger, OnUnknownOutcome, decide
 from airflow_provider_fullsms.campaigns.progress import ProgressLog
 from airflow_provider_fullsms.campaigns.report import CampaignReport
-from airflow_provider_fullsms.exceptions import LedgerUnreachableError
+from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
 from airflow_provider_fullsms.outcomes import Failure, classify_failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
 
@@ -70,6 +70,8 @@ def run_batches(
     :param details: extra entries for the report's summary.
     :param log: receives progress lines (at least every ``progress_interval`` seconds while sending)
         and each answer (an accepted batch's campaign id) before it is written to the ledger.
+    :raises AudienceChangedError: a batch read again differs from the plan's; the batches before it
+        went out. Its ``report`` is the report so far.
     :raises LedgerUnreachableError: the ledger could not be written for ``ledger.writes.window``
         seconds; every request out was waited for first. Its ``report`` is the report so far.
     """
@@ -80,9 +82,10 @@ def run_batches(
     breaker = _OutageBreaker(report, stop_after_unknown)
     sender = _BoundedSender(send, ledger, report, classify, max_concurrency, progress, breaker)
     retried = ledger.writes.call  # reads too: the store is behind the same api-server
+    checked = _UntilChanged(batches)
     try:
         with sender:
-            for batch in batches:
+            for batch in checked:
                 if report.stopped_by is not None:
                     break
                 record = retried(partial(ledger.record, batch.index), f"reading batch {batch.index}")
@@ -112,7 +115,29 @@ def run_batches(
         raise stopped from error
     if total_batches:
         progress.log_now()
+    if checked.changed is not None:
+        # The batches checked before it went out and were recorded; the summary says how far it got.
+        checked.changed.report = report
+        raise checked.changed
     return report
+
+
+class _UntilChanged:
+    """
+    The batches until the audience read again differs from the plan's
+    (:func:`~airflow_provider_fullsms.campaigns.approval.as_planned`); the difference is kept, so
+    the batches already checked and handed over still go out before the try fails.
+    """
+
+    def __init__(self, batches: Iterable[Batch]) -> None:
+        self.batches = batches
+        self.changed: AudienceChangedError | None = None
+
+    def __iter__(self) -> Iterator[Batch]:
+        try:
+            yield from self.batches
+        except AudienceChangedError as error:
+            self.changed = error
 
 
 _UNSETTLED = (BatchState.IN_FLIGHT, BatchState.UNKNOWN)

@@ -275,7 +275,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         :class:`LowBalancePauseMixin`) or fail the way Airflow should.
         """
         from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
-        from airflow_provider_fullsms.exceptions import LedgerUnreachableError
+        from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
 
         if ledger.open(plan):
             self.log.info(
@@ -296,6 +296,12 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 details=details,
                 log=self.log.info,
             )
+        except AudienceChangedError as error:
+            if error.report is not None:
+                # What went out before the first changed batch, so a person knows where it stopped.
+                summary = {**error.report.summary(plan.stats), "audience_changed": str(error)}
+                self._report(context, summary, push=True)
+            raise
         except LedgerUnreachableError as error:
             if error.report is not None:
                 # The summary so far, and what failed: the try fails, its task's retries resume it.

@@ -186,6 +186,33 @@ def test_a_file_replaced_between_the_checks_and_the_send_sends_only_what_was_che
     assert [payload["to_numbers"] for payload in sent] == [[row["number"] for row in rows[:500]]]
 
 
+def test_a_send_stopped_by_a_changed_file_pushes_how_far_it_got(
+    fullsms_conn: str, tmp_path: Path, replaced_after_the_checks: list[Any]
+) -> None:
+    rows = customers(1200)
+    audience = write_csv(tmp_path / "audience.csv", rows)
+    changed = [dict(row) for row in rows]
+    changed[1100]["number"] = "447700999999"  # in batch 2: batches 0 and 1 go out as checked
+    replaced_after_the_checks.append((tmp_path / "audience.csv", changed))
+    pushed: dict[str, Any] = {}
+
+    class Ti:
+        dag_id, run_id, task_id, map_index = "campaign", "manual__1", "send", -1
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            pushed[key] = value
+
+    op = FullSmsSendToNumbersOperator(
+        task_id="send", numbers_file=audience, message="Our shop opens at 9 on Saturday.", max_concurrency=1
+    )
+    with fullsms() as sent, pytest.raises(AirflowFailException, match="batch 2 is not the one checked"):
+        op.execute(cast("Any", {"task_state_store": MemoryStateStore(), "ti": Ti()}))
+    assert [len(payload["to_numbers"]) for payload in sent] == [500, 500]
+    summary = pushed["fullsms_summary"]
+    assert (summary["sent"], summary["batches"]["accepted"]) == (1000, 2)
+    assert summary["audience_changed"].startswith(f"The audience file {audience} changed after it was")
+
+
 def test_personalised_amounts_swapped_between_the_checks_and_the_send_are_not_sent(
     fullsms_conn: str, tmp_path: Path, replaced_after_the_checks: list[Any]
 ) -> None:
