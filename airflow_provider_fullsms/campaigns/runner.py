@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fullsms.campaigns.ledger import BatchState, Decision, Ledger, OnUnknownOutcome, decide
+from airflow_provider_fullsms.campaigns.ledger import (
+    BatchState,
+    Decision,
+    Ledger,
+    OnUnknownOutcome,
+    Settlement,
+    attempt_of,
+    decide,
+)
 from airflow_provider_fullsms.campaigns.report import CampaignReport
 from airflow_provider_fullsms.outcomes import Failure, classify_failure
 
@@ -72,10 +80,10 @@ def run_batches(
                 break
             record = ledger.record(batch.index)
             unsettled = record is not None and record.get("s") in (BatchState.IN_FLIGHT, BatchState.UNKNOWN)
-            settlement = ledger.settlement(batch.index) if unsettled else None
+            settlement = ledger.settlement(batch.index, record) if unsettled else None
             decision = decide(record, batch, on_unknown, settlement)
             if decision is Decision.SEND:
-                sender.submit(batch)
+                sender.submit(batch, *_next_attempt(record, unsettled, settlement))
             elif decision is Decision.UNKNOWN:
                 _still_unknown(batch, record or {}, ledger, report)
             else:
@@ -89,6 +97,24 @@ def run_batches(
     return report
 
 
+def _next_attempt(
+    record: Mapping[str, Any] | None, unsettled: bool, settlement: Settlement | None
+) -> tuple[int, str | None]:
+    """
+    The attempt number of a batch about to be sent, and why it is resent after an unknown outcome.
+
+    A new attempt makes every decision about the earlier one stale: a resend whose answer is lost
+    too waits for a new decision. The reason carries over a refusal of the resend, so
+    ``on_unknown_outcome="resend"`` never resends a batch twice.
+    """
+    if record is None:
+        return 1, None
+    if unsettled:
+        return attempt_of(record) + 1, "decision" if settlement is Settlement.RESEND else "on_unknown_outcome"
+    by = record.get("by")
+    return attempt_of(record) + 1, str(by) if by else None
+
+
 def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, report: CampaignReport) -> None:
     """Report a batch an earlier try left unknown; one left in flight (its worker died) becomes unknown."""
     if record.get("s") == BatchState.IN_FLIGHT:
@@ -96,6 +122,9 @@ def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, repo
         ledger.mark_unknown(batch, reason, record)
     else:
         reason = f"outcome unknown in an earlier try: {record.get('why') or 'no answer'}"
+    if record.get("by"):
+        # First: the report keeps 300 characters of it.
+        reason = f"resent after an unknown outcome and unknown again, it needs a new decision; {reason}"
     report.outcome_unknown(batch, reason, record)
 
 
@@ -123,7 +152,7 @@ class _Answer:
     """How a sending thread's batch ended: FullSMS's result, or the error."""
 
     batch: Batch
-    sent: dict[str, str]  # its in-flight record: text hash, when it was sent
+    sent: dict[str, Any]  # its in-flight record: attempt, text hash, when it was sent
     result: SendResult | None = None
     error: BaseException | None = None
     #: Set once the calling thread has seen a failure; until then its thread takes no other batch.
@@ -154,7 +183,7 @@ class _BoundedSender:
     ) -> None:
         self._send, self._ledger, self._report, self._classify = send, ledger, report, classify
         self._limit, self._progress, self._breaker = limit, progress, breaker
-        self._handed: queue.SimpleQueue[tuple[Batch, dict[str, str]] | None] = queue.SimpleQueue()
+        self._handed: queue.SimpleQueue[tuple[Batch, dict[str, Any]] | None] = queue.SimpleQueue()
         self._answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._out = 0  # batches handed over and not answered yet
@@ -174,9 +203,11 @@ class _BoundedSender:
         for record in records:
             record()
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch, attempt: int = 1, by: str | None = None) -> None:
         """
         Hand ``batch`` over once a thread is free or about to be (at most one batch waits).
+
+        ``attempt`` and ``by`` go into its in-flight record (:meth:`Ledger.mark_in_flight`).
 
         The outcomes that came back meanwhile are written first, then ``batch`` is marked in
         flight and handed over: at any moment at most ``limit + 1`` batches are marked in flight,
@@ -187,7 +218,7 @@ class _BoundedSender:
             for record in self._wait_for_some():
                 record()
         if self._report.stopped_by is None:
-            self._hand_over(batch, self._ledger.mark_in_flight(batch))
+            self._hand_over(batch, self._ledger.mark_in_flight(batch, attempt, by))
 
     def drain(self) -> None:
         """Wait for every batch handed over, and record each outcome."""
@@ -195,7 +226,7 @@ class _BoundedSender:
             for record in self._wait_for_some():
                 record()
 
-    def _hand_over(self, batch: Batch, sent: dict[str, str]) -> None:
+    def _hand_over(self, batch: Batch, sent: dict[str, Any]) -> None:
         self._handed.put((batch, sent))
         self._out += 1
         if len(self._threads) < min(self._out, self._limit):
@@ -226,7 +257,7 @@ class _BoundedSender:
                 return records
             if handed is not None:
                 self._out -= 1
-                records.append(partial(self._ledger.mark_not_sent, handed[0], NOT_STARTED))
+                records.append(partial(self._ledger.mark_not_sent, handed[0], NOT_STARTED, handed[1]))
 
     def _wait_for_some(self) -> list[Callable[[], None]]:
         """Wait for answers; report each and return its ledger write (and those of batches taken back)."""
@@ -257,7 +288,7 @@ class _BoundedSender:
             assert result is not None
             self._report.accepted_now(batch, result)
             self._breaker.accepted()
-            return lambda: self._ledger.mark_accepted(batch, result)
+            return lambda: self._ledger.mark_accepted(batch, result, sent)
         reason = str(error)
         kind = self._classify(error)
         if kind is Failure.UNKNOWN:
@@ -265,7 +296,7 @@ class _BoundedSender:
             self._breaker.unknown(error)
             return lambda: self._ledger.mark_unknown(batch, reason, sent)
         self._report.not_accepted(batch, error, kind)
-        return lambda: self._ledger.mark_not_sent(batch, reason)
+        return lambda: self._ledger.mark_not_sent(batch, reason, sent)
 
 
 class _ProgressLog:
