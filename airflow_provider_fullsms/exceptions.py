@@ -65,6 +65,10 @@ class LedgerMismatchError(CampaignInputError):
     """The state store holds a different campaign for this task: the audience or message changed."""
 
 
+class SettlementRefusedError(CampaignInputError):
+    """A decision about a batch cannot be recorded now: its outcome is known, or it is still in flight."""
+
+
 class FullSmsBalanceBelowMinimumError(FullSmsError):
     """The balance is below the ``min_balance`` a task asked for; nothing was sent."""
 
