@@ -12,6 +12,7 @@ listing), over the same rows, each with its ``expires_at``. :meth:`AirflowStateS
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,16 +23,23 @@ DEFAULT_RETENTION = timedelta(days=30)
 
 
 class AirflowStateStore:
-    """The rows of one task instance's state store: ``key -> (JSON value, expires_at)``."""
+    """
+    The rows of one task instance's state store: ``key -> (JSON value, expires_at)``.
+
+    Thread-safe like the database behind it: a try's threads and a person's CLI may use it at once.
+    """
 
     def __init__(self, now: datetime | None = None) -> None:
         self.now = now or datetime(2026, 12, 1, tzinfo=UTC)
         self.rows: dict[str, tuple[str, datetime | None]] = {}
+        self.lock = threading.RLock()
 
     # -- the task's accessor -----------------------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(self.rows[key][0]) if key in self.rows else default
+        with self.lock:
+            row = self.rows.get(key)
+        return json.loads(row[0]) if row is not None else default
 
     def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None:
         if value is None:
@@ -42,7 +50,8 @@ class AirflowStateStore:
             expires_at = self.now + retention
         else:
             expires_at = self.now + DEFAULT_RETENTION
-        self.rows[key] = (json.dumps(value), expires_at)
+        with self.lock:
+            self.rows[key] = (json.dumps(value), expires_at)
 
     # -- the REST API ------------------------------------------------------------------------------
 
@@ -52,16 +61,20 @@ class AirflowStateStore:
             when: datetime | None = self.now + DEFAULT_RETENTION
         else:
             when = None if expires_at is None else datetime.fromisoformat(expires_at)
-        self.rows[key] = (json.dumps(value), when)
+        with self.lock:
+            self.rows[key] = (json.dumps(value), when)
 
     def delete(self, key: str) -> None:
-        self.rows.pop(key, None)
+        with self.lock:
+            self.rows.pop(key, None)
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """``GET .../state-store``: each entry's ``key``, ``value`` and ``expires_at``."""
+        with self.lock:
+            rows = sorted(self.rows.items())
         return {
             key: {"key": key, "value": json.loads(value), "expires_at": when.isoformat() if when else None}
-            for key, (value, when) in sorted(self.rows.items())
+            for key, (value, when) in rows
         }
 
     # -- housekeeping ------------------------------------------------------------------------------
@@ -71,7 +84,8 @@ class AirflowStateStore:
 
     def clean(self) -> list[str]:
         """``airflow state-store clean``: delete the expired rows; return their keys."""
-        expired = [key for key, (_, when) in self.rows.items() if when is not None and when < self.now]
-        for key in expired:
-            del self.rows[key]
+        with self.lock:
+            expired = [key for key, (_, when) in self.rows.items() if when is not None and when < self.now]
+            for key in expired:
+                del self.rows[key]
         return expired
