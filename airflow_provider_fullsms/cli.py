@@ -2,17 +2,21 @@
 ``python -m airflow_provider_fullsms.cli``: settle a campaign's unknown batches without editing the DAG.
 
 Show the batches a send task recorded, and for each batch whose outcome is unknown record what a
-person found in FullSMS — it was sent, or send it again — then clear the task::
+person found in FullSMS — it was sent, or send it again — then clear the task. A decision is about
+the batch's current attempt and applies once; until a try applies it, ``settle`` again changes it
+and ``withdraw`` takes it back::
 
     python -m airflow_provider_fullsms.cli show   --dag-id D --run-id R --task-id T
     python -m airflow_provider_fullsms.cli settle --dag-id D --run-id R --task-id T --batch 3 --sent
     python -m airflow_provider_fullsms.cli settle --dag-id D --run-id R --task-id T --batch 5 --resend --clear
+    python -m airflow_provider_fullsms.cli withdraw --dag-id D --run-id R --task-id T --batch 3
 
 It talks to Airflow's api-server (``--api-url``, default ``$AIRFLOW_API_URL`` or
 ``http://localhost:8080``) with a token (``--token`` / ``$AIRFLOW_API_TOKEN``) or a user name and
 password (``$AIRFLOW_USERNAME`` / ``$AIRFLOW_PASSWORD``). The same keys can be written with any
 HTTP client: ``PUT /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/
-fullsms.decision.{index}`` with ``{"value": "sent"}`` or ``{"value": "resend"}``.
+fullsms.decision.{index}`` with ``{"value": "sent", "expires_at": null}`` or ``"resend"``: a plain
+value applies to the attempt current when the next try reads it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ import requests
 
 from airflow_provider_fullsms.campaigns.ledger import Settlement
 from airflow_provider_fullsms.exceptions import CampaignInputError
-from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress, read_batches, settle
+from airflow_provider_fullsms.settlement import (
+    TRY_RUNNING_STATES,
+    AirflowApi,
+    BatchRecord,
+    TaskAddress,
+    read_batches,
+    settle,
+    withdraw,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,17 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="list the batches a send task recorded")
-    settle_cmd = commands.add_parser("settle", help="record what happened to unknown batches")
-    for command in (show, settle_cmd):
+    settle_cmd = commands.add_parser("settle", help="record (or change) what happened to unknown batches")
+    withdraw_cmd = commands.add_parser("withdraw", help="take back decisions no try has applied yet")
+    for command in (show, settle_cmd, withdraw_cmd):
         command.add_argument("--dag-id", required=True)
         command.add_argument("--run-id", required=True)
         command.add_argument("--task-id", required=True)
         command.add_argument("--map-index", type=int, default=-1)
         command.add_argument("--api-url", default=os.environ.get("AIRFLOW_API_URL", "http://localhost:8080"))
         command.add_argument("--token", default=os.environ.get("AIRFLOW_API_TOKEN"), help=argparse.SUPPRESS)
-    settle_cmd.add_argument(
-        "--batch", type=int, action="append", required=True, help="a batch index (repeat)"
-    )
+    for command in (settle_cmd, withdraw_cmd):
+        command.add_argument(
+            "--batch", type=int, action="append", required=True, help="a batch index (repeat)"
+        )
     outcome = settle_cmd.add_mutually_exclusive_group(required=True)
     outcome.add_argument("--sent", action="store_const", const=Settlement.SENT, dest="settlement")
     outcome.add_argument("--resend", action="store_const", const=Settlement.RESEND, dest="settlement")
@@ -71,24 +85,44 @@ def _api(args: argparse.Namespace) -> AirflowApi:
     return AirflowApi.login(args.api_url, username, password)
 
 
+def _needs(batch: BatchRecord, task_state: str | None) -> str:
+    """The decision column: the one a try would apply, or what the batch waits for."""
+    if batch.decision:
+        return batch.decision
+    if not batch.settleable:
+        return ""
+    if batch.state == "in_flight" and task_state in TRY_RUNNING_STATES:
+        return f"(in flight: the task is {task_state})"
+    return "(needs one)"
+
+
+def _show(api: AirflowApi, task: TaskAddress) -> None:
+    batches = read_batches(api.state_store(task))
+    task_state = api.task_state(task) if any(b.state == "in_flight" for b in batches) else None
+    print(f"{'batch':>6}  {'state':<13} {'recipients':>10}  {'text':<16}  {'sent at':<25}  decision")
+    for b in batches:
+        print(
+            f"{b.index:>6}  {b.state:<13} {b.recipients:>10}  {b.text_hash or '-':<16}  "
+            f"{b.sent_at or '-':<25}  {_needs(b, task_state)}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     task = TaskAddress(args.dag_id, args.run_id, args.task_id, args.map_index)
     try:
         api = _api(args)
         if args.command == "show":
-            batches = read_batches(api.state_store(task))
-            print(f"{'batch':>6}  {'state':<13} {'recipients':>10}  {'text':<16}  {'sent at':<25}  decision")
-            for b in batches:
-                print(
-                    f"{b.index:>6}  {b.state:<13} {b.recipients:>10}  {b.text_hash or '-':<16}  "
-                    f"{b.sent_at or '-':<25}  {b.decision or ('(needs one)' if b.settleable else '')}"
-                )
+            _show(api, task)
+            return 0
+        if args.command == "withdraw":
+            for b in withdraw(api, task, args.batch):
+                print(f"batch {b.index} ({b.recipients} recipients): no decision; it waits for one")
             return 0
         settled = settle(api, task, args.batch, args.settlement)
         what = "it was sent" if args.settlement is Settlement.SENT else "send it again"
         for b in settled:
-            print(f"batch {b.index} ({b.recipients} recipients): {what}")
+            print(f"batch {b.index} ({b.recipients} recipients, attempt {b.attempt}): {what}")
         if args.clear:
             api.clear(task)
             print(f"cleared {task.task_id!r}: its next try applies the decisions")

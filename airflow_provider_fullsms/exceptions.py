@@ -87,6 +87,10 @@ class LedgerUnreachableError(FullSmsError):
     report: Any = None
 
 
+class SettlementRefusedError(CampaignInputError):
+    """A decision about a batch cannot be recorded now: its outcome is known, or it is still in flight."""
+
+
 class FullSmsBalanceBelowMinimumError(FullSmsError):
     """The balance is below the ``min_balance`` a task asked for; nothing was sent."""
 

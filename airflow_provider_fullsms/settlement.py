@@ -5,7 +5,13 @@ A send task whose batches' outcome is unknown fails and names them. A person che
 then records for each batch "it was sent" or "send it again" in the task's state store — the key
 ``fullsms.decision.<index>`` the ledger reads on the next try — and clears the task. This module
 does that over Airflow 3.3's public REST API (``/api/v2``), for the CLI
-(:mod:`airflow_provider_fullsms.cli`) and anyone scripting it; nothing here talks to FullSMS.
+(:mod:`airflow_provider_fullsms.cli`), the FullSMS page and anyone scripting it; nothing here
+talks to FullSMS.
+
+A decision names the attempt of the batch it is about
+(:class:`~airflow_provider_fullsms.campaigns.ledger.BatchDecision`), so it applies once. It can be
+changed or withdrawn until a try applies it. A batch *in flight* while a try of the task is
+running may still be answered: a decision about it is refused until that try ends.
 """
 
 from __future__ import annotations
@@ -16,11 +22,21 @@ from urllib.parse import quote
 
 import requests
 
-from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Settlement
-from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.campaigns.ledger import (
+    LEDGER_PREFIX,
+    BatchDecision,
+    BatchState,
+    Settlement,
+    attempt_of,
+    pending_settlement,
+)
+from airflow_provider_fullsms.exceptions import CampaignInputError, SettlementRefusedError
 
 #: Batch states a person may settle: FullSMS may or may not have sent them.
 SETTLEABLE = frozenset({BatchState.UNKNOWN, BatchState.IN_FLIGHT})
+#: Task instance states in which a try may be running (or about to): a batch it left in flight
+#: may still be answered, so nobody decides about it yet.
+TRY_RUNNING_STATES = frozenset({"running", "queued", "scheduled", "restarting"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,12 @@ class BatchRecord:
     text_hash: str | None
     sent_at: str | None
     error: str | None
+    #: The decision the next try would apply (one about the current attempt), if any.
     decision: str | None
+    #: Which send of the batch the record is about (1 for the first).
+    attempt: int = 1
+    #: When the key expires (Airflow's ``expires_at``; ``None``: never).
+    expires_at: str | None = None
 
     @property
     def settleable(self) -> bool:
@@ -86,29 +107,53 @@ class AirflowApi:
         _check(response, what)
         return response.json() if response.content else None
 
-    def state_store(self, task: TaskAddress) -> dict[str, Any]:
-        """Every key of the task's state store (paged through)."""
-        values: dict[str, Any] = {}
+    def state_store_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
+        """Every entry of the task's state store by key (``value``, ``expires_at``…), paged through."""
+        entries: dict[str, dict[str, Any]] = {}
         while True:
             page = self._call(
                 "GET",
                 f"{task.path()}/state-store",
                 "read the task's state store",
-                params={"map_index": task.map_index, "limit": 100, "offset": len(values)},
+                params={"map_index": task.map_index, "limit": 100, "offset": len(entries)},
             )
-            values.update((entry["key"], entry["value"]) for entry in page["task_state_store"])
-            if not page["task_state_store"] or len(values) >= page["total_entries"]:
-                return values
+            entries.update((entry["key"], entry) for entry in page["task_state_store"])
+            if not page["task_state_store"] or len(entries) >= page["total_entries"]:
+                return entries
 
-    def set_state(self, task: TaskAddress, key: str, value: Any) -> None:
-        """Write one key of the task's state store (kept as long as the ledger's records)."""
+    def state_store(self, task: TaskAddress) -> dict[str, Any]:
+        """Every key of the task's state store and its value."""
+        return {key: entry["value"] for key, entry in self.state_store_entries(task).items()}
+
+    def set_state(self, task: TaskAddress, key: str, value: Any, *, expires_at: str | None = None) -> None:
+        """
+        Write one key of the task's state store.
+
+        :param expires_at: when Airflow may delete it (``airflow state-store clean``); ``None``:
+            never (not Airflow's default retention, which would delete it after 30 days).
+        """
         self._call(
             "PUT",
             f"{task.path()}/state-store/{quote(key, safe='')}",
             f"write {key!r} to the task's state store",
             params={"map_index": task.map_index},
-            json={"value": value},
+            json={"value": value, "expires_at": expires_at},
         )
+
+    def delete_state(self, task: TaskAddress, key: str) -> None:
+        """Delete one key of the task's state store (nothing happens when there is none)."""
+        self._call(
+            "DELETE",
+            f"{task.path()}/state-store/{quote(key, safe='')}",
+            f"delete {key!r} from the task's state store",
+            params={"map_index": task.map_index},
+        )
+
+    def task_state(self, task: TaskAddress) -> str | None:
+        """The task instance's state now (``running``, ``failed``…; ``None``: never ran)."""
+        path = task.path() if task.map_index < 0 else f"{task.path()}/{task.map_index}"
+        state = self._call("GET", path, "read the task instance")["state"]
+        return None if state is None else str(state)
 
     def clear(self, task: TaskAddress) -> None:
         """Clear the task instance (whatever its state) and its downstream tasks, so the run finishes."""
@@ -128,15 +173,21 @@ class AirflowApi:
         )
 
 
-def read_batches(store: dict[str, Any], prefix: str = LEDGER_PREFIX) -> list[BatchRecord]:
-    """The batches recorded in a task's state store, by index, with any decision already made."""
+def read_batches(
+    store: dict[str, Any], prefix: str = LEDGER_PREFIX, expiries: dict[str, Any] | None = None
+) -> list[BatchRecord]:
+    """
+    The batches recorded in a task's state store, by index, with the decision a try would apply.
+
+    :param expiries: each key's ``expires_at``, when known.
+    """
     marker = f"{prefix}.batch."
     batches = []
     for key, record in store.items():
-        if not key.startswith(marker) or not isinstance(record, dict):
+        if not key.startswith(marker) or not key[len(marker) :].isdigit() or not isinstance(record, dict):
             continue
         index = int(key[len(marker) :])
-        decision = store.get(f"{prefix}.decision.{index}")
+        decision = pending_settlement(record, store.get(f"{prefix}.decision.{index}"))
         batches.append(
             BatchRecord(
                 index=index,
@@ -145,37 +196,83 @@ def read_batches(store: dict[str, Any], prefix: str = LEDGER_PREFIX) -> list[Bat
                 text_hash=record.get("h"),
                 sent_at=record.get("at"),
                 error=record.get("why"),
-                decision=str(decision) if decision is not None else None,
+                decision=decision.value if decision is not None else None,
+                attempt=attempt_of(record),
+                expires_at=(expiries or {}).get(key),
             )
         )
     return sorted(batches, key=lambda batch: batch.index)
 
 
-def settle(
-    api: AirflowApi, task: TaskAddress, indices: list[int], settlement: Settlement
+def _settleable(
+    api: AirflowApi, task: TaskAddress, indices: list[int], *, deciding: bool = True
 ) -> list[BatchRecord]:
     """
-    Record ``settlement`` for each of ``indices``; return the batches it was recorded for.
+    The batches ``indices`` name, once each may be decided about now.
 
-    :raises CampaignInputError: a batch is not recorded, or its outcome is known (accepted, not
-        sent): nothing is written then.
+    :param deciding: a decision is to be recorded (withdrawing one is safe at any time).
+    :raises SettlementRefusedError: one is not recorded, its outcome is known, or (``deciding``)
+        it is in flight while a try of the task is running.
     """
-    batches = {batch.index: batch for batch in read_batches(api.state_store(task))}
+    entries = api.state_store_entries(task)
+    store = {key: entry["value"] for key, entry in entries.items()}
+    expiries = {key: entry.get("expires_at") for key, entry in entries.items()}
+    batches = {batch.index: batch for batch in read_batches(store, expiries=expiries)}
     if not batches:
-        raise CampaignInputError(
+        raise SettlementRefusedError(
             f"Task {task.task_id!r} of run {task.run_id!r} has no FullSMS batches in its state store: "
             "check the DAG, run and task ids (and --map-index for a mapped task)."
         )
     wrong = [index for index in indices if index not in batches or not batches[index].settleable]
     if wrong:
         known = ", ".join(f"{i}: {batches[i].state}" if i in batches else f"{i}: not recorded" for i in wrong)
-        raise CampaignInputError(
+        raise SettlementRefusedError(
             f"Only batches whose outcome is unknown can be settled; {known}. "
             "Run `python -m airflow_provider_fullsms.cli show` to list them."
         )
-    for index in indices:
-        api.set_state(task, f"{LEDGER_PREFIX}.decision.{index}", settlement.value)
+    in_flight = [index for index in indices if batches[index].state == BatchState.IN_FLIGHT]
+    if deciding and in_flight:
+        # Read after the store: a try that started since would show here.
+        state = api.task_state(task)
+        if state in TRY_RUNNING_STATES:
+            raise SettlementRefusedError(
+                f"Batch(es) {', '.join(map(str, in_flight))} are in flight and the task is {state}: "
+                "FullSMS may still answer. Wait until the try ends (the task is no longer running), "
+                "then decide about what it reports unknown."
+            )
     return [batches[index] for index in indices]
+
+
+def settle(
+    api: AirflowApi, task: TaskAddress, indices: list[int], settlement: Settlement
+) -> list[BatchRecord]:
+    """
+    Record ``settlement`` for each of ``indices``, about each batch's current attempt; return the
+    batches it was recorded for. A decision recorded earlier and not applied yet is replaced.
+
+    Each decision expires with its batch's record (by default never).
+
+    :raises SettlementRefusedError: a batch is not recorded, its outcome is known (accepted, not
+        sent), or it is in flight while a try is running: nothing is written then.
+    :raises CampaignInputError: Airflow's API refused a call.
+    """
+    batches = _settleable(api, task, indices)
+    for batch in batches:
+        value = BatchDecision(settlement).to_value(batch.attempt)
+        api.set_state(task, f"{LEDGER_PREFIX}.decision.{batch.index}", value, expires_at=batch.expires_at)
+    return batches
+
+
+def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[BatchRecord]:
+    """
+    Withdraw the decisions recorded for ``indices`` and not applied yet: the batches wait for one again.
+
+    :raises SettlementRefusedError: a batch is not recorded, or its outcome is known.
+    """
+    batches = _settleable(api, task, indices, deciding=False)
+    for batch in batches:
+        api.delete_state(task, f"{LEDGER_PREFIX}.decision.{batch.index}")
+    return batches
 
 
 def _check(response: requests.Response, what: str) -> None:

@@ -28,7 +28,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fullsms.campaigns.ledger import BatchState, Decision, Ledger, OnUnknownOutcome, decide
+from airflow_provider_fullsms.campaigns.ledger import (
+    BatchState,
+    Decision,
+    Ledger,
+    OnUnknownOutcome,
+    Settlement,
+    attempt_of,
+    decide,
+)
 from airflow_provider_fullsms.campaigns.progress import ProgressLog
 from airflow_provider_fullsms.campaigns.report import CampaignReport
 from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
@@ -92,14 +100,15 @@ def run_batches(
                 unsettled = record is not None and record.get("s") in _UNSETTLED
                 settlement = (
                     retried(
-                        partial(ledger.settlement, batch.index), f"reading batch {batch.index}'s decision"
+                        partial(ledger.settlement, batch.index, record),
+                        f"reading batch {batch.index}'s decision",
                     )
                     if unsettled
                     else None
                 )
                 decision = decide(record, batch, on_unknown, settlement)
                 if decision is Decision.SEND:
-                    sender.submit(batch)
+                    sender.submit(batch, *_next_attempt(record, unsettled, settlement))
                 elif decision is Decision.UNKNOWN:
                     _still_unknown(batch, record or {}, ledger, report)
                 else:
@@ -143,6 +152,24 @@ class _UntilChanged:
 _UNSETTLED = (BatchState.IN_FLIGHT, BatchState.UNKNOWN)
 
 
+def _next_attempt(
+    record: Mapping[str, Any] | None, unsettled: bool, settlement: Settlement | None
+) -> tuple[int, str | None]:
+    """
+    The attempt number of a batch about to be sent, and why it is resent after an unknown outcome.
+
+    A new attempt makes every decision about the earlier one stale: a resend whose answer is lost
+    too waits for a new decision. The reason carries over a refusal of the resend, so
+    ``on_unknown_outcome="resend"`` never resends a batch twice.
+    """
+    if record is None:
+        return 1, None
+    if unsettled:
+        return attempt_of(record) + 1, "decision" if settlement is Settlement.RESEND else "on_unknown_outcome"
+    by = record.get("by")
+    return attempt_of(record) + 1, str(by) if by else None
+
+
 def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, report: CampaignReport) -> None:
     """Report a batch an earlier try left unknown; one left in flight (its worker died) becomes unknown."""
     if record.get("s") == BatchState.IN_FLIGHT:
@@ -150,6 +177,9 @@ def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, repo
         ledger.mark_unknown(batch, reason, record)
     else:
         reason = f"outcome unknown in an earlier try: {record.get('why') or 'no answer'}"
+    if record.get("by"):
+        # First: the report keeps 300 characters of it.
+        reason = f"resent after an unknown outcome and unknown again, it needs a new decision; {reason}"
     report.outcome_unknown(batch, reason, record)
 
 
@@ -180,7 +210,7 @@ class _Answer:
     """How a sending thread's batch ended: FullSMS's result, or the error."""
 
     batch: Batch
-    sent: dict[str, str]  # its in-flight record: text hash, when it was sent
+    sent: dict[str, Any]  # its in-flight record: attempt, text hash, when it was sent
     result: SendResult | None = None
     error: BaseException | None = None
     #: Set once the calling thread has seen a failure; until then its thread takes no other batch.
@@ -226,12 +256,12 @@ class _BoundedSender:
         self._send, self._ledger, self._report, self._classify = send, ledger, report, classify
         self._limit, self._progress, self._breaker = limit, progress, breaker
         self._writes = ledger.writes
-        self._handed: queue.SimpleQueue[tuple[Batch, dict[str, str]] | None] = queue.SimpleQueue()
+        self._handed: queue.SimpleQueue[tuple[Batch, dict[str, Any]] | None] = queue.SimpleQueue()
         self._answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._out = 0  # batches handed over and not answered yet
         self._pending: deque[_Write] = deque()  # outcomes not written to the ledger yet, oldest first
-        self._held: list[tuple[Batch, dict[str, str]]] = []  # marked in flight, taken back in an outage
+        self._held: list[tuple[Batch, dict[str, Any]]] = []  # marked in flight, taken back in an outage
         #: The outcomes this try could not write to the ledger (it failed first).
         self.unrecorded: list[_Write] = []
 
@@ -250,13 +280,15 @@ class _BoundedSender:
             thread.join()
         self._writes.wait = self._writes.sleep
         reason = HELD_BACK if self._writes.gave_up else ENDED.format(error=str(exc)[:150])
-        self._pending.extend(self._not_sent(batch, reason) for batch, _ in self._held)
+        self._pending.extend(self._not_sent(batch, reason, sent) for batch, sent in self._held)
         self._held.clear()
         self._record_the_rest()
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch, attempt: int = 1, by: str | None = None) -> None:
         """
         Hand ``batch`` over once a thread is free or about to be (at most one batch waits).
+
+        ``attempt`` and ``by`` go into its in-flight record (:meth:`Ledger.mark_in_flight`).
 
         The outcomes that came back meanwhile are written first, then ``batch`` is marked in
         flight and handed over: at any moment at most ``limit + 1`` batches are marked in flight,
@@ -270,13 +302,14 @@ class _BoundedSender:
         if self._report.stopped_by is not None:
             return
         try:
-            sent = self._ledger.mark_in_flight(batch)
+            sent = self._ledger.mark_in_flight(batch, attempt, by)
         except Exception as error:
             # Never handed over, so not sent, whatever the store kept of the mark.
-            self._pending.append(self._not_sent(batch, NEVER_HANDED_OVER.format(error=str(error)[:150])))
+            reason = NEVER_HANDED_OVER.format(error=str(error)[:150])
+            self._pending.append(self._not_sent(batch, reason, {"a": attempt, "by": by}))
             raise
         if self._report.stopped_by is not None:  # an answer that came while the mark was retried
-            self._pending.append(self._not_sent(batch, NOT_STARTED))
+            self._pending.append(self._not_sent(batch, NOT_STARTED, sent))
             return
         self._hand_over(batch, sent)
 
@@ -313,7 +346,7 @@ class _BoundedSender:
                 if self._report.stopped_by is None:
                     self._hand_over(batch, sent)
                 else:
-                    self._pending.append(self._not_sent(batch, NOT_STARTED))
+                    self._pending.append(self._not_sent(batch, NOT_STARTED, sent))
 
     def _record_the_rest(self) -> None:
         """At the end of a failed try: write what is left, one by one (a failed write drops no other)."""
@@ -340,7 +373,7 @@ class _BoundedSender:
         if (left := until - clock()) > 0:
             self._writes.sleep(left)
 
-    def _hand_over(self, batch: Batch, sent: dict[str, str]) -> None:
+    def _hand_over(self, batch: Batch, sent: dict[str, Any]) -> None:
         self._handed.put((batch, sent))
         self._out += 1
         if len(self._threads) < min(self._out, self._limit):
@@ -389,7 +422,7 @@ class _BoundedSender:
         if self._report.stopped_by is not None:
             stopped = [*self._held, *self._take_back()]
             self._held.clear()
-            self._pending.extend(self._not_sent(batch, NOT_STARTED) for batch, _ in stopped)
+            self._pending.extend(self._not_sent(batch, NOT_STARTED, sent) for batch, sent in stopped)
         for answer in answers:
             if answer.seen is not None:
                 answer.seen.set()
@@ -412,7 +445,7 @@ class _BoundedSender:
                 reasons = ", ".join(f"{count} {reason}" for reason, count in result.reasons.items())
                 what = f"sent to nobody ({reasons or result.status})"
                 log(f"Batch {batch.index} {what}")
-            return _Write(batch, what, partial(self._ledger.mark_accepted, batch, result), "sent")
+            return _Write(batch, what, partial(self._ledger.mark_accepted, batch, result, sent), "sent")
         reason = str(error)
         kind = self._classify(error)
         if kind is Failure.UNKNOWN:
@@ -422,7 +455,8 @@ class _BoundedSender:
             return _Write(batch, "outcome unknown", partial(self._ledger.mark_unknown, batch, reason, sent))
         self._report.not_accepted(batch, error, kind)
         log(f"Batch {batch.index} not sent: {reason[:200]}")
-        return self._not_sent(batch, reason)
+        return self._not_sent(batch, reason, sent)
 
-    def _not_sent(self, batch: Batch, reason: str) -> _Write:
-        return _Write(batch, "not sent", partial(self._ledger.mark_not_sent, batch, reason), "resend")
+    def _not_sent(self, batch: Batch, reason: str, sent: Mapping[str, Any] | None) -> _Write:
+        """:param sent: the attempt it was (or was to be) marked in flight as."""
+        return _Write(batch, "not sent", partial(self._ledger.mark_not_sent, batch, reason, sent), "resend")

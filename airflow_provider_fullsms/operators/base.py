@@ -5,6 +5,7 @@ place, and for the send operators the message, sender, ``send_at``, the ledger a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +104,17 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         dry_run: bool = False,
         price_per_segment: float | str | None = None,
         expected_fingerprint: str | None = None,
+        ledger_retention: timedelta | None = None,
         **kwargs: Any,
     ) -> None:
+        if ledger_retention is not None and (
+            not isinstance(ledger_retention, timedelta) or ledger_retention <= timedelta(0)
+        ):
+            raise ValueError(
+                f"ledger_retention={ledger_retention!r}: pass a positive timedelta (how long Airflow keeps "
+                "the ledger after its last write), or leave it None: the ledger never expires."
+            )
+        self.ledger_retention = ledger_retention
         if dry_run:
             # Each figure of the plan is its own XCom too: plan.output["required_balance"].
             kwargs.setdefault("multiple_outputs", True)
@@ -153,7 +163,9 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 "for DAGs that send, or never clear a send task that succeeded."
             )
         window = self.ledger_write_window or self.hook.config.ledger_write_window
-        return Ledger(store, writes=LedgerWrites(window, log=self.log.warning))
+        return Ledger(
+            store, retention=self.ledger_retention, writes=LedgerWrites(window, log=self.log.warning)
+        )
 
     def _send_at(self, ledger: Ledger) -> str | None:
         from airflow_provider_fullsms.campaigns import resolve_send_at

@@ -123,7 +123,12 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
         past the task fails and sends nothing.
     :param max_concurrency: requests out at once; default: the connection's ``max_concurrency``.
     :param on_unknown_outcome: for batches whose outcome is unknown (now or from an earlier try):
-        ``"fail"`` (default: report them, never resend), ``"assume_sent"`` or ``"resend"``. Templated.
+        ``"fail"`` (default: report them, never resend), ``"assume_sent"`` or ``"resend"`` (once
+        per batch: a resend whose outcome is unknown too waits for a person). Templated.
+    :param ledger_retention: how long Airflow keeps each key of the ledger after its last write;
+        default ``None``: never expires (``airflow state-store clean`` leaves it; it goes with the
+        DAG run). With a retention, a try that starts after the campaign's plan record expired
+        would send the whole campaign again.
     :param ledger_write_window: seconds a batch's ledger write is retried while Airflow's
         api-server (or its database) is unreachable, e.g. restarting; no new batch starts meanwhile
         and the requests out are waited for. Default: the connection's ``ledger_write_window``

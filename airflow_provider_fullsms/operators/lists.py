@@ -31,6 +31,7 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
     :param send_at_tolerance: seconds ``send_at`` may lie in the past (sent at once).
     :param on_unknown_outcome: ``"fail"`` (default), ``"assume_sent"`` or ``"resend"``. Templated.
     :param ledger_write_window: see :class:`FullSmsSendToNumbersOperator`.
+    :param ledger_retention: how long the ledger is kept (see :class:`FullSmsSendToNumbersOperator`).
     :param dry_run: send nothing and return the plan (see :class:`FullSmsSendToNumbersOperator`);
         its ``recipients`` are the lists' subscribed contacts.
     :param price_per_segment: the price of one SMS segment for a dry run. Templated.

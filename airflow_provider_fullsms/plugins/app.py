@@ -8,8 +8,13 @@ The FastAPI app mounted at ``/fullsms`` in Airflow's api-server: pages and their
 ``GET /api/campaign``     one campaign as JSON, batches included
 ``GET /api/balances``     each FullSMS connection's balance (read on demand, kept a minute)
 ``POST /api/decision``    ``{dag_id, run_id, task_id, map_index, batch, decision: sent|resend}``
+                          (records or changes it; 409 when the batch may not be decided about now)
+``POST /api/decision/withdraw``  ``{dag_id, run_id, task_id, map_index, batch}``: take it back
 ``POST /api/clear``       ``{dag_id, run_id, task_id, map_index}``: clear the task so it runs again
 ========================  ==========================================================================
+
+Decisions go through :func:`~airflow_provider_fullsms.settlement.settle` and
+:func:`~airflow_provider_fullsms.settlement.withdraw`, the CLI's: the same checks, the same keys.
 
 Every route needs an Airflow session or JWT (:mod:`~.security`); reads need the permission to
 read the DAG's task instances, writes the permission to edit them, and cookie-authenticated
@@ -28,17 +33,19 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from airflow_provider_fullsms.campaigns.ledger import Settlement  # noqa: TC001 (pydantic reads it)
-from airflow_provider_fullsms.exceptions import CampaignInputError
+from airflow_provider_fullsms.exceptions import CampaignInputError, SettlementRefusedError
 from airflow_provider_fullsms.plugins import pages
 from airflow_provider_fullsms.plugins.airflow_api import api_root
 from airflow_provider_fullsms.plugins.balances import BalanceCache, fullsms_conn_ids
-from airflow_provider_fullsms.plugins.ledger_view import CampaignView, decision_key, mask_numbers
+from airflow_provider_fullsms.plugins.ledger_view import mask_numbers
 from airflow_provider_fullsms.plugins.security import Reader, Writer, csrf_token, require
 from airflow_provider_fullsms.plugins.store import campaign_dag_ids, find_campaign, find_campaigns
-from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress
+from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress, settle, withdraw
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from airflow_provider_fullsms.plugins.ledger_view import CampaignView
 
 #: Campaigns listed at most (newest first); the "needs attention" filter looks among these.
 LIST_LIMIT = 200
@@ -56,9 +63,20 @@ class TaskBody(BaseModel):
         return TaskAddress(self.dag_id, self.run_id, self.task_id, self.map_index)
 
 
-class DecisionBody(TaskBody):
+class BatchBody(TaskBody):
     batch: int = Field(ge=0)
+
+
+class DecisionBody(BatchBody):
     decision: Settlement
+
+
+def airflow_api(request: Request, who: Writer) -> AirflowApi:
+    """Airflow's REST API on this api-server, called with the caller's credential."""
+    return AirflowApi(api_root(request), who.token)
+
+
+AirflowWrites = Annotated[AirflowApi, Depends(airflow_api)]
 
 
 def _task(
@@ -105,9 +123,14 @@ def _campaign(who: Reader, task: TaskAddress) -> CampaignView:
 
 @contextmanager
 def _airflow_refusal() -> Iterator[None]:
-    """Airflow's REST API refused a write (its answer is in the message, numbers masked): a 502."""
+    """
+    A decision that may not be recorded now is a 409; Airflow's REST API refusing a write (its
+    answer is in the message, numbers masked) a 502.
+    """
     try:
         yield
+    except SettlementRefusedError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except CampaignInputError as error:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, mask_numbers(str(error))) from None
 
@@ -174,24 +197,29 @@ def create_app() -> FastAPI:
         return {"balances": [balances.get(conn_id).to_json() for conn_id in conn_ids]}
 
     @app.post("/api/decision")
-    def record_decision(request: Request, who: Writer, body: DecisionBody) -> dict[str, Any]:
+    def record_decision(who: Writer, api: AirflowWrites, body: DecisionBody) -> dict[str, Any]:
         require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
-        campaign = _campaign(who, body.key())
-        if body.batch not in {batch.index for batch in campaign.unknown}:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"Batch {body.batch} is not a batch whose outcome is unknown."
-            )
         with _airflow_refusal():
-            AirflowApi(api_root(request), who.token).set_state(
-                body.key(), decision_key(body.batch), body.decision.value
-            )
-        return {"batch": body.batch, "decision": str(body.decision), "applies": "when the task is cleared"}
+            [batch] = settle(api, body.key(), [body.batch], body.decision)
+        return {
+            "batch": body.batch,
+            "attempt": batch.attempt,
+            "decision": str(body.decision),
+            "applies": "when the task is cleared",
+        }
+
+    @app.post("/api/decision/withdraw")
+    def withdraw_decision(who: Writer, api: AirflowWrites, body: BatchBody) -> dict[str, Any]:
+        require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
+        with _airflow_refusal():
+            withdraw(api, body.key(), [body.batch])
+        return {"batch": body.batch, "decision": None}
 
     @app.post("/api/clear")
-    def clear_task(request: Request, who: Writer, body: TaskBody) -> dict[str, Any]:
+    def clear_task(who: Writer, api: AirflowWrites, body: TaskBody) -> dict[str, Any]:
         require(who.may_edit_task_instances(body.dag_id), f"change the task instances of {body.dag_id}")
         with _airflow_refusal():
-            AirflowApi(api_root(request), who.token).clear(body.key())
+            api.clear(body.key())
         return {"cleared": body.task_id}
 
     return app

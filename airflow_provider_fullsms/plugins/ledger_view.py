@@ -4,7 +4,8 @@ What a send task's ledger says about its campaign, as the FullSMS page shows it.
 The send operators keep, in the task's state store, ``fullsms.plan`` (the campaign: ``batches``,
 ``recipients``, fingerprint) and one ``fullsms.batch.<index>`` record per batch started
 (:class:`~airflow_provider_fullsms.campaigns.ledger.Ledger`). A person settles a batch whose outcome
-is unknown with ``fullsms.decision.<index>`` (``"sent"`` or ``"resend"``); the next try applies it.
+is unknown with ``fullsms.decision.<index>`` (``"sent"`` or ``"resend"``, about the batch's current
+attempt); the next try applies it.
 This module turns those keys (and the task's summary XCom, when there is one) into one
 :class:`CampaignView`. It never shows a whole phone number (:func:`mask_numbers`).
 """
@@ -15,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, Settlement
+from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, pending_settlement
 from airflow_provider_fullsms.campaigns.plan import mask_number
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class BatchView:
     campaign_id: str | None
     at: str | None
     error: str | None
-    #: A person's recorded decision, not applied yet (the task has not run since).
+    #: A person's recorded decision about its current attempt, not applied yet.
     decision: str | None
 
     @property
@@ -152,7 +153,8 @@ def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: st
 
     A batch left *in flight* by a try that is over counts as unknown: that try died mid-request.
 
-    :param decision: the value of its ``fullsms.decision.<index>`` key, if any.
+    :param decision: the value of its ``fullsms.decision.<index>`` key, if any (one about an
+        earlier attempt of the batch is not shown: it no longer applies).
     """
     state = str(record.get("s"))
     if state == BatchState.IN_FLIGHT and task_state not in _ACTIVE_TASK_STATES:
@@ -162,7 +164,7 @@ def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: st
         sent = _int(record.get("t")) if "t" in record else recipients
     else:
         sent = recipients if state == BatchState.ASSUMED_SENT else 0
-    pending = decision if state == BatchState.UNKNOWN and decision in Settlement._value2member_map_ else None
+    settlement = pending_settlement(record, decision) if state == BatchState.UNKNOWN else None
     error = record.get("why")
     return BatchView(
         index=index,
@@ -172,7 +174,7 @@ def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: st
         campaign_id=record.get("c"),
         at=record.get("at"),
         error=mask_numbers(str(error)) if error else None,
-        decision=pending,
+        decision=settlement.value if settlement is not None else None,
     )
 
 

@@ -43,11 +43,15 @@ const task = () => {
   const data = document.getElementById("task").dataset;
   return {dag_id: data.dag_id, run_id: data.run_id, task_id: data.task_id, map_index: Number(data.map_index)};
 };
-document.querySelectorAll("button[data-decision]").forEach((button) => {
+document.querySelectorAll("button[data-batch]").forEach((button) => {
   button.addEventListener("click", async () => {
+    const batch = Number(button.dataset.batch);
     try {
-      await post("api/decision", {...task(), batch: Number(button.dataset.batch),
-                                  decision: button.dataset.decision});
+      if (button.dataset.decision) {
+        await post("api/decision", {...task(), batch, decision: button.dataset.decision});
+      } else {
+        await post("api/decision/withdraw", {...task(), batch});
+      }
       location.reload();
     } catch (error) { say("Not recorded: " + error.message); }
   });
@@ -143,15 +147,24 @@ def list_page(
     return _page("FullSMS campaigns", body, nonce=nonce, csrf=csrf)
 
 
+_CHOICES = {"sent": "It was sent", "resend": "Send it again"}
+
+
 def _batch_row(batch: BatchView, may_edit: bool) -> str:
+    choices = [
+        f"<button type='button' data-batch='{batch.index}' data-decision='{value}'>{label}</button>"
+        for value, label in _CHOICES.items()
+        if value != batch.decision
+    ]
     if batch.unknown and batch.decision:
-        label = "it was sent" if batch.decision == "sent" else "send it again"
+        # Until a try applies it, a decision can be changed or taken back.
+        label = _CHOICES[batch.decision].lower()
         action = f"<span class='ok'>recorded: {label}</span> (clear the task to apply it)"
+        if may_edit:
+            withdraw = f"<button type='button' data-batch='{batch.index}' data-withdraw>Withdraw</button>"
+            action += f" {choices[0]}{withdraw}"
     elif batch.unknown and may_edit:
-        action = (
-            f"<button type='button' data-batch='{batch.index}' data-decision='sent'>It was sent</button>"
-            f"<button type='button' data-batch='{batch.index}' data-decision='resend'>Send it again</button>"
-        )
+        action = "".join(choices)
     else:
         action = ""
     state = f"<span class='attention'>{escape(batch.state)}</span>" if batch.unknown else escape(batch.state)

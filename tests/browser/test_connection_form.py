@@ -95,6 +95,7 @@ def test_a_person_adds_a_fullsms_connection_in_the_airflow_ui(
         "price_per_segment": 0.05,
         "minimum_balance": 0,
         "max_concurrency": 8,
+        "ledger_write_window": 120,
     }
 
     # Opened again, the form keeps the token hidden: the page never has it.

@@ -481,8 +481,10 @@ def test_ledger_keeps_one_small_key_per_batch() -> None:
     ledger.open({"fingerprint": "f", "batches": 1})
     sent = ledger.mark_in_flight(BATCH)
     assert store.get("fullsms.batch.3") == {"s": "in_flight", "fp": "abc", "n": 1, **sent}
-    assert set(sent) == {"h", "at"}  # the text's hash and when it went out, to find it in FullSMS
-    ledger.mark_accepted(BATCH, SendResult("c-1", 1, invalid=("x",) * 50, invalid_count=50))
+    # Which send of the batch this is, the text's hash and when it went out, to find it in FullSMS.
+    assert set(sent) == {"a", "h", "at"}
+    assert sent["a"] == 1
+    ledger.mark_accepted(BATCH, SendResult("c-1", 1, invalid=("x",) * 50, invalid_count=50), sent)
     record = store.get("fullsms.batch.3")
     assert record["s"] == "accepted"
     assert record["c"] == "c-1"

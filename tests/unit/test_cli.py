@@ -16,7 +16,14 @@ ARGS = ["--dag-id", "campaign", "--run-id", "manual__1", "--task-id", "send", "-
 STORE = {
     "fullsms.plan": {"v": 1, "fp": "f", "batches": 3, "recipients": 1100},
     "fullsms.batch.0": {"s": "accepted", "fp": "a", "n": 500, "c": "camp-0", "t": 500},
-    "fullsms.batch.1": {"s": "unknown", "fp": "b", "n": 500, "h": "9f2c", "at": "2026-12-01T02:00:00+00:00"},
+    "fullsms.batch.1": {
+        "s": "unknown",
+        "fp": "b",
+        "n": 500,
+        "a": 2,
+        "h": "9f2c",
+        "at": "2026-12-01T02:00:00+00:00",
+    },
     "fullsms.batch.2": {
         "s": "in_flight",
         "fp": "c",
@@ -27,24 +34,38 @@ STORE = {
 }
 
 
-@pytest.fixture
-def airflow(requests_mock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("AIRFLOW_API_TOKEN", "jwt-for-tests")
+def serve_store(requests_mock: Any, store: dict[str, Any], expires_at: str | None = None) -> None:
     entries = [
-        {"key": k, "value": v, "updated_at": "2026-12-01T02:00:00Z", "expires_at": None}
-        for k, v in STORE.items()
+        {"key": k, "value": v, "updated_at": "2026-12-01T02:00:00Z", "expires_at": expires_at}
+        for k, v in store.items()
     ]
     requests_mock.get(
         f"{API}{TASK}/state-store", json={"task_state_store": entries, "total_entries": len(entries)}
     )
-    requests_mock.put(f"{API}{TASK}/state-store/fullsms.decision.1", json={})
-    requests_mock.put(f"{API}{TASK}/state-store/fullsms.decision.2", json={})
+
+
+def serve_task_state(requests_mock: Any, state: str) -> None:
+    requests_mock.get(f"{API}{TASK}", json={"task_id": "send", "map_index": -1, "state": state})
+
+
+@pytest.fixture
+def airflow(requests_mock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AIRFLOW_API_TOKEN", "jwt-for-tests")
+    serve_store(requests_mock, STORE)
+    serve_task_state(requests_mock, "failed")
+    for index in (1, 2):
+        requests_mock.put(f"{API}{TASK}/state-store/fullsms.decision.{index}", status_code=204)
+        requests_mock.delete(f"{API}{TASK}/state-store/fullsms.decision.{index}", status_code=204)
     requests_mock.post(f"{API}/api/v2/dags/campaign/clearTaskInstances", json={"task_instances": []})
     return requests_mock
 
 
 def writes(airflow: Any) -> list[tuple[str, Any]]:
-    return [(r.method, r.path, r.json()) for r in airflow.request_history if r.method in ("PUT", "POST")]
+    return [
+        (r.method, r.path, r.json() if r.body else None)
+        for r in airflow.request_history
+        if r.method in ("PUT", "POST", "DELETE")
+    ]
 
 
 def test_show_lists_each_batch_and_which_need_a_decision(
@@ -62,9 +83,19 @@ def test_show_lists_each_batch_and_which_need_a_decision(
 def test_settle_writes_one_decision_key_per_batch_then_clears(airflow: Any) -> None:
     assert main(["settle", *ARGS, "--batch", "1", "--sent"]) == 0
     assert main(["settle", *ARGS, "--batch", "2", "--resend", "--clear"]) == 0
+    # Each decision names the attempt it is about (batch 1 was resent once already), and never
+    # expires, like the ledger: not Airflow's default 30 days.
     assert writes(airflow) == [
-        ("PUT", f"{TASK}/state-store/fullsms.decision.1".lower(), {"value": "sent"}),
-        ("PUT", f"{TASK}/state-store/fullsms.decision.2".lower(), {"value": "resend"}),
+        (
+            "PUT",
+            f"{TASK}/state-store/fullsms.decision.1".lower(),
+            {"value": {"decision": "sent", "attempt": 2}, "expires_at": None},
+        ),
+        (
+            "PUT",
+            f"{TASK}/state-store/fullsms.decision.2".lower(),
+            {"value": {"decision": "resend", "attempt": 1}, "expires_at": None},
+        ),
         (
             "POST",
             "/api/v2/dags/campaign/cleartaskinstances",
@@ -116,3 +147,63 @@ def test_airflow_refusing_the_token_says_what_to_check(
     assert "401" in err
     assert "check the token" in err
     assert "expired" not in err
+
+
+def test_a_decision_expires_with_the_batch_record_it_is_about(airflow: Any) -> None:
+    serve_store(airflow, STORE, expires_at="2027-03-01T00:00:00Z")  # a ledger_retention the user chose
+    assert main(["settle", *ARGS, "--batch", "1", "--resend"]) == 0
+    assert writes(airflow)[0][2]["expires_at"] == "2027-03-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("state", ["running", "queued", "scheduled", "restarting"])
+def test_a_batch_in_flight_while_a_try_runs_is_never_settled(
+    airflow: Any, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    serve_task_state(airflow, state)
+    assert main(["settle", *ARGS, "--batch", "2", "--resend"]) == 2
+    err = capsys.readouterr().err
+    assert f"Batch(es) 2 are in flight and the task is {state}" in err
+    assert "Wait until the try ends" in err
+    assert writes(airflow) == []
+    # The batch whose outcome is unknown (its try is over) is settled meanwhile.
+    assert main(["settle", *ARGS, "--batch", "1", "--resend"]) == 0
+
+
+def test_show_says_which_batch_waits_for_its_running_try(
+    airflow: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_task_state(airflow, "running")
+    assert main(["show", *ARGS]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].endswith("(needs one)")
+    assert lines[3].endswith("(in flight: the task is running)")
+
+
+def test_a_decision_is_changed_or_withdrawn_until_a_try_applies_it(
+    airflow: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decided = {**STORE, "fullsms.decision.1": {"decision": "resend", "attempt": 2}}
+    serve_store(airflow, decided)
+    assert main(["show", *ARGS]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith("resend")
+
+    assert main(["settle", *ARGS, "--batch", "1", "--sent"]) == 0
+    assert main(["withdraw", *ARGS, "--batch", "1"]) == 0
+    assert writes(airflow) == [
+        (
+            "PUT",
+            f"{TASK}/state-store/fullsms.decision.1".lower(),
+            {"value": {"decision": "sent", "attempt": 2}, "expires_at": None},
+        ),
+        ("DELETE", f"{TASK}/state-store/fullsms.decision.1".lower(), None),
+    ]
+    assert "batch 1 (500 recipients): no decision; it waits for one" in capsys.readouterr().out
+
+
+def test_a_decision_about_an_earlier_attempt_is_shown_as_needing_a_new_one(
+    airflow: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "resend" was about attempt 1; the resend (attempt 2) is unknown too: a new decision is needed.
+    serve_store(airflow, {**STORE, "fullsms.decision.1": {"decision": "resend", "attempt": 1}})
+    assert main(["show", *ARGS]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith("(needs one)")

@@ -82,6 +82,19 @@ def test_a_recorded_decision_shows_until_the_retry_applies_it() -> None:
     assert [(b.index, b.decision) for b in campaign.batches] == [(0, "resend"), (1, None), (2, None)]
 
 
+def test_a_decision_about_an_earlier_attempt_is_not_shown() -> None:
+    """A resend is a new attempt: the decision that sent it no longer applies once it is unknown too."""
+    campaign = view(
+        {0: {"s": "unknown", "n": 10, "a": 2}, 1: {"s": "unknown", "n": 10, "a": 2}},
+        **{
+            "fullsms.decision.0": {"decision": "resend", "attempt": 1},
+            "fullsms.decision.1": {"decision": "sent", "attempt": 2},
+        },
+    )
+
+    assert [(b.index, b.decision) for b in campaign.batches] == [(0, None), (1, "sent")]
+
+
 def test_a_finished_campaign_needs_no_attention() -> None:
     campaign = view({i: {"s": "accepted", "n": 400, "t": 400} for i in range(4)}, task_state="success")
 
@@ -110,6 +123,81 @@ def test_balances_are_read_on_demand_and_kept_for_a_while() -> None:
     assert (first.balance, again is first, later.read_at) == (12.5, True, 1000.0 + CACHE_SECONDS + 1)
     assert reads == ["fullsms_default", "fullsms_default", "bad"]
     assert (failed.balance, failed.error) == (None, "Connection bad has no API token (password).")
+
+
+# -- the page's decisions: the CLI's checks, through Airflow's REST API (requests-mock) -----------
+
+API = "http://airflow.test:8080"
+TI = "/api/v2/dags/crm/dagRuns/run_1/taskInstances/send"
+
+
+class Editor:
+    """A caller who may change the DAG's task instances."""
+
+    token = "jwt-for-tests"
+
+    def may_edit_task_instances(self, dag_id: str) -> bool:
+        return True
+
+
+@pytest.fixture
+def page(requests_mock: Any) -> Any:
+    from starlette.testclient import TestClient
+
+    from airflow_provider_fullsms.plugins.app import airflow_api, create_app
+    from airflow_provider_fullsms.plugins.security import writer
+    from airflow_provider_fullsms.settlement import AirflowApi
+
+    store = {
+        "fullsms.plan": {"v": 1, "fp": "f", "batches": 2, "recipients": 20},
+        "fullsms.batch.0": {"s": "unknown", "fp": "a", "n": 10, "a": 1},
+        "fullsms.batch.1": {"s": "in_flight", "fp": "b", "n": 10, "a": 1},
+    }
+    entries = [
+        {"key": k, "value": v, "updated_at": "2026-01-01T00:00:00Z", "expires_at": None}
+        for k, v in store.items()
+    ]
+    requests_mock.get(f"{API}{TI}/state-store", json={"task_state_store": entries, "total_entries": 3})
+    requests_mock.get(f"{API}{TI}/2", json={"state": "running"})
+    app = create_app()
+    app.dependency_overrides[writer] = Editor
+    app.dependency_overrides[airflow_api] = lambda: AirflowApi(API, Editor.token)
+    return TestClient(app)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_page_records_changes_and_withdraws_a_decision(page: Any, requests_mock: Any) -> None:
+    requests_mock.put(f"{API}{TI}/state-store/fullsms.decision.0", status_code=204)
+    requests_mock.delete(f"{API}{TI}/state-store/fullsms.decision.0", status_code=204)
+    task = {"dag_id": "crm", "run_id": "run_1", "task_id": "send", "map_index": 2}
+
+    recorded = page.post("/api/decision", json={**task, "batch": 0, "decision": "resend"})
+    changed = page.post("/api/decision", json={**task, "batch": 0, "decision": "sent"})
+    withdrawn = page.post("/api/decision/withdraw", json={**task, "batch": 0})
+
+    assert [r.status_code for r in (recorded, changed, withdrawn)] == [200, 200, 200]
+    assert recorded.json()["attempt"] == 1
+    writes = [
+        (r.method, r.json() if r.body else None) for r in requests_mock.request_history if r.method != "GET"
+    ]
+    assert writes == [
+        ("PUT", {"value": {"decision": "resend", "attempt": 1}, "expires_at": None}),
+        ("PUT", {"value": {"decision": "sent", "attempt": 1}, "expires_at": None}),
+        ("DELETE", None),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_page_refuses_a_decision_about_a_batch_in_flight_while_the_task_runs(
+    page: Any, requests_mock: Any
+) -> None:
+    task = {"dag_id": "crm", "run_id": "run_1", "task_id": "send", "map_index": 2}
+
+    answer = page.post("/api/decision", json={**task, "batch": 1, "decision": "resend"})
+
+    assert answer.status_code == 409
+    assert "in flight and the task is running" in answer.json()["detail"]
+    assert [r.method for r in requests_mock.request_history] == ["GET", "GET"]
 
 
 def test_a_balance_error_quoting_a_number_is_masked() -> None:

@@ -5,6 +5,7 @@ a person settles each batch, and no try with an unknown batch ends green.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
 from airflow_provider_fullsms.exceptions import FullSmsOutcomeUnknownError
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
+from tests.unit.airflow_state_store import AirflowStateStore
 from tests.unit.test_operators import Api, api, context, no_sleep, numbers, send_op
 
 __all__ = ["api", "no_sleep"]  # fixtures shared with test_operators
@@ -116,6 +118,74 @@ def test_a_batch_unknown_in_this_try_never_ends_green(api: Api, choice: str) -> 
     assert api.sends == 1  # "resend" applies to a later try, after a person looked: never resent blindly now
     assert summary["batches"]["unknown_count"] == 1
     assert "batch 0 (10 recipients" in message
+
+
+def test_a_resend_decision_applies_once_and_a_resend_lost_again_asks_for_a_new_one(api: Api) -> None:
+    """Issue #20: "resend" was never used up; when the resend's answer was lost too, each clear resent."""
+    api.script[1] = (500, docs.SERVER_ERROR)
+    store = MemoryStateStore()
+    failed_summary(send_op(numbers=numbers(1000)), store)
+    # A person checked FullSMS: batch 1 did not go out. Written by hand, as the README shows.
+    store.set("fullsms.decision.1", "resend")
+    api.script = {2: (500, docs.SERVER_ERROR)}  # the resend gets a 500 too
+    message, _ = failed_summary(send_op(numbers=numbers(1000)), store)
+    assert [p["to_numbers"][0] for p in api.payloads[2:]] == ["447700000500"]
+    assert "batch 1 (500 recipients" in message
+
+    # Cleared again without a new decision: nobody is texted; the batch waits for a person.
+    api.payloads.clear()
+    api.script = {}
+    message, summary = failed_summary(send_op(numbers=numbers(1000)), store)
+    assert api.payloads == []
+    assert "batch 1 (500 recipients" in message
+    assert "resent after an unknown outcome" in summary["batches"]["unknown"][0]["error"]
+    assert "it needs a new decision" in summary["batches"]["unknown"][0]["error"]
+    assert store.get("fullsms.batch.1")["a"] == 2  # the resend was its second attempt
+
+    # A new decision, about the second attempt, sends it once more.
+    store.set("fullsms.decision.1", "resend")
+    summary = send_op(numbers=numbers(1000)).execute(context(store))
+    assert [p["to_numbers"][0] for p in api.payloads] == ["447700000500"]
+    assert summary["sent"] == 1000
+    assert store.get("fullsms.decision.1") == {"decision": "resend", "attempt": 2}
+
+
+def test_on_unknown_outcome_resend_resends_a_batch_once(api: Api) -> None:
+    api.script[0] = (500, docs.SERVER_ERROR)
+    store = MemoryStateStore()
+    failed_summary(send_op(numbers=numbers(10)), store)
+    api.script[1] = (500, docs.SERVER_ERROR)
+    failed_summary(send_op(numbers=numbers(10), on_unknown_outcome="resend"), store)
+    assert api.sends == 2
+    _, summary = failed_summary(send_op(numbers=numbers(10), on_unknown_outcome="resend"), store)
+    assert api.sends == 2  # not a third text: the resend's outcome is unknown too, a person decides
+    assert "it needs a new decision" in summary["batches"]["unknown"][0]["error"]
+
+
+def test_a_clear_after_airflows_state_store_clean_texts_nobody_again(api: Api) -> None:
+    """Issue #20: the ledger had Airflow's default retention (30 days); the clean-up deleted it."""
+    store = AirflowStateStore()
+    send_op(numbers=numbers(1000)).execute(context(store))  # type: ignore[arg-type]
+    assert len(api.payloads) == 2
+    assert {store.expires_at(key) for key in store.rows} == {None}  # never expires
+
+    store.now += timedelta(days=365)
+    assert store.clean() == []  # `airflow state-store clean` leaves the ledger alone
+    summary = send_op(numbers=numbers(1000)).execute(context(store))  # type: ignore[arg-type]
+    assert len(api.payloads) == 2  # a clear a year later texts nobody again
+    assert summary["batches"]["skipped_already_accepted"] == 2
+
+
+def test_an_explicit_ledger_retention_is_the_users_choice(api: Api) -> None:
+    store = AirflowStateStore()
+    send_op(numbers=numbers(10), ledger_retention=timedelta(days=400)).execute(context(store))  # type: ignore[arg-type]
+    assert {store.expires_at(key) for key in store.rows} == {store.now + timedelta(days=400)}
+
+
+@pytest.mark.parametrize("retention", [timedelta(0), timedelta(days=-1), 30, "30d"])
+def test_a_ledger_retention_that_is_no_positive_timedelta_is_refused(retention: Any) -> None:
+    with pytest.raises(ValueError, match=r"ledger_retention=.*positive timedelta"):
+        send_op(numbers=numbers(10), ledger_retention=retention)
 
 
 def test_batches_assumed_sent_count_in_sent_and_are_listed(api: Api) -> None:
