@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._common import Check, checks_table, ensure_airflow_home, machine_table
+from benchmarks._common import Check, checks_table, ensure_airflow_home, machine_table, verdict
 
 COMMAND = ".venv/bin/python -m benchmarks"
 
@@ -158,12 +158,7 @@ def summary(results: dict[str, dict[str, Any]]) -> str:
         for c in result["checks"]
     ]
     crashed = [name for name, result in results.items() if "error" in result]
-    failed = [c for c in checks if not c.passed]
-    verdict = (
-        f"**{len(checks) - len(failed)} of {len(checks)} targets PASS**"
-        + (f"; FAIL: {', '.join(c.name for c in failed)}" if failed else "")
-        + (f"; CRASHED: {', '.join(crashed)}" if crashed else "")
-    )
+    verdict_line = verdict(checks) + (f"; CRASHED: {', '.join(crashed)}" if crashed else "")
     took = ", ".join(f"{name} {result['seconds']:.0f} s" for name, result in results.items())
     return "\n".join(
         [
@@ -171,7 +166,7 @@ def summary(results: dict[str, dict[str, Any]]) -> str:
             "",
             checks_table(checks),
             "",
-            verdict,
+            verdict_line,
             "",
             f"Time per benchmark: {took}.",
             "",

@@ -140,6 +140,14 @@ def checks_table(checks: Sequence[Check]) -> str:
     )
 
 
+def verdict(checks: Sequence[Check]) -> str:
+    """E.g. ``"**11 of 12 targets PASS**; FAIL: p99 latency"``."""
+    failed = [c.name for c in checks if not c.passed]
+    return f"**{len(checks) - len(failed)} of {len(checks)} targets PASS**" + (
+        f"; FAIL: {', '.join(failed)}" if failed else ""
+    )
+
+
 def report(title: str, body: str, checks: Sequence[Check], command: str, note: str = "") -> str:
     """A benchmark's whole printed section: title, figures, targets, how to reproduce."""
     parts = [f"### {title}", "", body, ""]

@@ -60,6 +60,7 @@ from benchmarks._common import (
     machine_table,
     markdown_table,
     report,
+    verdict,
 )
 from benchmarks.reliability_scenarios import (
     SCENARIOS,
@@ -851,12 +852,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.small or args.no_chaos):
         result = with_chaos(result)
     print(result["text"])
-    missed = [c for c in result["checks"] if not c.passed]
-    print(
-        f"**{len(result['checks']) - len(missed)} of {len(result['checks'])} targets PASS**"
-        + (f"; FAIL: {', '.join(c.name for c in missed)}" if missed else "")
-    )
-    return 1 if (missed and args.strict) else 0
+    print(verdict(result["checks"]))
+    return 1 if (args.strict and not all(c.passed for c in result["checks"])) else 0
 
 
 if __name__ == "__main__":
