@@ -28,11 +28,12 @@ from airflow_provider_fullsms.sms import normalise_number as normalise_number_fr
         pytest.param("+44 1111 111111", None, "441111111111", id="plus-and-spaces"),
         pytest.param("+1-212-555-2368", None, "12125552368", id="plus-and-dashes"),
         pytest.param("0044 1111 111111", None, "441111111111", id="double-zero-prefix"),
-        pytest.param("(972) 54-111-1111", None, "972541111111", id="parentheses-and-dashes"),
+        pytest.param("+972 (54) 111-1111", None, "972541111111", id="parentheses-and-dashes"),
+        pytest.param("972 54-111-1111", None, "972541111111", id="international-without-plus"),
         pytest.param("+1.212.555.0100", None, "12125550100", id="dots"),
         pytest.param(" +44\u00a01111\t111111\n", None, "441111111111", id="odd-whitespace"),
-        pytest.param("1234567", None, "1234567", id="shortest-canonical"),
-        pytest.param("123456789012345", None, "123456789012345", id="longest-canonical"),
+        pytest.param("6834002", None, "6834002", id="shortest-canonical"),
+        pytest.param("493012345678901", None, "493012345678901", id="longest-canonical"),
         pytest.param("+44 (0) 7700 900001", None, "447700900001", id="trunk-prefix-in-parentheses"),
         pytest.param("+44 07700 900001", None, "447700900001", id="trunk-prefix-after-country-code"),
         pytest.param("+39 06 1234 5678", None, "390612345678", id="italian-leading-zero-kept"),
@@ -52,6 +53,17 @@ from airflow_provider_fullsms.sms import normalise_number as normalise_number_fr
         pytest.param("020 7946 0018", "GB", "442079460018", id="national-landline-gb"),
         pytest.param("07700 900123", "gb", "447700900123", id="region-lower-case"),
         pytest.param("447700900001", "GB", "447700900001", id="canonical-with-its-region"),
+        pytest.param("972541111111", "GB", "972541111111", id="foreign-without-plus-too-long-as-national"),
+        pytest.param(
+            "447700900001", "AT", "447700900001", id="foreign-without-plus-not-a-number-as-national"
+        ),
+        pytest.param("447 700 900 001.0", None, "447700900001", id="spreadsheet-float-in-thousands"),
+        pytest.param("447.700.900.001,0", None, "447700900001", id="spreadsheet-float-in-german-thousands"),
+        pytest.param("+4407700900001", None, "447700900001", id="trunk-prefix-after-country-code-unspaced"),
+        pytest.param("+330612345678", None, "33612345678", id="french-trunk-prefix-unspaced"),
+        pytest.param("+9720541234567", None, "972541234567", id="israeli-trunk-prefix-unspaced"),
+        pytest.param("(321) 555-1234", "US", "13215551234", id="national-us-parentheses"),
+        pytest.param("(212) 555-2368", "US", "12125552368", id="national-us-area-code-like-a-country-code"),
         pytest.param("+972 54-111-1111", "GB", "972541111111", id="international-with-region"),
         pytest.param("(212) 555-2368", "US", "12125552368", id="national-us"),
         pytest.param("054-111-1111", "IL", "972541111111", id="national-il"),
@@ -80,9 +92,44 @@ def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | Non
         ),
         pytest.param(4.41111111111e11, None, InvalidReason.LOSSY_FORMAT, "is a float", id="float"),
         pytest.param("123456", None, InvalidReason.TOO_SHORT, "too short", id="too-short"),
+        pytest.param("1234567", None, InvalidReason.TOO_SHORT, "too short", id="too-short-for-its-country"),
+        pytest.param(
+            "123456789012345", None, InvalidReason.TOO_LONG, "too long", id="too-long-for-its-country"
+        ),
+        pytest.param("4917612345678", "DE", InvalidReason.AMBIGUOUS, "+49 176 12345678", id="e164-or-german"),
+        pytest.param(
+            "447700900001", "DE", InvalidReason.AMBIGUOUS, "+44 7700 900001", id="british-or-german"
+        ),
+        pytest.param(
+            "447 700 900 001.0",
+            "DE",
+            InvalidReason.AMBIGUOUS,
+            "+49 4477 00900001",
+            id="float-british-or-german",
+        ),
+        pytest.param(
+            "447700900001", "IT", InvalidReason.AMBIGUOUS, "+39 447700900001", id="british-or-italian"
+        ),
+        pytest.param(
+            "3215551234", "US", InvalidReason.AMBIGUOUS, "+32 15 55 12 34", id="belgian-or-american"
+        ),
+        pytest.param("3215551234", None, InvalidReason.AMBIGUOUS, "+1 321-555-1234", id="no-region-nanp"),
+        pytest.param(
+            "(321) 555-1234", None, InvalidReason.AMBIGUOUS, "+1 321-555-1234", id="no-region-nanp-grouped"
+        ),
+        pytest.param("2125552368", None, InvalidReason.NO_REGION, "North American", id="no-region-nanp-only"),
+        pytest.param(
+            "(972) 54-111-1111", None, InvalidReason.NO_REGION, "'(972)' is an area code", id="area-code"
+        ),
+        pytest.param(
+            "6123 4567", None, InvalidReason.NO_REGION, "'6123' is an area code", id="grouped-national"
+        ),
+        pytest.param(
+            "447 700 900 001.5", None, InvalidReason.LOSSY_FORMAT, "fraction", id="thousands-fraction"
+        ),
         pytest.param("+44 12", None, InvalidReason.TOO_SHORT, "too short", id="too-short-for-country"),
         pytest.param("1234567890123456", None, InvalidReason.TOO_LONG, "too long", id="too-long"),
-        pytest.param("972541111111", "GB", InvalidReason.TOO_LONG, "'GB'", id="foreign-without-plus"),
+        pytest.param("4477009000011", "GB", InvalidReason.TOO_LONG, "'GB'", id="too-long-both-ways"),
         pytest.param("+999 (0) 1234567", None, InvalidReason.NOT_POSSIBLE, "country code", id="no-such-cc"),
         pytest.param("+0441111111111", None, InvalidReason.NOT_POSSIBLE, "starts with 0", id="plus-zero"),
         pytest.param("+44 CALL NOW", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="letters"),
