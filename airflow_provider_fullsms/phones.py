@@ -15,7 +15,7 @@ Two paths, because campaigns read millions of numbers:
 
 * **Fast**: a string that is already digits-only E.164, or a ``+`` followed by such digits in
   groups separated by single spaces or dashes, is taken as written when libphonenumber would take
-  it so too, checked with a table instead of importing it (:func:`~.readings.as_written`: a known
+  it so too, checked with a table instead of importing it (:func:`~.readings.lengths_as_written`: a known
   country code, a possible length after it, no first digit that could be a trunk prefix). Without
   a region, ten digits shaped like a North American number have a second reading and take the
   full path. With ``default_region``, a digits-only string may be a national number, so only the
@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from airflow_provider_fullsms.exceptions import CampaignInputError, FullSmsConfigurationError
 from airflow_provider_fullsms.own_country import OwnCountry
-from airflow_provider_fullsms.readings import as_written, canonical_lines, north_american_shape
+from airflow_provider_fullsms.readings import lengths_as_written, north_american_shape
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -78,6 +79,9 @@ _EXTENSION: Final = re.compile(r"(?:e?xt?n?\.?|extension|#|;ext=)\s*\d+\s*#?$", 
 # What may stand between the digits of a number: whitespace, dashes, dots, parentheses, slashes.
 _SEPARATORS: Final = re.compile(r"[\s\-./()\[\]]+")
 _SHOWN_LENGTH: Final = 40
+# Digits one a line, each of a canonical number's shape, for a whole chunk at once.
+_CANONICAL_LINES: Final = re.compile(r"(?:[1-9]\d{6,14}\n)*[1-9]\d{6,14}", re.ASCII)
+_FIRST_FOUR: Final = itemgetter(slice(0, 4))
 
 
 class InvalidReason(StrEnum):
@@ -191,7 +195,12 @@ class NumberParser:
         self._fast = self.validation is NumberValidation.POSSIBLE
         # With a region, digits-only strings may be national numbers: only the region's own
         # numbers keep a (libphonenumber-exact) shortcut.
-        self._canonical = self._fast and self.default_region is None
+        # Without a region, canonical digits have one reading unless libphonenumber would read
+        # them otherwise or they look North American: the lengths it takes for their first digits.
+        self._canonical = (
+            lengths_as_written(north_american=False) if self._fast and not self.default_region else {}
+        )
+        self._as_written = lengths_as_written() if self._fast else {}
         self._own_country = OwnCountry.of(self.default_region) if self.default_region and self._fast else None
 
     def parse(self, raw: object) -> str:
@@ -203,18 +212,16 @@ class NumberParser:
         if type(raw) is str and self._fast:
             if (
                 self._canonical
-                and raw.isascii()
                 and raw.isdigit()
-                and 7 <= len(raw) <= 15
-                and raw[0] != "0"
-                and _one_reading(raw)
+                and raw.isascii()
+                and len(raw) in self._canonical.get(raw[:4], ())
             ):
                 return raw
             if self._own_country is not None and self._own_country.reads(raw):
                 return raw
             if _PLAIN_INTERNATIONAL.match(raw):
                 digits = _GROUP_SEPARATORS.sub("", raw[1:])
-                if NUMBER_PATTERN.match(digits) and as_written(digits):
+                if len(digits) in self._as_written.get(digits[:4], ()):
                     return digits
         return self._parse(self._text_of(raw), raw)
 
@@ -225,9 +232,10 @@ class NumberParser:
         The E.164 digits of every item of ``raws`` at once, or ``None``: then :meth:`parse` each.
 
         Bulk audiences come in two shapes: canonical digits (no region), and the region's national
-        numbers written with its trunk prefix (``07700 900123`` with ``GB``). For those, one regex
-        over the joined chunk checks every item as :meth:`parse` would, in C rather than once a
-        number in Python. Any other item (or any doubt) answers ``None``.
+        numbers written with its trunk prefix (``07700 900123`` with ``GB``). For those, a regex
+        over the joined chunk (and, for canonical digits, the fast path's table for each distinct
+        first four digits and length) checks every item as :meth:`parse` would, in C rather than
+        once a number in Python. Any other item (or any doubt) answers ``None``.
         """
         if not self._fast or not raws:
             return None
@@ -238,13 +246,26 @@ class NumberParser:
         if joined.count("\n") != len(raws) - 1:
             return None  # an item holds a line break of its own
         if self._canonical:
-            if not canonical_lines().fullmatch(joined):
+            if not _CANONICAL_LINES.fullmatch(joined):
+                return None
+            if not self._as_written_at_once(raws):  # type: ignore[arg-type]  # all str: joined
                 return None
             # Taken as written, as parse() does; a str subclass becomes the plain str parse() returns.
             return list(raws) if set(map(type, raws)) == {str} else joined.split("\n")  # type: ignore[arg-type]
         if self._own_country is not None:
             return self._own_country.read_national(joined)
         return None
+
+    def _as_written_at_once(self, raws: Sequence[str]) -> bool:
+        """Whether every canonical item is one the fast path takes: its table, asked in C-level passes."""
+        table = self._canonical
+        lengths = set(map(len, raws))
+        # A chunk's numbers share a few first four digits and lengths: every pair of them allowed
+        # says so for each item; else each item's own pair is asked.
+        if all(lengths <= table.get(first, frozenset()) for first in set(map(_FIRST_FOUR, raws))):
+            return True
+        pairs = set(zip(map(_FIRST_FOUR, raws), map(len, raws), strict=True))
+        return all(length in table.get(first, ()) for first, length in pairs)
 
     def _text_of(self, raw: object) -> str:
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
@@ -383,11 +404,6 @@ class NumberParser:
         raise InvalidNumberError(
             f"phone number {_shown(raw)} {problem}{region} [{reason}] — {_ADVICE[reason]}", reason, readings
         )
-
-
-def _one_reading(digits: str) -> bool:
-    """Whether canonical ``digits`` are read as written and have no second reading (no region)."""
-    return as_written(digits) and (len(digits) != 10 or not north_american_shape(digits))
 
 
 _ADVICE: Final = {

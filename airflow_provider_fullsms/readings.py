@@ -9,16 +9,15 @@ E.164 written without its plus (FullSMS's own form, ``447700900001``), and a nat
 reading libphonenumber's validity makes the only plausible one, or answers both: then the input is
 refused as ambiguous. The rule is written down in ``docs/campaigns.md`` ("How numbers are read").
 
-The helpers at the top (:data:`COUNTRY_CODES`, :func:`as_written`,
+The helpers at the top (:data:`COUNTRY_CODES`, :func:`lengths_as_written`,
 :func:`north_american_shape`) import nothing: the fast paths of :mod:`.phones` use them to leave
 every input with a second reading to the full path. The rest imports libphonenumber on first use.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -81,52 +80,39 @@ COUNTRY_CODES: Final = frozenset(item.partition(":")[0] for item in _COUNTRIES.s
 _TWO_DIGIT_CODES: Final = frozenset(code for code in COUNTRY_CODES if len(code) == 2)
 
 
-def as_written(digits: str) -> bool:
+@cache
+def lengths_as_written(*, north_american: bool = True) -> dict[str, frozenset[int]]:
     """
-    Whether libphonenumber reads ``+`` and ``digits`` (7 to 15, no leading 0) as those digits, a
-    possible number: a known country code, a possible length after it, and no first digit it
-    could take for a trunk prefix (``4407700900001``, where the 0 goes, or Italy's
-    ``390612345678``, where it stays). The fast paths take such digits as written.
+    For the first four digits of E.164 digits, the lengths (7 to 15) at which libphonenumber reads
+    ``+`` and the digits as those digits, a possible number: a known country code, a possible
+    length after it, and a first digit after it that it cannot take for a trunk prefix
+    (``4407700900001``, where the 0 goes, or Italy's ``390612345678``, where it stays). The fast
+    paths take digits as written when ``len(digits) in table.get(digits[:4], ())``: one look-up.
+
+    :param north_american: ``False`` leaves out ten digits shaped like a North American number
+        without its 1 (:func:`north_american_shape`): their second reading needs the full path.
     """
-    code = digits[:1] if digits[0] in "17" else digits[:2] if digits[:2] in _TWO_DIGIT_CODES else digits[:3]
-    rule = countries().get(code)
-    return rule is not None and len(digits) - len(code) in rule[0] and digits[len(code)] not in rule[1]
+    table: dict[str, frozenset[int]] = {}
+    shared: dict[frozenset[int], frozenset[int]] = {}
+    for first in range(1000, 10000):
+        prefix = str(first)
+        code = (
+            prefix[:1] if prefix[0] in "17" else prefix[:2] if prefix[:2] in _TWO_DIGIT_CODES else prefix[:3]
+        )
+        rule = countries().get(code)
+        if rule is None or prefix[len(code)] in rule[1]:
+            continue
+        lengths = {len(code) + n for n in rule[0] if 7 <= len(code) + n <= 15}
+        if not north_american and north_american_shape(prefix + "000000"):
+            lengths.discard(10)
+        if lengths:
+            table[prefix] = shared.setdefault(frozenset(lengths), frozenset(lengths))
+    return table
 
 
 def north_american_shape(digits: str) -> bool:
     """Whether ``digits`` are ten digits shaped ``NXX NXX XXXX``: a North American number without its 1."""
     return len(digits) == 10 and digits[0] in _NORTH_AMERICAN_FIRST and digits[3] in _NORTH_AMERICAN_FIRST
-
-
-@cache
-def canonical_lines() -> re.Pattern[str]:
-    """
-    E.164 digits one a line, each :func:`as_written` and no North American shape: what the fast
-    path of :class:`~.phones.NumberParser` takes without a region, for a whole chunk at once.
-    """
-    table = countries()
-
-    def after(code: str) -> str:
-        lengths, trunk = table[code]
-        first = "".join(d for d in "0123456789" if d not in trunk)
-        fits = sorted((n for n in lengths if 7 <= len(code) + n <= 15), reverse=True)
-        if not (fits and first):
-            return "(?!)"
-        return f"[{first}](?:" + "|".join(rf"\d{{{n - 1}}}" for n in fits) + ")"
-
-    def branch(codes: list[str], depth: int) -> str:
-        # The codes are prefix-free: a trie of alternations, so each line tries a few branches only.
-        by_digit: dict[str, list[str]] = {}
-        for code in codes:
-            by_digit.setdefault(code[depth], []).append(code)
-        parts = []
-        for digit, group in sorted(by_digit.items()):
-            leaf = len(group) == 1 and len(group[0]) == depth + 1
-            parts.append(digit + (after(group[0]) if leaf else branch(group, depth + 1)))
-        return "(?:" + "|".join(parts) + ")"
-
-    line = r"(?![2-9]\d\d[2-9]\d{6}(?:\n|\Z))" + branch(sorted(table), 0)
-    return re.compile(rf"(?:{line}\n)*{line}", re.ASCII)
 
 
 def national_group(text: str) -> str | None:
@@ -147,7 +133,7 @@ def national_group(text: str) -> str | None:
     return text[:end] if end < len(text) and text[:end] not in COUNTRY_CODES else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Reading:
     """
     One reading of an input: the number libphonenumber makes of it, or why it makes none.
@@ -155,23 +141,37 @@ class Reading:
     :param label: what the reading takes the input for, as a refusal names it.
     :param number: the number; ``None`` when libphonenumber cannot parse it.
     :param refusal: why it is not a possible number, as ``(kind, code)``: a NumberParseException
-        error type (``"parse"``), an ``is_possible_number_with_reason`` result (``"possible"``) or
-        ``("length", 0)`` (E.164 would not have 7 to 15 digits); ``None`` when possible.
-    :param valid: libphonenumber's ``is_valid_number``.
+        error type (``"parse"``), an ``is_possible_number_with_reason`` result (``"possible"``),
+        ``("extension", 0)`` or ``("length", 0)`` (E.164 would not have 7 to 15 digits); ``None``
+        when possible.
     :param digits: the E.164 digits (``""`` without a number).
-    :param national_digits: the digits of the region's national format of the number.
     """
 
     label: str
     number: PhoneNumber | None
     refusal: tuple[str, int] | None
-    valid: bool
     digits: str
-    national_digits: str
 
     @property
     def possible(self) -> bool:
         return self.refusal is None
+
+    @cached_property
+    def valid(self) -> bool:
+        """libphonenumber's ``is_valid_number`` (asked only when a choice or the campaign needs it)."""
+        import phonenumbers
+
+        return self.number is not None and phonenumbers.is_valid_number(self.number)
+
+    @cached_property
+    def national_digits(self) -> str:
+        """The digits of the number in its region's national format (``0176 12345678``)."""
+        import phonenumbers
+
+        if self.number is None:
+            return ""
+        national = phonenumbers.format_number(self.number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return phonenumbers.normalize_digits_only(national)
 
     def shown(self) -> str:
         """The number in international format (``+49 176 12345678``), for a refusal."""
@@ -193,11 +193,8 @@ def read(text: str, region: str | None, label: str) -> Reading:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as err:
-        return Reading(label, None, ("parse", err.error_type), False, "", "")
+        return Reading(label, None, ("parse", err.error_type), "")
     digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
-    national = phonenumbers.normalize_digits_only(
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    )
     possible = phonenumbers.is_possible_number_with_reason(number)
     refusal: tuple[str, int] | None = None
     if number.extension:
@@ -206,7 +203,7 @@ def read(text: str, region: str | None, label: str) -> Reading:
         refusal = ("possible", possible)
     elif not (7 <= len(digits) <= 15):
         refusal = ("length", 0)
-    return Reading(label, number, refusal, phonenumbers.is_valid_number(number), digits, national)
+    return Reading(label, number, refusal, digits)
 
 
 def choose(

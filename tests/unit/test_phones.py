@@ -274,6 +274,13 @@ def test_a_chunk_of_canonical_numbers_is_read_at_once_and_anything_else_one_by_o
     parser = NumberParser()
 
     assert parser.parse_chunk(["447700900001", "12025550123"]) == ["447700900001", "12025550123"]
+    # Lengths allowed for one country code and not the other, each number at its own: read at once.
+    assert parser.parse_chunk(["447700900001", "33612345678"]) == ["447700900001", "33612345678"]
+    # A second reading (North American shape, a 0 after the country code) or a length its country
+    # has not: one by one, as parse() reads each.
+    assert parser.parse_chunk(["447700900001", "3215551234"]) is None
+    assert parser.parse_chunk(["447700900001", "4407700900001"]) is None
+    assert parser.parse_chunk(["447700900001", "336123456789"]) is None
     assert parser.parse_chunk(["447700900001", "07700 900123"]) is None
     assert parser.parse_chunk(["447700900001", 447700900002]) is None
     assert parser.parse_chunk(["4477009\n00001"]) is None
