@@ -317,9 +317,9 @@ class NumberParser:
         from airflow_provider_fullsms import readings
 
         # A trunk prefix after the country code ("+44 (0) 7700 ...", now "+4407700...") is dropped
-        # by libphonenumber, which knows each country's; Italy's leading 0 is kept.
+        # where the number without it is the valid one; Italy's leading 0 is kept.
         if digits.startswith("+"):
-            return self._accepted(readings.read(digits, None, "E.164"), raw)
+            return self._one_of(readings.read_international(digits), raw)
         if digits.startswith("0"):  # a trunk prefix, or the region's international call prefix
             if self.default_region is None:
                 self._refuse(
@@ -349,9 +349,7 @@ class NumberParser:
             written=digits,
             national_grouping=readings.national_group(text) is not None,
         )
-        if len(chosen) == 2:
-            self._refuse_ambiguous(raw, chosen)
-        return self._accepted(chosen[0], raw)
+        return self._one_of(chosen, raw)
 
     def _refuse_north_american(self, digits: str, international: Reading, raw: object) -> None:
         """Without a region, ten digits that are a valid North American number are not read as E.164."""
@@ -368,6 +366,12 @@ class NumberParser:
             "which country it belongs to",
             InvalidReason.NO_REGION,
         )
+
+    def _one_of(self, chosen: list[Reading], raw: object) -> str:
+        """The one reading's digits, or the refusal of two."""
+        if len(chosen) == 2:
+            self._refuse_ambiguous(raw, chosen)
+        return self._accepted(chosen[0], raw)
 
     def _accepted(self, reading: Reading, raw: object) -> str:
         """The E.164 digits of the one reading, or its refusal."""

@@ -206,6 +206,43 @@ def read(text: str, region: str | None, label: str) -> Reading:
     return Reading(label, number, refusal, digits)
 
 
+def read_international(text: str) -> list[Reading]:
+    """
+    The reading of ``+`` and digits; two when ambiguous.
+
+    A ``0`` right after the country code of a country whose trunk prefix is 0 is either that
+    prefix, written out of habit (``+44 (0) 7700 900001``), or part of the number. libphonenumber
+    drops it where the rest still fits the country's pattern (it keeps Colombia's
+    ``+57 0321 1234567`` whole); here validity decides, as in :func:`choose`: the valid reading is
+    the number, two valid readings are ambiguous, and with neither libphonenumber's reading stands.
+    Only that one ``0`` is weighed: where libphonenumber already dropped it, its reading stands, and
+    the reading without it must keep the rest as written (``+40 0 0731 644 238`` is not
+    ``+40 731 644 238``).
+
+    :param text: ``+`` and the digits.
+    """
+    import phonenumbers
+
+    reading = read(text, None, "E.164")
+    number = reading.number
+    if number is None or reading.digits != text[1:]:
+        return [reading]  # not a number, or libphonenumber dropped the 0 (or more) itself
+    code = str(number.country_code)
+    if text[1 + len(code) : 2 + len(code)] != "0":
+        return [reading]
+    rest = text[2 + len(code) :]
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        number.country_code, phonenumbers.region_code_for_country_code(number.country_code)
+    )
+    if metadata is None or metadata.national_prefix != "0":
+        return [reading]
+    dropped = read(f"+{code}{rest}", None, "E.164 with its trunk prefix 0 written after the code")
+    if dropped.digits != code + rest or not dropped.possible:
+        return [reading]  # only the one 0 is dropped: "+40 0 0731 ..." is not "+40 731 ..."
+    valid = [r for r in (reading, dropped) if r.possible and r.valid]
+    return valid if valid else [reading]
+
+
 def choose(
     international: Reading, national: Reading, *, written: str, national_grouping: bool
 ) -> list[Reading]:

@@ -62,6 +62,11 @@ from airflow_provider_fullsms.sms import normalise_number as normalise_number_fr
         pytest.param("+4407700900001", None, "447700900001", id="trunk-prefix-after-country-code-unspaced"),
         pytest.param("+330612345678", None, "33612345678", id="french-trunk-prefix-unspaced"),
         pytest.param("+9720541234567", None, "972541234567", id="israeli-trunk-prefix-unspaced"),
+        # libphonenumber keeps Colombia's 0 ("+57 0321 ..."); without it the number is the valid one.
+        pytest.param(
+            "+57 0321 1234567", None, "573211234567", id="colombian-trunk-prefix-after-country-code"
+        ),
+        pytest.param("+5703211234567", None, "573211234567", id="colombian-trunk-prefix-unspaced"),
         pytest.param("(321) 555-1234", "US", "13215551234", id="national-us-parentheses"),
         pytest.param("(212) 555-2368", "US", "12125552368", id="national-us-area-code-like-a-country-code"),
         pytest.param("+972 54-111-1111", "GB", "972541111111", id="international-with-region"),
@@ -132,6 +137,10 @@ def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | Non
         pytest.param("4477009000011", "GB", InvalidReason.TOO_LONG, "'GB'", id="too-long-both-ways"),
         pytest.param("+999 (0) 1234567", None, InvalidReason.NOT_POSSIBLE, "country code", id="no-such-cc"),
         pytest.param("+0441111111111", None, InvalidReason.NOT_POSSIBLE, "starts with 0", id="plus-zero"),
+        # One trunk prefix 0 after the country code is dropped, not two.
+        pytest.param(
+            "+40 0 0731 644 238", None, InvalidReason.TOO_LONG, "too long", id="two-zeros-after-country-code"
+        ),
         pytest.param("+44 CALL NOW", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="letters"),
         pytest.param("44+1111111111", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="inner-plus"),
         pytest.param("", None, InvalidReason.NOT_A_NUMBER, "has no digits", id="empty"),
