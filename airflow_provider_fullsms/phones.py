@@ -333,12 +333,14 @@ class NumberParser:
         if self.default_region is None:
             if north_american_shape(digits):
                 self._refuse_north_american(digits, international, raw)
-            group = readings.national_group(text)
-            if group is not None:
+            if _SEPARATORS.search(text):
+                # Grouped without a +: a national number as its country groups it ("40 41 23 45"
+                # in French Polynesia) can start with another country's code, so only digits
+                # alone (FullSMS's own form) are E.164 without a region.
                 self._refuse(
                     raw,
-                    f"is grouped as a national number ({group!r} is an area code, not a country code), "
-                    "and no default_region says which country it belongs to",
+                    "is grouped without a + before its country code, as a national number is, and no "
+                    "default_region says which country it belongs to",
                     InvalidReason.NO_REGION,
                 )
             return self._accepted(international, raw)

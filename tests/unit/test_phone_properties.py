@@ -215,6 +215,7 @@ def reading(parser: NumberParser, text: object) -> str:
 @example(Written("447700900001", "GB", "trunk_after_country_code", "+4407700900001", None))
 @example(Written("33612345678", "FR", "trunk_after_country_code", "+330612345678", None))
 @example(Written("972541234567", "IL", "trunk_after_country_code", "+9720541234567", None))
+@example(Written("68940412345", "PF", "national", "40 41 23 45", None))  # +40 412345 is possible
 @example(Written("573211234567", "CO", "trunk_after_country_code", "+5703211234567", None))
 def test_the_number_read_is_the_one_written_or_the_input_is_refused(case: Written) -> None:
     read = reading(parser_for(case.default_region), case.text)

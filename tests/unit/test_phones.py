@@ -29,7 +29,7 @@ from airflow_provider_fullsms.sms import normalise_number as normalise_number_fr
         pytest.param("+1-212-555-2368", None, "12125552368", id="plus-and-dashes"),
         pytest.param("0044 1111 111111", None, "441111111111", id="double-zero-prefix"),
         pytest.param("+972 (54) 111-1111", None, "972541111111", id="parentheses-and-dashes"),
-        pytest.param("972 54-111-1111", None, "972541111111", id="international-without-plus"),
+        pytest.param("972 54-111-1111", "IL", "972541111111", id="international-without-plus-own-region"),
         pytest.param("+1.212.555.0100", None, "12125550100", id="dots"),
         pytest.param(" +44\u00a01111\t111111\n", None, "441111111111", id="odd-whitespace"),
         pytest.param("6834002", None, "6834002", id="shortest-canonical"),
@@ -124,10 +124,20 @@ def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | Non
         ),
         pytest.param("2125552368", None, InvalidReason.NO_REGION, "North American", id="no-region-nanp-only"),
         pytest.param(
-            "(972) 54-111-1111", None, InvalidReason.NO_REGION, "'(972)' is an area code", id="area-code"
+            "(972) 54-111-1111", None, InvalidReason.NO_REGION, "grouped without a +", id="area-code"
         ),
         pytest.param(
-            "6123 4567", None, InvalidReason.NO_REGION, "'6123' is an area code", id="grouped-national"
+            "6123 4567", None, InvalidReason.NO_REGION, "grouped without a +", id="grouped-national"
+        ),
+        pytest.param(
+            "40 41 23 45", None, InvalidReason.NO_REGION, "grouped without a +", id="grouped-like-e164"
+        ),
+        pytest.param(
+            "972 54-111-1111",
+            None,
+            InvalidReason.NO_REGION,
+            "grouped without a +",
+            id="international-without-plus",
         ),
         pytest.param(
             "447 700 900 001.5", None, InvalidReason.LOSSY_FORMAT, "fraction", id="thousands-fraction"
