@@ -70,9 +70,11 @@ _INVISIBLE: Final = re.compile(
 )
 _SCIENTIFIC: Final = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$", re.ASCII)
 # A spreadsheet float: a long integer part and one fraction ("447700900001.0"), the integer part
-# maybe in thousands ("447 700 900 001.0", "447,700,900,001.0", "447.700.900.001,0").
+# maybe in thousands ("447 700 900 001.0", "447,700,900,001.0", "447.700.900.001,0"). Five or six
+# digits before a point and one or two after it are a decimal too ("247401.23"): no country groups
+# a number's last digits so, and read as grouping they would be texted as if nothing were lost.
 _SPREADSHEET_FLOAT: Final = re.compile(
-    r"^(\+?\d{7,}|\+?\d{1,3}(?:([ ,'\u00a0\u202f])\d{3})(?:\2\d{3})+)\.(\d+)$"
+    r"^(\+?\d{7,}|\+?\d{5,6}(?=\.\d\d?$)|\+?\d{1,3}(?:([ ,'\u00a0\u202f])\d{3})(?:\2\d{3})+)\.(\d+)$"
     r"|^(\+?\d{1,3}(?:([. '\u00a0\u202f])\d{3})(?:\5\d{3})+),(\d+)$"
 )
 _EXTENSION: Final = re.compile(r"(?:e?xt?n?\.?|extension|#|;ext=)\s*\d+\s*#?$", re.ASCII | re.IGNORECASE)

@@ -231,6 +231,7 @@ def reading(parser: NumberParser, text: object) -> str:
 @example(Written("972541234567", "IL", "trunk_after_country_code", "+9720541234567", None))
 @example(Written("68940412345", "PF", "national", "40 41 23 45", None))  # +40 412345 is possible
 @example(Written("573211234567", "CO", "trunk_after_country_code", "+5703211234567", None))
+@example(Written("24740123", "AC", "truncated_float", "247401.23", "AC"))  # make fuzz: read as 24740123
 def test_the_number_read_is_the_one_written_or_the_input_is_refused(case: Written) -> None:
     read = reading(parser_for(case.default_region), case.text)
 

@@ -142,6 +142,9 @@ def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | Non
         pytest.param(
             "447 700 900 001.5", None, InvalidReason.LOSSY_FORMAT, "fraction", id="thousands-fraction"
         ),
+        # A short number's digits in a decimal: not read as grouping (was texted as 24740123 with AC).
+        pytest.param("247401.23", "AC", InvalidReason.LOSSY_FORMAT, "fraction", id="short-decimal"),
+        pytest.param("24740.12", None, InvalidReason.LOSSY_FORMAT, "fraction", id="shorter-decimal"),
         pytest.param("+44 12", None, InvalidReason.TOO_SHORT, "too short", id="too-short-for-country"),
         pytest.param("1234567890123456", None, InvalidReason.TOO_LONG, "too long", id="too-long"),
         pytest.param("4477009000011", "GB", InvalidReason.TOO_LONG, "'GB'", id="too-long-both-ways"),
