@@ -224,15 +224,15 @@ def read_international(text: str) -> list[Reading]:
     import phonenumbers
 
     reading = read(text, None, "E.164")
-    number = reading.number
-    if number is None or reading.digits != text[1:]:
+    country = reading.number.country_code if reading.number is not None else None
+    if country is None or reading.digits != text[1:]:
         return [reading]  # not a number, or libphonenumber dropped the 0 (or more) itself
-    code = str(number.country_code)
+    code = str(country)
     if text[1 + len(code) : 2 + len(code)] != "0":
         return [reading]
     rest = text[2 + len(code) :]
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-        number.country_code, phonenumbers.region_code_for_country_code(number.country_code)
+        country, phonenumbers.region_code_for_country_code(country)
     )
     if metadata is None or metadata.national_prefix != "0":
         return [reading]
