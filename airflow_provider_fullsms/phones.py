@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 from airflow_provider_fullsms.exceptions import CampaignInputError, FullSmsConfigurationError
 from airflow_provider_fullsms.own_country import OwnCountry
-from airflow_provider_fullsms.readings import lengths_as_written, north_american_shape
+from airflow_provider_fullsms.readings import lengths_as_written, north_american_shape, trunk_national_shape
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -200,7 +200,7 @@ class NumberParser:
         # Without a region, canonical digits have one reading unless libphonenumber would read
         # them otherwise or they look North American: the lengths it takes for their first digits.
         self._canonical = (
-            lengths_as_written(north_american=False) if self._fast and not self.default_region else {}
+            lengths_as_written(national_shapes=False) if self._fast and not self.default_region else {}
         )
         self._as_written = lengths_as_written() if self._fast else {}
         self._own_country = OwnCountry.of(self.default_region) if self.default_region and self._fast else None
@@ -335,6 +335,8 @@ class NumberParser:
         if self.default_region is None:
             if north_american_shape(digits):
                 self._refuse_north_american(digits, international, raw)
+            if trunk_national_shape(digits):
+                self._refuse_trunk_national(digits, international, raw)
             if _SEPARATORS.search(text):
                 # Grouped without a +: a national number as its country groups it ("40 41 23 45"
                 # in French Polynesia) can start with another country's code, so only digits
@@ -368,6 +370,22 @@ class NumberParser:
             raw,
             f"is {readings.NORTH_AMERICAN} ({north_american.shown()}), and no default_region says "
             "which country it belongs to",
+            InvalidReason.NO_REGION,
+        )
+
+    def _refuse_trunk_national(self, digits: str, international: Reading, raw: object) -> None:
+        """Without a region, a valid national number with its trunk prefix (not 0) is not read as E.164."""
+        from airflow_provider_fullsms import readings
+
+        national = readings.read_trunk_national(digits)
+        if national is None:
+            return
+        if international.possible and international.valid:
+            self._refuse_ambiguous(raw, [international, national])
+        self._refuse(
+            raw,
+            f"is {national.label} ({national.shown()}), and no default_region says which country it "
+            "belongs to",
             InvalidReason.NO_REGION,
         )
 

@@ -59,10 +59,44 @@ _COUNTRIES: Final = """
 993:8:8 994:9:0 995:9:0 996:9,10:0 998:9:
 """
 _NORTH_AMERICAN_FIRST: Final = frozenset("23456789")
+# National numbers written with a trunk prefix other than 0 (nor a country code, as North
+# America's 1 is) can look like E.164: Russia's 8 800 123-45-67 is 88001234567, which is also
+# Bangladesh's +880 01234567. "region:written:first:lengths": the digits a national format of the
+# region writes before the national number ("8", Belarus's "8 0"), the first digits of the numbers
+# it formats so, and the lengths of the digits written, prefix included. The tests check it
+# against libphonenumber's metadata.
+_TRUNK_NATIONAL: Final = """
+RU:8:34789:11 RU:8:8:15 KZ:8:78:11,15 BY:8:8:7,8,9,10,11,12 BY:80:1234:11 BY:8:9:11,12
+TM:8:1234567:9
+"""
 
 #: Labels of the readings, as the refusal names them.
 INTERNATIONAL: Final = "E.164 written without its +"
 NORTH_AMERICAN: Final = "a North American number without its country code 1"
+
+
+@cache
+def trunk_national() -> dict[str, frozenset[int]]:
+    """The first digits of national numbers written with a trunk prefix other than 0, and their lengths."""
+    shapes: dict[str, set[int]] = {}
+    for item in _TRUNK_NATIONAL.split():
+        _region, written, first, lengths = item.split(":")
+        for digit in first:
+            shapes.setdefault(written + digit, set()).update(int(n) for n in lengths.split(","))
+    return {start: frozenset(lengths) for start, lengths in sorted(shapes.items())}
+
+
+@cache
+def trunk_regions() -> tuple[str, ...]:
+    """The regions of :data:`_TRUNK_NATIONAL`, each once."""
+    return tuple(dict.fromkeys(item.partition(":")[0] for item in _TRUNK_NATIONAL.split()))
+
+
+def trunk_national_shape(digits: str) -> bool:
+    """Whether ``digits`` may be a national number with a trunk prefix other than 0 (``88001234567``)."""
+    return any(
+        digits.startswith(start) and len(digits) in lengths for start, lengths in trunk_national().items()
+    )
 
 
 @cache
@@ -81,7 +115,7 @@ _TWO_DIGIT_CODES: Final = frozenset(code for code in COUNTRY_CODES if len(code) 
 
 
 @cache
-def lengths_as_written(*, north_american: bool = True) -> dict[str, frozenset[int]]:
+def lengths_as_written(*, national_shapes: bool = True) -> dict[str, frozenset[int]]:
     """
     For the first four digits of E.164 digits, the lengths (7 to 15) at which libphonenumber reads
     ``+`` and the digits as those digits, a possible number: a known country code, a possible
@@ -89,8 +123,11 @@ def lengths_as_written(*, north_american: bool = True) -> dict[str, frozenset[in
     (``4407700900001``, where the 0 goes, or Italy's ``390612345678``, where it stays). The fast
     paths take digits as written when ``len(digits) in table.get(digits[:4], ())``: one look-up.
 
-    :param north_american: ``False`` leaves out ten digits shaped like a North American number
-        without its 1 (:func:`north_american_shape`): their second reading needs the full path.
+    :param national_shapes: ``False`` leaves out the digits a reader without a region must also
+        weigh as a national number: ten shaped like a North American number without its 1
+        (:func:`north_american_shape`), and those shaped like a national number written with a
+        trunk prefix other than 0 (:func:`trunk_national_shape`). Their second reading needs the
+        full path.
     """
     table: dict[str, frozenset[int]] = {}
     shared: dict[frozenset[int], frozenset[int]] = {}
@@ -103,8 +140,12 @@ def lengths_as_written(*, north_american: bool = True) -> dict[str, frozenset[in
         if rule is None or prefix[len(code)] in rule[1]:
             continue
         lengths = {len(code) + n for n in rule[0] if 7 <= len(code) + n <= 15}
-        if not north_american and north_american_shape(prefix + "000000"):
-            lengths.discard(10)
+        if not national_shapes:
+            if north_american_shape(prefix + "000000"):
+                lengths.discard(10)
+            for start, shaped in trunk_national().items():
+                if prefix.startswith(start):
+                    lengths -= shaped
         if lengths:
             table[prefix] = shared.setdefault(frozenset(lengths), frozenset(lengths))
     return table
@@ -241,6 +282,26 @@ def read_international(text: str) -> list[Reading]:
         return [reading]  # only the one 0 is dropped: "+40 0 0731 ..." is not "+40 731 ..."
     valid = [r for r in (reading, dropped) if r.possible and r.valid]
     return valid if valid else [reading]
+
+
+def read_trunk_national(digits: str) -> Reading | None:
+    """
+    The valid national number ``digits`` are, written as its region writes it with a trunk prefix
+    other than 0 (``88001234567``: Russia's ``8 800 123-45-67``); ``None`` when they are none.
+
+    Without a region such digits have a second reading beside E.164 (``+880 01234567``), as ten
+    digits shaped like a North American number have.
+    """
+    import phonenumbers
+
+    for region in trunk_regions():
+        national = read(digits, region, "")
+        if national.possible and national.valid and national.national_digits == digits:
+            assert national.number is not None  # valid
+            own = phonenumbers.region_code_for_number(national.number)
+            national.label = f"a national number of {own} with its trunk prefix"
+            return national
+    return None
 
 
 def choose(

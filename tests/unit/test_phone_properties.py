@@ -10,6 +10,7 @@ use (see :func:`render`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -23,7 +24,13 @@ from phonenumbers import PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 from airflow_provider_fullsms.campaigns import MessageSource, plan_campaign
 from airflow_provider_fullsms.campaigns.exclusions import read_exclusions
 from airflow_provider_fullsms.phones import InvalidNumberError, InvalidReason, NumberParser
-from airflow_provider_fullsms.readings import COUNTRY_CODES, countries, north_american_shape
+from airflow_provider_fullsms.readings import (
+    COUNTRY_CODES,
+    countries,
+    north_american_shape,
+    trunk_national,
+    trunk_regions,
+)
 
 if TYPE_CHECKING:
     from phonenumbers import PhoneNumber
@@ -232,6 +239,8 @@ def reading(parser: NumberParser, text: object) -> str:
 @example(Written("68940412345", "PF", "national", "40 41 23 45", None))  # +40 412345 is possible
 @example(Written("573211234567", "CO", "trunk_after_country_code", "+5703211234567", None))
 @example(Written("24740123", "AC", "truncated_float", "247401.23", "AC"))  # make fuzz: read as 24740123
+@example(Written("78001234567", "RU", "national_digits", "88001234567", None))  # make fuzz: +880 01234567
+@example(Written("99366123456", "TM", "national_digits", "866123456", None))  # make fuzz: +86 6123456
 def test_the_number_read_is_the_one_written_or_the_input_is_refused(case: Written) -> None:
     read = reading(parser_for(case.default_region), case.text)
 
@@ -360,3 +369,44 @@ def test_the_country_table_is_libphonenumbers_metadata() -> None:
         expected[str(code)] = (lengths, _first_digits(prefix) if prefix else "")
 
     assert countries() == expected
+
+
+def _pattern_lengths(pattern: str) -> set[int]:
+    """The lengths a number format's pattern (groups of ``\\d``, ``\\d{n}`` or ``\\d{m,n}``) matches."""
+    lengths = {0}
+    for low, high in re.findall(r"\\d(?:\{(\d+)(?:,(\d+))?\})?", pattern):
+        low, high = int(low or 1), int(high or low or 1)
+        lengths = {n + k for n in lengths for k in range(low, high + 1)}
+    return lengths
+
+
+def test_the_trunk_national_table_is_libphonenumbers_metadata() -> None:
+    # For each region whose trunk prefix is neither 0 nor its country code: the digits each national
+    # format writes before the number, the first digits of the numbers it formats, and the lengths
+    # written (a region without formats of its own, Kazakhstan, writes its prefix before any).
+    expected: dict[str, set[int]] = {}
+    regions = []
+    for region in REGIONS:
+        metadata = PhoneMetadata.metadata_for_region(region)
+        prefix = metadata.national_prefix
+        if not prefix or prefix.startswith("0") or prefix == str(metadata.country_code):
+            continue
+        general = metadata.general_desc
+        local = set(general.possible_length_local_only or ())
+        possible = {n for n in general.possible_length if n > 0 and n not in local}
+        formats = [(f.national_prefix_formatting_rule, f) for f in metadata.number_format] or [(prefix, None)]
+        for rule, number_format in formats:
+            if not rule:
+                continue  # its national format writes no prefix: digits alone as E.164
+            written = "".join(c for c in rule.split("\\1")[0] if c.isdigit())
+            if number_format is None:
+                first, lengths = _first_digits(general.national_number_pattern), possible
+            else:
+                first = _first_digits(number_format.leading_digits_pattern[0])
+                lengths = possible & _pattern_lengths(number_format.pattern)
+            for digit in first:
+                expected.setdefault(written + digit, set()).update(len(written) + n for n in lengths)
+            regions.append(region)
+
+    assert trunk_national() == expected
+    assert set(trunk_regions()) == set(regions)

@@ -123,6 +123,15 @@ def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | Non
             "(321) 555-1234", None, InvalidReason.AMBIGUOUS, "+1 321-555-1234", id="no-region-nanp-grouped"
         ),
         pytest.param("2125552368", None, InvalidReason.NO_REGION, "North American", id="no-region-nanp-only"),
+        # A national number with a trunk prefix other than 0 (make fuzz: texted as +880 01234567 and
+        # +86 6123456); with a valid E.164 reading too, ambiguous.
+        pytest.param(
+            "88001234567", None, InvalidReason.NO_REGION, "+7 800 123-45-67", id="no-region-russian-trunk-8"
+        ),
+        pytest.param(
+            "866123456", None, InvalidReason.NO_REGION, "+993 66 123456", id="no-region-turkmen-trunk-8"
+        ),
+        pytest.param("84912345678", None, InvalidReason.AMBIGUOUS, "+7 491 234", id="vietnamese-or-russian"),
         pytest.param(
             "(972) 54-111-1111", None, InvalidReason.NO_REGION, "grouped without a +", id="area-code"
         ),
