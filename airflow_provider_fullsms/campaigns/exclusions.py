@@ -10,9 +10,11 @@ An entry that is not a phone number stands for somebody who asked not to be text
 past it (``07700 900123`` without a region could be anyone's number) might text them. So by default
 (``on_invalid="fail"``) it fails the campaign before any send, naming the entries; with
 ``on_invalid="report"`` (a CRM export with a few junk rows) the campaign goes on and the summary
-lists them. Blank entries stand for nobody and are skipped. A number refused only because it lies
-outside the ranges in use (``number_validation="valid"``) is skipped too: the audience refuses
-that number as well, so it can never be texted.
+lists them. An entry with two readings (``4917612345678`` with ``DE``: ``+49 176 12345678`` or a
+German number without its 0, see :mod:`~airflow_provider_fullsms.readings`) is reported the same
+way, and both numbers are left out. Blank entries stand for nobody and are skipped. A number
+refused only because it lies outside the ranges in use (``number_validation="valid"``) is
+skipped too: the audience refuses that number as well, so it can never be texted.
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ def read_exclusions(
         try:
             add(int(parse_number(raw)))
         except InvalidNumberError as err:
+            # An entry with two readings (4917612345678 with DE) is one of two people: leave out both.
+            for number in err.readings:
+                add(int(number))
             if err.reason is not InvalidReason.NOT_VALID:
                 exclusions.note_invalid(position, raw, err.reason)
     if exclusions.invalid_count and on_invalid == "fail":

@@ -132,3 +132,48 @@ def test_a_latin1_file_is_read_with_file_encoding(sbx: SandboxClient, tmp_path: 
         "447700900001": "Hi Zoë",
         "447700900002": "Hi Jürgen",
     }
+
+
+def test_digits_with_two_readings_are_refused_and_a_phone_written_two_ways_is_texted_once(
+    sbx: SandboxClient,
+) -> None:
+    numbers = [
+        "4917612345678",  # +49 176 12345678 in FullSMS's form, or a German number without its 0
+        "447700900001",  # the sandbox's British number, or a German one
+        "447 700 900 001.0",  # the same, from a spreadsheet
+        "0176 12345678",
+        "+4407700900001",
+        "+44 7700 900002",
+        "+4407700900002",
+    ]
+    summary = send_op(numbers=numbers, default_region="DE").execute(ctx())
+
+    # Before: 494917612345678, 49447700900001 and 494477009000010 were texted, numbers nobody wrote,
+    # and 447700900002 twice (once as 4407700900002).
+    assert per_phone(sbx) == {"4917612345678": 1, "447700900001": 1, "447700900002": 1}
+    assert summary["invalid"]["reasons"] == {"ambiguous": 3}
+    assert summary["duplicates"] == 1
+
+
+def test_a_north_american_number_without_its_1_and_without_a_region_is_refused(sbx: SandboxClient) -> None:
+    summary = send_op(numbers=["(321) 555-1234", "3215551234", "2125552368", "+1 321 555 1234"]).execute(
+        ctx()
+    )
+
+    # Before: 3215551234 (Belgium) and 2125552368 (Morocco) were texted.
+    assert per_phone(sbx) == {"13215551234": 1}
+    assert summary["invalid"]["reasons"] == {"ambiguous": 2, "no_region": 1}
+
+
+def test_an_opt_out_written_another_way_stops_the_number(sbx: SandboxClient) -> None:
+    summary = send_op(
+        numbers=["+44 7700 900001", "+44 7700 900002"],
+        exclude=["+4407700900001", "4917612345678"],
+        default_region="DE",
+        on_invalid_exclude="report",
+    ).execute(ctx())
+
+    # Before: the opt-out was read as 4407700900001, and 447700900001 was texted.
+    assert per_phone(sbx) == {"447700900002": 1}
+    assert summary["excluded"] == 1
+    assert summary["exclude"]["invalid"]["entries"] == ["entry 2: '4917612345678' [ambiguous]"]

@@ -47,6 +47,31 @@ def test_exclusions_hold_each_number_once_as_e164_digits() -> None:
     assert exclude.summary() == {"numbers": 2, "invalid": {"count": 0, "entries": []}}
 
 
+def test_an_opt_out_with_two_readings_fails_by_default_naming_it() -> None:
+    refused = r"(?s)1 of 1 entries.*entry 1: '4917612345678' \[ambiguous\]"
+    with pytest.raises(CampaignInputError, match=refused):
+        read_exclusions(["4917612345678"], parse_number=NumberParser("DE").parse)
+
+
+def test_an_opt_out_with_two_readings_leaves_out_both_people() -> None:
+    # Before: read as the German national number 494917612345678 only, so +49 176 12345678 (the
+    # same entry in FullSMS's own form) could still be texted.
+    exclude = read_exclusions(["4917612345678"], parse_number=NumberParser("DE").parse, on_invalid="report")
+
+    assert 4917612345678 in exclude.numbers
+    assert 494917612345678 in exclude.numbers
+    assert exclude.summary()["invalid"] == {"count": 1, "entries": ["entry 1: '4917612345678' [ambiguous]"]}
+
+
+def test_an_opt_out_stops_the_number_written_another_way() -> None:
+    # Before: '+4407700900001' was read as 4407700900001, so the opt-out did not stop 447700900001.
+    exclude = read_exclusions(["+4407700900001", "+330612345678"], parse_number=NumberParser().parse)
+
+    assert NumberParser().parse("+44 7700 900001") == "447700900001"
+    assert 447700900001 in exclude.numbers
+    assert 33612345678 in exclude.numbers
+
+
 def test_an_unknown_on_invalid_choice_is_refused() -> None:
     with pytest.raises(CampaignInputError, match="on_invalid_exclude='skip': use 'fail'"):
         read_exclusions([], parse_number=NumberParser().parse, on_invalid="skip")

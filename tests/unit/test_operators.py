@@ -143,12 +143,12 @@ def test_duplicates_and_invalid_numbers_are_reported_not_sent(api: Api) -> None:
 def test_numbers_fullsms_calls_invalid_are_counted(api: Api) -> None:
     api.script[0] = (
         200,
-        {**docs.SEND_TO_NUMBERS, "total_sent": 1, "invalid": {"count": 1, "numbers": ["999999999"]}},
+        {**docs.SEND_TO_NUMBERS, "total_sent": 1, "invalid": {"count": 1, "numbers": ["447700900999"]}},
     )
-    summary = send_op(numbers=["447700900001", "999999999"]).execute(context())
+    summary = send_op(numbers=["447700900001", "447700900999"]).execute(context())
     assert summary["invalid"] == {
         "count": 1,
-        "numbers": ["999999999"],
+        "numbers": ["447700900999"],
         "rejected_locally": 0,
         "rejected_by_fullsms": 1,
         "reasons": {},

@@ -28,11 +28,12 @@ from airflow_provider_fullsms.sms import normalise_number as normalise_number_fr
         pytest.param("+44 1111 111111", None, "441111111111", id="plus-and-spaces"),
         pytest.param("+1-212-555-2368", None, "12125552368", id="plus-and-dashes"),
         pytest.param("0044 1111 111111", None, "441111111111", id="double-zero-prefix"),
-        pytest.param("(972) 54-111-1111", None, "972541111111", id="parentheses-and-dashes"),
+        pytest.param("+972 (54) 111-1111", None, "972541111111", id="parentheses-and-dashes"),
+        pytest.param("972 54-111-1111", "IL", "972541111111", id="international-without-plus-own-region"),
         pytest.param("+1.212.555.0100", None, "12125550100", id="dots"),
         pytest.param(" +44\u00a01111\t111111\n", None, "441111111111", id="odd-whitespace"),
-        pytest.param("1234567", None, "1234567", id="shortest-canonical"),
-        pytest.param("123456789012345", None, "123456789012345", id="longest-canonical"),
+        pytest.param("6834002", None, "6834002", id="shortest-canonical"),
+        pytest.param("493012345678901", None, "493012345678901", id="longest-canonical"),
         pytest.param("+44 (0) 7700 900001", None, "447700900001", id="trunk-prefix-in-parentheses"),
         pytest.param("+44 07700 900001", None, "447700900001", id="trunk-prefix-after-country-code"),
         pytest.param("+39 06 1234 5678", None, "390612345678", id="italian-leading-zero-kept"),
@@ -52,6 +53,22 @@ from airflow_provider_fullsms.sms import normalise_number as normalise_number_fr
         pytest.param("020 7946 0018", "GB", "442079460018", id="national-landline-gb"),
         pytest.param("07700 900123", "gb", "447700900123", id="region-lower-case"),
         pytest.param("447700900001", "GB", "447700900001", id="canonical-with-its-region"),
+        pytest.param("972541111111", "GB", "972541111111", id="foreign-without-plus-too-long-as-national"),
+        pytest.param(
+            "447700900001", "AT", "447700900001", id="foreign-without-plus-not-a-number-as-national"
+        ),
+        pytest.param("447 700 900 001.0", None, "447700900001", id="spreadsheet-float-in-thousands"),
+        pytest.param("447.700.900.001,0", None, "447700900001", id="spreadsheet-float-in-german-thousands"),
+        pytest.param("+4407700900001", None, "447700900001", id="trunk-prefix-after-country-code-unspaced"),
+        pytest.param("+330612345678", None, "33612345678", id="french-trunk-prefix-unspaced"),
+        pytest.param("+9720541234567", None, "972541234567", id="israeli-trunk-prefix-unspaced"),
+        # libphonenumber keeps Colombia's 0 ("+57 0321 ..."); without it the number is the valid one.
+        pytest.param(
+            "+57 0321 1234567", None, "573211234567", id="colombian-trunk-prefix-after-country-code"
+        ),
+        pytest.param("+5703211234567", None, "573211234567", id="colombian-trunk-prefix-unspaced"),
+        pytest.param("(321) 555-1234", "US", "13215551234", id="national-us-parentheses"),
+        pytest.param("(212) 555-2368", "US", "12125552368", id="national-us-area-code-like-a-country-code"),
         pytest.param("+972 54-111-1111", "GB", "972541111111", id="international-with-region"),
         pytest.param("(212) 555-2368", "US", "12125552368", id="national-us"),
         pytest.param("054-111-1111", "IL", "972541111111", id="national-il"),
@@ -80,11 +97,72 @@ def test_a_number_is_read_as_the_number_it_spells(raw: object, region: str | Non
         ),
         pytest.param(4.41111111111e11, None, InvalidReason.LOSSY_FORMAT, "is a float", id="float"),
         pytest.param("123456", None, InvalidReason.TOO_SHORT, "too short", id="too-short"),
+        pytest.param("1234567", None, InvalidReason.TOO_SHORT, "too short", id="too-short-for-its-country"),
+        pytest.param(
+            "123456789012345", None, InvalidReason.TOO_LONG, "too long", id="too-long-for-its-country"
+        ),
+        pytest.param("4917612345678", "DE", InvalidReason.AMBIGUOUS, "+49 176 12345678", id="e164-or-german"),
+        pytest.param(
+            "447700900001", "DE", InvalidReason.AMBIGUOUS, "+44 7700 900001", id="british-or-german"
+        ),
+        pytest.param(
+            "447 700 900 001.0",
+            "DE",
+            InvalidReason.AMBIGUOUS,
+            "+49 4477 00900001",
+            id="float-british-or-german",
+        ),
+        pytest.param(
+            "447700900001", "IT", InvalidReason.AMBIGUOUS, "+39 447700900001", id="british-or-italian"
+        ),
+        pytest.param(
+            "3215551234", "US", InvalidReason.AMBIGUOUS, "+32 15 55 12 34", id="belgian-or-american"
+        ),
+        pytest.param("3215551234", None, InvalidReason.AMBIGUOUS, "+1 321-555-1234", id="no-region-nanp"),
+        pytest.param(
+            "(321) 555-1234", None, InvalidReason.AMBIGUOUS, "+1 321-555-1234", id="no-region-nanp-grouped"
+        ),
+        pytest.param("2125552368", None, InvalidReason.NO_REGION, "North American", id="no-region-nanp-only"),
+        # A national number with a trunk prefix other than 0 (make fuzz: texted as +880 01234567 and
+        # +86 6123456); with a valid E.164 reading too, ambiguous.
+        pytest.param(
+            "88001234567", None, InvalidReason.NO_REGION, "+7 800 123-45-67", id="no-region-russian-trunk-8"
+        ),
+        pytest.param(
+            "866123456", None, InvalidReason.NO_REGION, "+993 66 123456", id="no-region-turkmen-trunk-8"
+        ),
+        pytest.param("84912345678", None, InvalidReason.AMBIGUOUS, "+7 491 234", id="vietnamese-or-russian"),
+        pytest.param(
+            "(972) 54-111-1111", None, InvalidReason.NO_REGION, "grouped without a +", id="area-code"
+        ),
+        pytest.param(
+            "6123 4567", None, InvalidReason.NO_REGION, "grouped without a +", id="grouped-national"
+        ),
+        pytest.param(
+            "40 41 23 45", None, InvalidReason.NO_REGION, "grouped without a +", id="grouped-like-e164"
+        ),
+        pytest.param(
+            "972 54-111-1111",
+            None,
+            InvalidReason.NO_REGION,
+            "grouped without a +",
+            id="international-without-plus",
+        ),
+        pytest.param(
+            "447 700 900 001.5", None, InvalidReason.LOSSY_FORMAT, "fraction", id="thousands-fraction"
+        ),
+        # A short number's digits in a decimal: not read as grouping (was texted as 24740123 with AC).
+        pytest.param("247401.23", "AC", InvalidReason.LOSSY_FORMAT, "fraction", id="short-decimal"),
+        pytest.param("24740.12", None, InvalidReason.LOSSY_FORMAT, "fraction", id="shorter-decimal"),
         pytest.param("+44 12", None, InvalidReason.TOO_SHORT, "too short", id="too-short-for-country"),
         pytest.param("1234567890123456", None, InvalidReason.TOO_LONG, "too long", id="too-long"),
-        pytest.param("972541111111", "GB", InvalidReason.TOO_LONG, "'GB'", id="foreign-without-plus"),
+        pytest.param("4477009000011", "GB", InvalidReason.TOO_LONG, "'GB'", id="too-long-both-ways"),
         pytest.param("+999 (0) 1234567", None, InvalidReason.NOT_POSSIBLE, "country code", id="no-such-cc"),
         pytest.param("+0441111111111", None, InvalidReason.NOT_POSSIBLE, "starts with 0", id="plus-zero"),
+        # One trunk prefix 0 after the country code is dropped, not two.
+        pytest.param(
+            "+40 0 0731 644 238", None, InvalidReason.TOO_LONG, "too long", id="two-zeros-after-country-code"
+        ),
         pytest.param("+44 CALL NOW", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="letters"),
         pytest.param("44+1111111111", None, InvalidReason.NOT_A_NUMBER, "other than digits", id="inner-plus"),
         pytest.param("", None, InvalidReason.NOT_A_NUMBER, "has no digits", id="empty"),
@@ -227,6 +305,13 @@ def test_a_chunk_of_canonical_numbers_is_read_at_once_and_anything_else_one_by_o
     parser = NumberParser()
 
     assert parser.parse_chunk(["447700900001", "12025550123"]) == ["447700900001", "12025550123"]
+    # Lengths allowed for one country code and not the other, each number at its own: read at once.
+    assert parser.parse_chunk(["447700900001", "33612345678"]) == ["447700900001", "33612345678"]
+    # A second reading (North American shape, a 0 after the country code) or a length its country
+    # has not: one by one, as parse() reads each.
+    assert parser.parse_chunk(["447700900001", "3215551234"]) is None
+    assert parser.parse_chunk(["447700900001", "4407700900001"]) is None
+    assert parser.parse_chunk(["447700900001", "336123456789"]) is None
     assert parser.parse_chunk(["447700900001", "07700 900123"]) is None
     assert parser.parse_chunk(["447700900001", 447700900002]) is None
     assert parser.parse_chunk(["4477009\n00001"]) is None
