@@ -184,12 +184,25 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             return None
         return self.hook.get_template(self.template_id or source.template_id)
 
+    def _price(self) -> float | None:
+        """The price of one segment: the task's ``price_per_segment``, else the connection's, or ``None``."""
+        from airflow_provider_fullsms.connection import check_amount
+
+        if self.price_per_segment not in (None, ""):
+            return check_amount(self.price_per_segment, "price_per_segment")
+        return self.hook.config.price_per_segment
+
     def _inspector(self, template: Template | None, audience: str | None = None) -> PlanInspector:
-        """What watches the plan's batches: their fingerprint, and for a dry run their price."""
+        """
+        What watches the plan's batches: their fingerprint, and their segments for a dry run or when
+        a price is known (a send's summary then carries its cost, which the FullSMS page shows).
+        """
         from airflow_provider_fullsms.campaigns import PlanInspector
 
         return PlanInspector(
-            analyse=self.dry_run, template_text=template.content if template else None, audience=audience
+            analyse=self.dry_run or self._price() is not None,
+            template_text=template.content if template else None,
+            audience=audience,
         )
 
     def _fingerprint(
@@ -240,19 +253,14 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         :raises CampaignInputError: the campaign differs from the approved one, naming what changed.
         """
         from airflow_provider_fullsms.campaigns import Pricing, check_fingerprint, plan_summary
-        from airflow_provider_fullsms.connection import check_amount
 
         if not self.dry_run:
             check_fingerprint(self.expected_fingerprint, fingerprint)
             return None
-        config = self.hook.config
-        price = config.price_per_segment
-        if self.price_per_segment not in (None, ""):
-            price = check_amount(self.price_per_segment, "price_per_segment")
         result = plan_summary(
             plan,
             inspector,
-            Pricing(price, config.minimum_balance),
+            Pricing(self._price(), self.hook.config.minimum_balance),
             fingerprint=fingerprint,
             send_at=send_at,
             details=details,
@@ -277,6 +285,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         batches: Iterable[Batch],
         send: Callable[[Batch], SendResult],
         *,
+        inspector: PlanInspector,
         on_unknown: OnUnknownOutcome,
         max_concurrency: int,
         send_at: str | None,
@@ -285,9 +294,17 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         """
         Send the batches with the ledger, then return the summary, pause for credit (see
         :class:`LowBalancePauseMixin`) or fail the way Airflow should.
+
+        :param inspector: what watched the plan's batches: with a price, the summary has the
+            campaign's ``segments`` and ``estimated_cost`` (what the FullSMS page shows as its cost).
         """
         from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
         from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
+
+        price = self._price()
+        if price is not None:
+            cost = round(inspector.segments * price, 6)  # as a plan prices it
+            details = {**(details or {}), "segments": inspector.segments, "estimated_cost": cost}
 
         if ledger.open(plan):
             self.log.info(
