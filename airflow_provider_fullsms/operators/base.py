@@ -275,6 +275,13 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             result["required_balance"],
             fingerprint,
         )
+        if result["estimated_cost"] is None:
+            # The plan is still returned; whatever reads its cost gets None, so say it loudly here.
+            self.log.warning(
+                "This plan has no estimated_cost and no required_balance (both None): %s A balance "
+                "sensor or operator given its required_balance fails, naming price_per_segment.",
+                result["price_unknown"],
+            )
         return result
 
     def _run(
