@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = parse_args(argv)
     # Imported here so `--help` stays instant.
+    from airflow_provider_fullsms.sandbox.connection import DEFAULT_CONN_ENV, airflow_connection
     from airflow_provider_fullsms.sandbox.seed import SeedError
     from airflow_provider_fullsms.sandbox.server import SandboxServer
     from airflow_provider_fullsms.sandbox.state import SandboxState
@@ -64,8 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     def announce(server: SandboxServer) -> None:
-        # Scripts and tests parse this line to learn the port when --port 0 was given.
-        print(f"FullSMS sandbox listening on {server.url} (token: {state.primary_token})", flush=True)
+        # Scripts and tests parse the first line to learn the port when --port 0 was given; the
+        # second is the Airflow connection, with the sandbox's price and minimum, to paste.
+        connection = json.dumps(airflow_connection(state.accounts[0], server.url))
+        print(
+            f"FullSMS sandbox listening on {server.url} (token: {state.primary_token})\n"
+            f"export {DEFAULT_CONN_ENV}='{connection}'",
+            flush=True,
+        )
 
     server = SandboxServer(state, host=args.host, port=args.port, access_log=args.access_log)
     try:

@@ -273,3 +273,16 @@ def test_a_file_replaced_while_the_send_reads_it_texts_only_what_was_checked(
     assert 1 <= sbx.requests_count(SEND) <= 2
     assert sbx.messages()
     assert all(checked.get(message["to"]) == message["text"] for message in sbx.messages())
+
+
+def test_the_pytest_fixtures_connection_prices_a_plan_as_the_sandbox_charges(
+    fullsms_sandbox: SandboxClient,
+) -> None:
+    fullsms_sandbox.set_balance(50)
+    numbers = [str(447700900000 + i) for i in range(10)]
+    plan = send_op(numbers=numbers, message="x" * 161, dry_run=True).execute(ctx())  # two segments each
+
+    # The sandbox's own price (0.05) and minimum (1.00), read from it, not repeated in the fixture.
+    assert (plan["estimated_cost"], plan["required_balance"]) == (1.0, 2.0)
+    send_op(numbers=numbers, message="x" * 161).execute(ctx())
+    assert fullsms_sandbox.balance() == 50 - plan["estimated_cost"]

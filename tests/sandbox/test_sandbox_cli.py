@@ -243,11 +243,50 @@ def test_sandbox_process_reports_a_server_that_cannot_start(tmp_path: Path) -> N
         SandboxProcess(state=tmp_path / "missing.json").start()
 
 
-def test_connection_uri_is_an_airflow_connection_json(sbx: SandboxClient) -> None:
+def test_connection_uri_is_an_airflow_connection_json_with_the_sandboxs_price(sbx: SandboxClient) -> None:
     assert json.loads(sbx.connection_uri()) == {
         "conn_type": "fullsms",
         "host": sbx.url,
         "password": sbx.token,
+        "extra": {"default_sender": "COPERATO", "price_per_segment": 0.05, "minimum_balance": 1},
+    }
+
+
+def test_the_connection_carries_the_state_files_sender_price_and_minimum(seeded: SandboxProcess) -> None:
+    response = Api(seeded.url, "shop-readonly").get("_sandbox/connection")
+
+    # Any token of the account may ask; the connection gets the one with API rights.
+    assert response.json() == {
+        "conn_type": "fullsms",
+        "host": seeded.url,
+        "password": "shop-token",
+        "extra": {"default_sender": "SHOP", "price_per_segment": 0.1, "minimum_balance": 5},
+    }
+
+
+def test_start_up_prints_the_airflow_connection_to_export(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"price_per_segment": 0.07, "minimum_balance": 2.5, "sender_ids": []}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_fullsms.sandbox", "--port", "0", "--state", str(state)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        listening, export = process.stdout.readline(), process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    url = re.search(r"listening on (\S+) ", listening).group(1)  # type: ignore[union-attr]
+    name, _, value = export.strip().removeprefix("export ").partition("=")
+    assert name == "AIRFLOW_CONN_FULLSMS_DEFAULT"
+    assert json.loads(value.strip("'")) == {
+        "conn_type": "fullsms",
+        "host": url,
+        "password": DEFAULT_TOKEN,
+        # No approved sender ID in this state file: the owned number is the default sender.
+        "extra": {"default_sender": "441111111111", "price_per_segment": 0.07, "minimum_balance": 2.5},
     }
 
 
