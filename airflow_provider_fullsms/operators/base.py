@@ -347,7 +347,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         summary = report.summary(plan.stats)
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
-        raise_for_report(report, task=_task_options(context), advice=advice)
+        raise_for_report(report, task=_task_options(context), page=_campaign_page(context), advice=advice)
         return summary
 
     def _report(self, context: Context, summary: dict[str, Any], *, push: bool = False) -> None:
@@ -385,6 +385,17 @@ def _task_options(context: Context) -> str:
     options = f"--dag-id {ti.dag_id} --run-id {ti.run_id} --task-id {ti.task_id}"
     map_index = getattr(ti, "map_index", -1)
     return options if map_index in (-1, None) else f"{options} --map-index {map_index}"
+
+
+def _campaign_page(context: Context) -> str:
+    """The path of this task's campaign on the FullSMS page (``""`` outside a task run)."""
+    from airflow_provider_fullsms.outcomes import campaign_page_path
+
+    ti = context.get("ti")
+    if ti is None:
+        return ""
+    map_index = getattr(ti, "map_index", -1)
+    return campaign_page_path(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index)
 
 
 def _clears_state_on_success() -> bool:
