@@ -201,6 +201,8 @@ def test_console_script_announces_url_and_token_and_stops_on_terminate() -> None
         ("{not json", "cannot read state file"),
         ('{"accounts": []}', "accounts must be a non-empty list"),
         ('{"balance": "lots"}', "balance must be a number"),
+        ('{"balanse": 5}', "bad state file"),
+        ('{"balanse": 5}', "unknown key 'balanse'; the known keys are allow_shortlinks, balance, lists"),
     ],
 )
 def test_a_bad_state_file_stops_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
