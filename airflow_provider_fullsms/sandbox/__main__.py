@@ -7,7 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from airflow_provider_fullsms.sandbox import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN
+from airflow_provider_fullsms import __version__
+from airflow_provider_fullsms.sandbox import DEFAULT_BALANCE, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -18,22 +19,33 @@ if TYPE_CHECKING:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="fullsms-sandbox",
-        description="A local FullSMS server: the documented API, an inbox at / and a /_sandbox/ control API.",
+        description="A local FullSMS server: the documented API, an inbox at / and a /_sandbox/ control API. "
+        "At start-up it prints the URL and the Airflow connection to export.",
     )
+    # Every option's help says its default: `fullsms-sandbox --help` is where a user looks first.
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 picks a free port)"
+        "--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free port (default: %(default)s)"
     )
     parser.add_argument(
         "--token",
         default=None,
-        help=f"API token of the first account (default: {DEFAULT_TOKEN} or the state file's)",
+        help=f"API token of the first account (default: the state file's first, else {DEFAULT_TOKEN})",
     )
-    parser.add_argument("--balance", type=float, default=None, help="starting balance of the first account")
     parser.add_argument(
-        "--state", metavar="FILE", default=None, help="JSON file seeding accounts, lists, templates..."
+        "--balance",
+        type=float,
+        default=None,
+        help=f"starting balance of the first account (default: the state file's, else {DEFAULT_BALANCE})",
     )
-    parser.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        default=None,
+        help="JSON file seeding accounts, prices, lists, templates... (default: none, the default seed)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request, slower (default: off)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
 

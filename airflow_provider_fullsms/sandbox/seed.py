@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox import DEFAULT_BALANCE, DEFAULT_TOKEN
 from airflow_provider_fullsms.sandbox.bodies import as_int
 from airflow_provider_fullsms.sandbox.records import Otp, OtpStatus, parse_time
 
@@ -30,7 +30,7 @@ DEFAULT_NO_RIGHTS_TOKEN = "sandbox-token-no-rights"
 DEFAULT_ACCOUNT: dict[str, Any] = {
     "name": "default",
     "tokens": [DEFAULT_TOKEN, {"token": DEFAULT_NO_RIGHTS_TOKEN, "rights": False}],
-    "balance": 100,
+    "balance": DEFAULT_BALANCE,
     "price_per_segment": "0.05",
     "minimum_balance": "1.00",
     "allow_shortlinks": False,

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+import airflow_provider_fullsms
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox.__main__ import main as sandbox_main
+from airflow_provider_fullsms.sandbox.seed import DEFAULT_ACCOUNT
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 from tests.sandbox.conftest import Api
 
@@ -305,3 +308,28 @@ def test_a_busy_port_stops_with_a_clear_message(sbx: SandboxClient) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_says_every_options_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        sandbox_main(["--help"])
+
+    assert exited.value.code == 0
+    options = capsys.readouterr().out.split("options:", 1)[1]
+    # One text per option, however argparse wrapped its help over lines.
+    helps = re.split(r" (?=--[a-z])", " ".join(options.split()))
+    for option in ("--host", "--port", "--token", "--balance", "--state", "--access-log"):
+        assert any(h.startswith(option) and "(default: " in h for h in helps), option
+    text = " ".join(helps)
+    assert "(default: 127.0.0.1)" in text
+    assert "(default: 8025)" in text
+    assert f"else {DEFAULT_TOKEN})" in text
+    assert f"else {DEFAULT_ACCOUNT['balance']})" in text  # the default seed's own balance
+
+
+def test_version_prints_the_packages_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        sandbox_main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fullsms-sandbox {airflow_provider_fullsms.__version__}"
