@@ -209,7 +209,8 @@ def campaign_view(
             batches.append(batch_view(index, record, entries.get(decision_key(index)), task_state))
     batches.sort(key=lambda batch: batch.index)
     recipients = plan.get("recipients")
-    cost = summary.get("cost", summary.get("estimated_cost"))
+    # A send's summary has the campaign's estimated_cost (segments x price) when a price is known.
+    cost = summary.get("estimated_cost")
     return CampaignView(
         task=task,
         started_at=started_at,

@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import TYPE_CHECKING
 
@@ -35,9 +34,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
-
-#: The sender ID the sandbox's default account has approved, set as the connection's default.
-SANDBOX_SENDER = "COPERATO"
 
 
 @pytest.fixture(scope="session")
@@ -63,16 +59,11 @@ def fullsms_sandbox(
     """
     A sandbox reset to its seed (balance, empty inbox, no faults), and the connection pointing at it.
 
-    The connection is set as ``AIRFLOW_CONN_<ID>`` for this test only (default sender
-    ``COPERATO``, the sandbox's approved sender ID). Returns the sandbox's client.
+    The connection is set as ``AIRFLOW_CONN_<ID>`` for this test only, as the sandbox answers it
+    (``SandboxClient.connection()``): its approved sender ID (``COPERATO``) as the default sender,
+    and its price per segment and minimum balance, so a plan is priced. Returns the sandbox's client.
     """
     client = fullsms_sandbox_server.client
     client.reset()
-    connection = {
-        "conn_type": "fullsms",
-        "host": client.url,
-        "password": client.token,
-        "extra": {"default_sender": SANDBOX_SENDER},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{fullsms_sandbox_conn_id.upper()}", json.dumps(connection))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{fullsms_sandbox_conn_id.upper()}", client.connection_uri())
     return client
