@@ -7,24 +7,15 @@ its ``pytest11`` entry point, with no Airflow settings in its environment and no
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.readme import pytest_plugin_example
+
 pytest_plugins = ["pytester"]
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_example() -> tuple[str, str]:
-    """The README's DAG and DAG test for ``fullsms_sandbox``, exactly as a user copies them."""
-    section = README.read_text().split("### Your own DAG tests: the `fullsms_sandbox` fixture", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    dag, test = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    return dag, test
 
 
 @pytest.fixture
@@ -37,7 +28,7 @@ def bare_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_readme_example_passes_as_written_in_a_new_project(bare_project: pytest.Pytester) -> None:
-    dag, test = readme_example()
+    dag, test = pytest_plugin_example()
     (bare_project.path / "dags").mkdir()
     (bare_project.path / "dags" / "spring_campaign.py").write_text(dag)
     bare_project.makepyfile(test_dags=test)
@@ -64,7 +55,7 @@ def test_each_test_sees_only_its_own_dag_runs(fullsms_sandbox):
 def test_the_sandbox_connection_id_can_be_overridden_and_everything_is_stopped_at_the_end(
     bare_project: pytest.Pytester,
 ) -> None:
-    dag, test = readme_example()
+    dag, test = pytest_plugin_example()
     (bare_project.path / "dags").mkdir()
     (bare_project.path / "dags" / "spring_campaign_sms.py").write_text(
         dag.replace('"spring_campaign"', '"spring_campaign_sms"').replace(
