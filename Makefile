@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites fuzz dist
+.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites fuzz dist docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,8 +54,12 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
+# The API reference from the docstrings (Sphinx autodoc), warnings as errors: docs/api/_build/html.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs/api docs/api/_build/html
+
 clean:
-	rm -rf $(VENV) .venv-3.* .pin-venv-3.* .airflow .demo .pytest_cache .mypy_cache .ruff_cache dist
+	rm -rf $(VENV) .venv-3.* .pin-venv-3.* .airflow .demo .pytest_cache .mypy_cache .ruff_cache dist docs/api/_build
 
 # -- Python matrix: the unit, sandbox and DAG suites on every Python the package supports -------
 # Each Python has its own venv and its own pinned constraints file: 3.11 is `make test`'s .venv and
