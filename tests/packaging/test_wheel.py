@@ -82,9 +82,10 @@ def layered_venv(path: Path) -> Path:
 
 @pytest.mark.slow
 def test_the_built_wheel_installs_registers_its_entry_points_and_runs_a_dag(tmp_path: Path) -> None:
-    # make dist: the sdist and the wheel, and their description as PyPI renders it.
+    # make dist: the sdist and the wheel, and their description as PyPI renders it (built with the
+    # pinned build backend of this environment: tests touch no network beyond loopback).
     dist = tmp_path / "dist"
-    run(sys.executable, "-m", "build", "--outdir", dist, ROOT)
+    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, ROOT)
     (wheel,) = dist.glob("airflow_provider_fullsms-*-py3-none-any.whl")
     (sdist,) = dist.glob("airflow_provider_fullsms-*.tar.gz")
     checked = run(sys.executable, "-m", "twine", "check", "--strict", wheel, sdist)
@@ -126,7 +127,7 @@ def test_the_built_wheel_installs_registers_its_entry_points_and_runs_a_dag(tmp_
 def test_the_long_description_links_only_to_absolute_urls_of_files_that_exist(tmp_path: Path) -> None:
     # PyPI shows the README off the repository: every relative link is rewritten by the build
     # (pyproject.toml's fancy-pypi-readme substitutions) to the repository's main branch.
-    run(sys.executable, "-m", "build", "--sdist", "--outdir", tmp_path, ROOT)
+    run(sys.executable, "-m", "build", "--no-isolation", "--sdist", "--outdir", tmp_path, ROOT)
     (sdist,) = tmp_path.glob("*.tar.gz")
     shutil.unpack_archive(sdist, tmp_path)
     (pkg_info,) = tmp_path.glob("airflow_provider_fullsms-*/PKG-INFO")
