@@ -6,10 +6,12 @@ more than the standard library: the sandbox helpers (``requests``) and Airflow a
 fixture first runs, and the metadata database is migrated only when a test asks for it.
 
 Before any ``conftest.py`` is imported (Airflow reads its configuration when it is imported), the
-plugin points Airflow at a throw-away home for the session: ``AIRFLOW_HOME`` in a temporary folder,
-its SQLite database, no example DAGs, and the DAGs folder of your project. The DAGs folder is, first
-to last: ``--fullsms-dags-folder``, ``AIRFLOW__CORE__DAGS_FOLDER`` set in the environment, the ini
-option ``fullsms_dags_folder`` (relative to the ini file), else ``dags/`` under pytest's rootdir.
+plugin points Airflow at a throw-away home for the session: ``AIRFLOW_HOME`` in a temporary folder
+with its own config file and SQLite database (``AIRFLOW_CONFIG`` and
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` are unset), no example DAGs, and your project's DAGs
+folder. The DAGs folder is, first to last: ``--fullsms-dags-folder``, ``AIRFLOW__CORE__DAGS_FOLDER``
+set in the environment, the ini option ``fullsms_dags_folder`` (relative to the ini file), else
+``dags/`` under pytest's rootdir.
 The temporary home is removed at the end of the session; the environment is restored.
 
 * ``fullsms_sandbox`` -- a freshly reset sandbox for this test, the Airflow connection pointing at
@@ -24,8 +26,8 @@ The temporary home is removed at the end of the session; the environment is rest
   (:class:`~airflow_provider_fullsms.sandbox.testing.SandboxProcess` ``(state=...)``).
 * ``fullsms_airflow_home`` -- the Airflow home of this test, its database restored to the migrated
   copy (``fullsms_sandbox`` asks for it); ``fullsms_airflow_db`` -- ``airflow db migrate``, once
-  per session. Where a ``conftest.py`` sets ``AIRFLOW_HOME`` itself, that home is migrated and
-  left as it is between tests.
+  per session. Where a ``conftest.py`` sets ``AIRFLOW_HOME`` or the database itself, that database
+  is migrated and left as it is between tests.
 
 Example::
 
@@ -62,6 +64,8 @@ _DB_FILE = "airflow.db"
 _MIGRATED_COPY = "airflow.db.migrated"
 _HOME = pytest.StashKey[Path]()
 _SAVED_ENV = pytest.StashKey[dict[str, str | None]]()
+#: Settings that would point Airflow elsewhere than AIRFLOW_HOME; unset for the session.
+_FROM_HOME = ("AIRFLOW_CONFIG", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,14 +102,16 @@ def pytest_load_initial_conftests(
     home = Path(tempfile.mkdtemp(prefix="fullsms-pytest-airflow-"))
     settings = {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW_CONFIG": str(home / "airflow.cfg"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / _DB_FILE}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(_dags_folder(early_config, options.fullsms_dags_folder)),
     }
-    early_config.stash[_SAVED_ENV] = {name: os.environ.get(name) for name in settings}
+    early_config.stash[_SAVED_ENV] = {name: os.environ.get(name) for name in (*settings, *_FROM_HOME)}
     early_config.stash[_HOME] = home
     os.environ.update(settings)
+    # The config file and the database follow AIRFLOW_HOME (airflow.cfg, airflow.db in it), also in
+    # the Airflow processes a test starts with a home of its own.
+    for name in _FROM_HOME:
+        os.environ.pop(name, None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -121,9 +127,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _own_home(config: pytest.Config) -> Path | None:
     """The home this plugin made, if it is the one in force (a conftest may have set another)."""
     home = config.stash.get(_HOME, None)
-    if home is not None and os.environ.get("AIRFLOW_HOME") == str(home):
-        return home
-    return None
+    if home is None or os.environ.get("AIRFLOW_HOME") != str(home):
+        return None
+    if any(name in os.environ for name in _FROM_HOME):
+        return None
+    return home
 
 
 @pytest.fixture(scope="session")

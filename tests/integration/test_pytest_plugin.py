@@ -91,7 +91,7 @@ def test_the_sandbox_connection_id_can_be_overridden_and_everything_is_stopped_a
 PROBE = """
 import os
 
-from airflow import settings  # imported by a conftest at its top, as many projects do
+from airflow import configuration, settings  # imported by a conftest at its top, as many projects do
 from airflow.configuration import conf
 
 
@@ -102,28 +102,50 @@ def test_airflow_settings():
     print("probe dags_folder", settings.DAGS_FOLDER)
     print("probe load_examples", conf.getboolean("core", "load_examples"))
     print("probe database", conf.get("database", "sql_alchemy_conn"))
+    print("probe config", configuration.AIRFLOW_CONFIG)
+"""
+
+CHILD_PROBE = """
+
+def test_an_airflow_process_started_with_a_home_of_its_own_uses_that_home():
+    import subprocess, sys
+
+    read = "from airflow.configuration import conf; print(conf.get('database', 'sql_alchemy_conn'))"
+    env = {**os.environ, "AIRFLOW_HOME": os.path.abspath("e2e-home")}
+    database = subprocess.run([sys.executable, "-c", read], env=env, capture_output=True, text=True)
+    print()
+    print("probe child_database", database.stdout.strip())
 """
 
 
-def run_probe(project: pytest.Pytester, *args: str) -> dict[str, str]:
+def run_probe(project: pytest.Pytester, *args: str, child: bool = False) -> dict[str, str]:
     project.makeconftest("from airflow import settings  # noqa: F401\n")
-    project.makepyfile(test_probe=PROBE)
+    project.makepyfile(test_probe=PROBE + (CHILD_PROBE if child else ""))
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-s", *args)
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2 if child else 1)
     return dict(line.split(" ", 2)[1:] for line in result.outlines if line.startswith("probe "))
 
 
 def test_airflow_is_pointed_at_a_throwaway_home_before_any_conftest_imports_it(
-    bare_project: pytest.Pytester,
+    bare_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = run_probe(bare_project)
+    # A developer's shell with their own Airflow's settings: the tests must not touch that Airflow.
+    mine = bare_project.path / "my-airflow"
+    monkeypatch.setenv("AIRFLOW_HOME", str(mine))
+    monkeypatch.setenv("AIRFLOW_CONFIG", str(mine / "airflow.cfg"))
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{mine / 'airflow.db'}")
+
+    seen = run_probe(bare_project, child=True)
 
     home = Path(seen["home"])
     assert home.name.startswith("fullsms-pytest-airflow-")
     assert seen["database"] == f"sqlite:///{home / 'airflow.db'}"
+    assert seen["config"] == str(home / "airflow.cfg")
+    assert seen["child_database"] == f"sqlite:///{bare_project.path / 'e2e-home' / 'airflow.db'}"
     assert seen["load_examples"] == "False"
     assert seen["dags_folder"] == str(bare_project.path / "dags")  # the default: dags/ under rootdir
     assert not home.exists()  # removed at the end of the session
+    assert not mine.exists()
 
 
 @pytest.mark.parametrize(
