@@ -105,6 +105,7 @@ def test_the_built_wheel_installs_registers_its_entry_points_and_runs_a_dag(tmp_
     assert probed["entry_points"] == [
         "airflow.plugins:fullsms=airflow_provider_fullsms.plugins.fullsms_ui:FullSmsPlugin",
         "apache_airflow_provider:provider_info=airflow_provider_fullsms.get_provider_info:get_provider_info",
+        "console_scripts:fullsms-batches=airflow_provider_fullsms.cli:main",
         "console_scripts:fullsms-sandbox=airflow_provider_fullsms.sandbox.__main__:main",
         "pytest11:fullsms=airflow_provider_fullsms.plugins.pytest_plugin",
     ]
