@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, pending_settlement
 from airflow_provider_fullsms.campaigns.plan import mask_number
@@ -38,6 +40,37 @@ _SEPARATOR = (
 _DIGIT_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}*\d)*")
 #: A run of this many digits or more may be a phone number (the shortest E.164 numbers have 7).
 _MIN_DIGITS = 7
+#: A batch's state as the page names it. FullSMS has no delivery reports: "accepted", never "delivered".
+STATE_LABELS = {
+    BatchState.IN_FLIGHT: "being sent",
+    BatchState.ACCEPTED: "accepted by FullSMS",
+    BatchState.UNKNOWN: "unknown — check in FullSMS",
+    BatchState.NOT_SENT: "not sent",
+    BatchState.ASSUMED_SENT: "assumed sent",
+}
+#: The one way the page writes a time.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def format_time(value: datetime | str | None) -> str | None:
+    """
+    ``value`` as the page shows every time: ``2025-01-01 09:30:00 UTC``.
+
+    :param value: an aware datetime, or an ISO 8601 text (the ledger's); one that does not parse is
+        shown as it is.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        moment = value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def decision_key(index: int) -> str:
@@ -87,6 +120,11 @@ class BatchView:
     def unknown(self) -> bool:
         return self.state == BatchState.UNKNOWN
 
+    @property
+    def label(self) -> str:
+        """Its state in words (``assumed_sent`` is "assumed sent")."""
+        return STATE_LABELS.get(self.state, self.state.replace("_", " "))  # type: ignore[call-overload]
+
 
 @dataclass
 class CampaignView:
@@ -105,6 +143,11 @@ class CampaignView:
     @property
     def sent(self) -> int:
         return sum(batch.sent for batch in self.batches)
+
+    @property
+    def query(self) -> str:
+        """The query string of its page."""
+        return urlencode(task_params(self.task))
 
     @property
     def unknown(self) -> list[BatchView]:
@@ -172,7 +215,7 @@ def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: st
         recipients=recipients,
         sent=sent,
         campaign_id=record.get("c"),
-        at=record.get("at"),
+        at=format_time(record.get("at")),
         error=mask_numbers(str(error)) if error else None,
         decision=settlement.value if settlement is not None else None,
     )

@@ -22,6 +22,7 @@ from airflow_provider_fullsms.plugins.ledger_view import (
     PLAN_KEY,
     CampaignView,
     campaign_view,
+    format_time,
 )
 from airflow_provider_fullsms.settlement import TaskAddress
 
@@ -140,7 +141,7 @@ def _views(session: Session, plans: Sequence[Any]) -> list[CampaignView]:
             campaign_view(
                 task,
                 entries[where],
-                started_at=plan.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                started_at=format_time(plan.updated_at) or "",
                 task_state=states.get((plan.dag_id, plan.run_id, plan.task_id, plan.map_index)),
                 summary=summaries.get(where),
             )

@@ -212,7 +212,7 @@ def test_a_balance_error_quoting_a_number_is_masked() -> None:
 def test_the_campaign_page_shows_a_batch_error_with_the_number_masked() -> None:
     campaign = view({0: {"s": "not_sent", "n": 1, "why": "422 to_numbers.0: +44 7700 900001 is invalid"}})
 
-    page = campaign_page(campaign, may_edit=True, nonce="n", csrf="c")
+    page = campaign_page(campaign, may_edit=True, csrf="c")
 
     assert "+44 7••• ••••01" in page
     assert "7700 900001" not in page
