@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         MessageSource,
         OnUnknownOutcome,
         PlanInspector,
+        Pricing,
         SendResult,
     )
     from airflow_provider_fullsms.campaigns.window import SendWindow
@@ -239,20 +240,15 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
 
         :raises CampaignInputError: the campaign differs from the approved one, naming what changed.
         """
-        from airflow_provider_fullsms.campaigns import Pricing, check_fingerprint, plan_summary
-        from airflow_provider_fullsms.connection import check_amount
+        from airflow_provider_fullsms.campaigns import check_fingerprint, plan_summary
 
         if not self.dry_run:
             check_fingerprint(self.expected_fingerprint, fingerprint)
             return None
-        config = self.hook.config
-        price = config.price_per_segment
-        if self.price_per_segment not in (None, ""):
-            price = check_amount(self.price_per_segment, "price_per_segment")
         result = plan_summary(
             plan,
             inspector,
-            Pricing(price, config.minimum_balance),
+            self._pricing(),
             fingerprint=fingerprint,
             send_at=send_at,
             details=details,
@@ -268,6 +264,35 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             fingerprint,
         )
         return result
+
+    def _pricing(self) -> Pricing:
+        """The plan's price: the task's ``price_per_segment``, else the connection's."""
+        from airflow_provider_fullsms.campaigns import Pricing
+        from airflow_provider_fullsms.connection import check_amount
+
+        config = self.hook.config
+        price = config.price_per_segment
+        if self.price_per_segment not in (None, ""):
+            price = check_amount(self.price_per_segment, "price_per_segment")
+        return Pricing(price, config.minimum_balance)
+
+    def _message_details(
+        self, source: MessageSource, sender: str | None, template_id: str | None
+    ) -> dict[str, Any]:
+        """
+        What the campaign said and from whom, for its summary and the FullSMS page: the text as the
+        DAG wrote it (a personalised one with its placeholders), never a recipient's own text.
+        """
+        from airflow_provider_fullsms.campaigns.plan import mask_number
+
+        return {
+            "text": None if source.message_column else source.message,
+            "template_id": template_id,
+            "message_column": source.message_column,
+            "personalised": source.personalise,
+            # An alphanumeric sender ID as it is; a phone number masked like every number shown.
+            "sender": mask_number(sender) if sender and sender.lstrip("+").isdigit() else sender,
+        }
 
     def _run(
         self,
@@ -287,6 +312,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         :class:`LowBalancePauseMixin`) or fail the way Airflow should.
         """
         from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
+        from airflow_provider_fullsms.campaigns.schedule import utc_send_at
         from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
 
         if ledger.open(plan):
@@ -321,6 +347,13 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 self._report(context, summary, push=True)
             raise
         summary = report.summary(plan.stats)
+        # What the whole campaign comes to at the plan's price (FullSMS bills; this is an estimate).
+        pricing = self._pricing().of(segments) if (segments := tally.total()) is not None else {}
+        summary["segments"] = segments
+        summary["price_per_segment"] = pricing.get("price_per_segment")
+        summary["estimated_cost"] = pricing.get("estimated_cost")
+        # send_at is in the account's timezone, as FullSMS takes it; the page shows times in UTC.
+        summary["send_at_utc"] = utc_send_at(send_at, self.hook.config.tz) if send_at else None
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
         raise_for_report(report, task=_task_options(context), advice=advice)
