@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, pending_settlement
 from airflow_provider_fullsms.campaigns.plan import mask_number
@@ -115,6 +115,10 @@ class BatchView:
     error: str | None
     #: A person's recorded decision about its current attempt, not applied yet.
     decision: str | None
+    #: The hash of its text, and its first and last numbers masked: to find it in FullSMS.
+    text_hash: str | None = None
+    first: str | None = None
+    last: str | None = None
 
     @property
     def unknown(self) -> bool:
@@ -138,7 +142,29 @@ class CampaignView:
     batches: list[BatchView] = field(default_factory=list)
     invalid: int | None = None
     excluded: int | None = None
+    #: What the campaign comes to at the plan's price per segment (an estimate: FullSMS bills).
     cost: float | None = None
+    #: Its text as the DAG wrote it, FullSMS template, sender (the summary's ``message``).
+    message: dict[str, Any] = field(default_factory=dict)
+    send_at: str | None = None
+    send_window: str | None = None
+    segments: int | None = None
+    price_per_segment: float | None = None
+
+    @property
+    def airflow_links(self) -> dict[str, str]:
+        """Its DAG run, task instance, log and ledger in Airflow's UI, relative to the page."""
+        task = self.task
+        run = f"../dags/{quote(task.dag_id, safe='')}/runs/{quote(task.run_id, safe='')}"
+        instance = f"{run}/tasks/{quote(task.task_id, safe='')}"
+        if task.map_index >= 0:
+            instance += f"/mapped/{task.map_index}"
+        return {
+            "DAG run": run,
+            "task instance": f"{instance}/details",
+            "log": instance,
+            "ledger (task state store)": f"{instance}/task-state-store",
+        }
 
     @property
     def sent(self) -> int:
@@ -218,7 +244,18 @@ def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: st
         at=format_time(record.get("at")),
         error=mask_numbers(str(error)) if error else None,
         decision=settlement.value if settlement is not None else None,
+        text_hash=_text(record.get("h")),
+        first=_text(record.get("f")),
+        last=_text(record.get("l")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:64] if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _count(value: Any) -> int | None:
@@ -252,7 +289,8 @@ def campaign_view(
             batches.append(batch_view(index, record, entries.get(decision_key(index)), task_state))
     batches.sort(key=lambda batch: batch.index)
     recipients = plan.get("recipients")
-    cost = summary.get("cost", summary.get("estimated_cost"))
+    message = summary.get("message")
+    segments = summary.get("segments")
     return CampaignView(
         task=task,
         started_at=started_at,
@@ -262,5 +300,10 @@ def campaign_view(
         batches=batches,
         invalid=_count(summary.get("invalid")),
         excluded=_count(summary.get("excluded")),
-        cost=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        cost=_number(summary.get("estimated_cost")),
+        message=message if isinstance(message, dict) else {},
+        send_at=format_time(send_at) if isinstance(send_at := summary.get("send_at_utc"), str) else None,
+        send_window=_text(summary.get("send_window")),
+        segments=segments if isinstance(segments, int) and not isinstance(segments, bool) else None,
+        price_per_segment=_number(summary.get("price_per_segment")),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ def view(task: TaskAddress = TASK, **batches: dict[str, Any]) -> Any:
 
 def text(html: str) -> str:
     """What a person reads: the markup without its tags, spaces collapsed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
 
 
 def cells(html: str) -> list[str]:
@@ -93,3 +94,81 @@ def test_the_stylesheet_scripts_and_icons_need_no_login() -> None:
 
     assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(answers, 200)
     assert answers["fullsms.svg"].headers["content-type"].startswith("image/svg+xml")
+
+
+SUMMARY = {
+    "message": {
+        "text": "Hi {first_name}, your table is booked.",
+        "template_id": None,
+        "message_column": None,
+        "personalised": True,
+        "sender": "COPERATO",
+    },
+    "send_at_utc": "2025-01-02T08:00:00+00:00",
+    "send_window": "09:00-20:00 recipient's local time",
+    "segments": 100,
+    "price_per_segment": 0.05,
+    "estimated_cost": 5.0,
+}
+
+
+def test_a_campaign_shows_its_text_sender_schedule_window_and_cost_at_the_plans_price() -> None:
+    campaign = campaign_view(
+        TASK, PLAN, started_at="2025-01-01 09:30:00 UTC", task_state="success", summary=SUMMARY
+    )
+
+    page = text(campaign_page(campaign, may_edit=False, csrf="c"))
+
+    assert "text (personalised for each recipient) Hi {first_name}, your table is booked." in page
+    assert "sender COPERATO" in page
+    assert "schedule scheduled for 2025-01-02 08:00:00 UTC" in page
+    assert "send window 09:00-20:00 recipient's local time" in page
+    assert "cost at the plan's price 5.0 (100 segments x 0.05; an estimate: FullSMS bills)" in page
+
+
+def test_a_campaign_links_to_its_dag_run_task_instance_and_log_in_airflow() -> None:
+    mapped = TaskAddress("crm", "manual__2025-01-01T09:30:00+00:00", "send", 2)
+    campaign = campaign_view(mapped, PLAN, started_at="2025-01-01 09:30:00 UTC", task_state="failed")
+
+    page = campaign_page(campaign, may_edit=False, csrf="c")
+
+    links = dict(re.findall(r'<a href="([^"]+)" data-airflow>([^<]+)</a>', page))
+    run = "../dags/crm/runs/manual__2025-01-01T09%3A30%3A00%2B00%3A00"
+    assert links == {
+        run: "DAG run",
+        f"{run}/tasks/send/mapped/2/details": "task instance",
+        f"{run}/tasks/send/mapped/2": "log",
+        f"{run}/tasks/send/mapped/2/task-state-store": "ledger (task state store)",
+    }
+
+
+def test_an_unknown_batch_shows_when_it_went_out_its_text_hash_recipients_and_masked_first_and_last() -> None:
+    campaign = view(
+        b0={
+            "s": "unknown",
+            "n": 500,
+            "h": "3f2a9c",
+            "at": "2025-01-01T09:31:00+00:00",
+            "f": "447•••••••01",
+            "l": "447•••••••99",
+            "why": "timeout",
+        },
+    )
+
+    [row] = [
+        cells(row)
+        for row in re.findall(
+            r'<tr data-batch="0">(.*?)</tr>', campaign_page(campaign, may_edit=False, csrf="c"), re.S
+        )
+    ]
+
+    assert row[:7] == [
+        "0",
+        "unknown — check in FullSMS",
+        "500",
+        "0",
+        "-",
+        "2025-01-01 09:31:00 UTC",
+        "3f2a9c",
+    ]
+    assert row[7] == "447•••••••01 to 447•••••••99"
