@@ -9,16 +9,61 @@ into a script; the CSRF token is in a ``<meta>`` tag, the task in ``data-*`` att
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
     from airflow_provider_fullsms.plugins.ledger_view import CampaignView
+    from airflow_provider_fullsms.plugins.store import CampaignFilter
 
+#: The "needs attention" filter looks among this many newest campaigns.
+LIST_LIMIT = 200
+#: Campaigns on one page of the list.
+PAGE_SIZE = 50
 #: What a person can say about a batch whose outcome is unknown, as the buttons read.
 CHOICES = {"sent": "It was sent", "resend": "Send it again"}
+
+
+@dataclass
+class Listing:
+    """One page of the campaign list."""
+
+    campaigns: list[CampaignView]
+    #: The DAGs with campaigns the user may read (the filter's choices).
+    dag_ids: list[str]
+    filters: CampaignFilter
+    attention: bool
+    #: How many campaigns match (with ``attention``: among the newest :data:`LIST_LIMIT`).
+    total: int
+    page: int
+    pages: int
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + 1 if self.campaigns else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.campaigns) - 1 if self.campaigns else 0
+
+    def query(self, page: int) -> str:
+        """The list's query string with this page."""
+        f = self.filters
+        params: dict[str, object] = {"dag_id": f.dag_id, "q": f.search, "since": f.since, "until": f.until}
+        params |= {"attention": "1" if self.attention else None, "page": page}
+        return urlencode({name: str(value) for name, value in params.items() if value})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "campaigns": [campaign.to_json() for campaign in self.campaigns],
+            "total": self.total,
+            "page": self.page,
+            "pages": self.pages,
+        }
 
 
 @cache
@@ -40,31 +85,12 @@ def render(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
 
 
-def list_page(
-    campaigns: list[CampaignView],
-    dag_ids: list[str],
-    *,
-    dag_id: str | None,
-    attention: bool,
-    csrf: str,
-) -> str:
-    """
-    Every campaign the user may read, newest first, with a filter by DAG and by "needs attention".
-
-    :param dag_ids: the DAGs offered in the filter.
-    """
-    filters = [f"DAG {dag_id}"] if dag_id else []
-    if attention:
-        filters.append("needs attention")
-    return render(
-        "campaigns.html",
-        campaigns=campaigns,
-        dag_ids=dag_ids,
-        dag_id=dag_id,
-        attention=attention,
-        filtered=" and ".join(filters),
-        csrf=csrf,
-    )
+def list_page(listing: Listing, *, csrf: str) -> str:
+    """A page of the campaigns the user may read, newest first, with its search and filters."""
+    filtered = listing.filters.describe()
+    if listing.attention:
+        filtered = f"{filtered} and needs attention" if filtered else "needs attention"
+    return render("campaigns.html", listing=listing, filtered=filtered, limit=LIST_LIMIT, csrf=csrf)
 
 
 def campaign_page(campaign: CampaignView, *, may_edit: bool, csrf: str) -> str:

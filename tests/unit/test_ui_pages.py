@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_fullsms.plugins.app import create_app
 from airflow_provider_fullsms.plugins.ledger_view import campaign_view
-from airflow_provider_fullsms.plugins.pages import campaign_page, list_page
+from airflow_provider_fullsms.plugins.pages import Listing, campaign_page, list_page
+from airflow_provider_fullsms.plugins.store import CampaignFilter
 from airflow_provider_fullsms.settlement import TaskAddress
 
 TASK = TaskAddress("crm", "run_1", "send", -1)
@@ -21,6 +22,10 @@ PLAN = {"fullsms.plan": {"v": 1, "fp": "f", "batches": 5, "recipients": 50}}
 def view(task: TaskAddress = TASK, **batches: dict[str, Any]) -> Any:
     entries = {**PLAN, **{f"fullsms.batch.{index[1:]}": record for index, record in batches.items()}}
     return campaign_view(task, entries, started_at="2025-01-01 09:30:00 UTC", task_state="failed")
+
+
+def listing(campaigns: list[Any], dag_ids: list[str], *, attention: bool = False, **filters: Any) -> Listing:
+    return Listing(campaigns, dag_ids, CampaignFilter(**filters), attention, len(campaigns), 1, 1)
 
 
 def text(html: str) -> str:
@@ -64,7 +69,7 @@ def test_what_a_campaign_holds_is_escaped() -> None:
 
     pages = [
         campaign_page(campaign, may_edit=True, csrf="c"),
-        list_page([campaign], [task.dag_id], dag_id=task.dag_id, attention=False, csrf="c"),
+        list_page(listing([campaign], [task.dag_id], dag_id=task.dag_id), csrf="c"),
     ]
 
     for page in pages:
@@ -75,10 +80,10 @@ def test_what_a_campaign_holds_is_escaped() -> None:
 
 
 def test_a_filter_that_matches_nothing_says_so() -> None:
-    filtered = list_page([], ["crm"], dag_id="crm", attention=True, csrf="c")
-    nothing_yet = list_page([], [], dag_id=None, attention=False, csrf="c")
+    filtered = list_page(listing([], ["crm"], dag_id="crm", search="Sale", attention=True), csrf="c")
+    nothing_yet = list_page(listing([], []), csrf="c")
 
-    assert "No campaign matches DAG crm and needs attention." in text(filtered)
+    assert 'No campaign matches DAG crm and "Sale" and needs attention.' in text(filtered)
     assert "No campaign yet" not in filtered
     assert "No campaign yet: the send operators record one when they run." in nothing_yet
 
