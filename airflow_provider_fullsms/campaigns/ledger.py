@@ -398,6 +398,7 @@ class Ledger:
             batch,
             BatchState.ACCEPTED,
             sent,
+            **(_named(sent) if sent else {}),
             c=result.campaign_id,
             t=result.total_sent,
             i=result.invalid_count,
