@@ -25,7 +25,7 @@ writes the page's CSRF token.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date  # noqa: TC003 (FastAPI reads it)
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.utils.session import create_session
@@ -129,13 +129,30 @@ def _listing(who: Reader, filters: CampaignFilter, attention: bool, page: int) -
     return Listing(found, readable, filters, attention, total, page, pages)
 
 
+def _day(value: str | None, name: str) -> date | None:
+    """A day from the form's date field: empty when the field was left empty."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name}={value!r}: use YYYY-MM-DD."
+        ) from None
+
+
 def _filters(
     dag_id: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    since: date | None = None,
-    until: date | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> CampaignFilter:
-    return CampaignFilter(dag_id=dag_id or None, search=(q or "").strip() or None, since=since, until=until)
+    return CampaignFilter(
+        dag_id=dag_id or None,
+        search=(q or "").strip() or None,
+        since=_day(since, "since"),
+        until=_day(until, "until"),
+    )
 
 
 Filters = Annotated[CampaignFilter, Depends(_filters)]

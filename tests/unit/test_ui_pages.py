@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from html import unescape
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from airflow_provider_fullsms.plugins.app import create_app
@@ -177,3 +179,13 @@ def test_an_unknown_batch_shows_when_it_went_out_its_text_hash_recipients_and_ma
         "3f2a9c",
     ]
     assert row[7] == "447•••••••01 to 447•••••••99"
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_filter_form_left_empty_lists_everything_and_a_bad_date_is_named() -> None:
+    from airflow_provider_fullsms.plugins.app import _filters
+
+    assert _filters(dag_id="", q=" ", since="", until="") == CampaignFilter()
+    assert _filters(since="2025-01-02").since == date(2025, 1, 2)
+    with pytest.raises(HTTPException, match="since='2025-13-01': use YYYY-MM-DD"):
+        _filters(since="2025-13-01")
