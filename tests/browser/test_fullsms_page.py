@@ -258,3 +258,15 @@ def test_the_page_follows_airflows_dark_theme(stack: LoginStack, page: Page, scr
     frame.locator("#campaigns a").first.click()
     expect(frame.locator("#facts")).to_be_visible()
     screenshot(page, "airflow-fullsms-campaign-dark.png")
+
+
+def test_times_read_in_the_timezone_chosen_in_airflow(stack: LoginStack, page: Page) -> None:
+    page.context.add_cookies([{"name": "_token", "value": stack.token(), "url": stack.url}])
+    # Where Airflow's UI keeps the timezone a user picks (as JSON, like its other settings).
+    page.add_init_script("window.localStorage.setItem('timezone', JSON.stringify('Asia/Tokyo'))")
+    page.goto(f"{stack.url}/fullsms/")
+
+    started = page.locator("#campaigns tbody tr").first.locator("time")
+
+    expect(started).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Asia/Tokyo$"))
+    expect(started).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))

@@ -82,6 +82,35 @@ document.querySelectorAll("a[data-airflow]").forEach((link) => {
   });
 });
 
+// Every time is written "2025-01-01 09:30:00 UTC" by the server; in the timezone the user chose in
+// Airflow (its "timezone" setting in localStorage, as Airflow's UI keeps it), it reads the same way
+// with that zone's name instead, the UTC time in its tooltip.
+function airflowTimezone() {
+  let stored = null;
+  try { stored = localStorage.getItem("timezone"); } catch (error) { return "UTC"; }
+  if (!stored) return "UTC";
+  try { stored = JSON.parse(stored); } catch (error) { /* stored as plain text */ }
+  try { new Intl.DateTimeFormat("en", {timeZone: stored}); return stored; } catch (error) { return "UTC"; }
+}
+const ZONE = airflowTimezone();
+const UTC_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC$/;
+function shown(text) {
+  const match = UTC_TIME.exec(text.trim());
+  if (!match || ZONE === "UTC") return text;
+  const moment = new Date(`${match[1]}T${match[2]}Z`);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(moment).map((part) => [part.type, part.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${ZONE}`;
+}
+function localise(element) {
+  const utcText = element.textContent;
+  const text = shown(utcText);
+  if (text !== utcText) { element.textContent = text; element.title = utcText; }
+}
+document.querySelectorAll("time").forEach(localise);
+
 const utc = (iso) => iso.replace("T", " ").replace(/(\+00:00|Z)$/, " UTC");
 
 const balances = document.getElementById("read-balances");
@@ -98,6 +127,7 @@ if (balances) balances.addEventListener("click", async () => {
     amount.textContent = entry.balance === null ? entry.error : entry.balance;
     const when = document.createElement("time");
     when.textContent = utc(entry.read_at);
+    localise(when);
     row.insertCell().append(when);
   }
   document.getElementById("balance-table").hidden = false;
