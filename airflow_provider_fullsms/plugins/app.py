@@ -186,12 +186,16 @@ def _batches_json(campaign: CampaignView) -> list[dict[str, Any]]:
         {
             "index": batch.index,
             "state": batch.state,
+            "label": batch.label,
             "recipients": batch.recipients,
             "sent": batch.sent,
             "campaign_id": batch.campaign_id,
             "at": batch.at,
             "error": batch.error,
             "decision": batch.decision,
+            "text_hash": batch.text_hash,
+            "first": batch.first,
+            "last": batch.last,
         }
         for batch in campaign.batches
     ]

@@ -131,6 +131,14 @@ def test_a_campaign_shows_its_text_sender_schedule_window_and_cost_at_the_plans_
     assert "schedule scheduled for 2025-01-02 08:00:00 UTC" in page
     assert "send window 09:00-20:00 recipient's local time" in page
     assert "cost at the plan's price 5.0 (100 segments x 0.05; an estimate: FullSMS bills)" in page
+    # The JSON says the same.
+    shown = campaign.to_json()
+    assert (shown["message"]["text"], shown["send_at"], shown["segments"], shown["cost"]) == (
+        "Hi {first_name}, your table is booked.",
+        "2025-01-02 08:00:00 UTC",
+        100,
+        5.0,
+    )
 
 
 def test_a_campaign_links_to_its_dag_run_task_instance_and_log_in_airflow() -> None:
