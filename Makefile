@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites fuzz
+.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites fuzz dist docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,18 @@ chaos: $(STAMP) debian-packages
 sandbox: $(STAMP)
 	$(BIN)/fullsms-sandbox
 
+# The sdist and the wheel in dist/, checked (--strict) as PyPI will render their description.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The API reference from the docstrings (Sphinx autodoc), warnings as errors: docs/api/_build/html.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs/api docs/api/_build/html
+
 clean:
-	rm -rf $(VENV) .venv-3.* .pin-venv-3.* .airflow .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .pin-venv-3.* .airflow .demo .pytest_cache .mypy_cache .ruff_cache dist docs/api/_build
 
 # -- Python matrix: the unit, sandbox and DAG suites on every Python the package supports -------
 # Each Python has its own venv and its own pinned constraints file: 3.11 is `make test`'s .venv and
@@ -58,7 +68,7 @@ clean:
 # NOT_IN_MATRIX (they need servers, browsers or real Airflow processes and run once, in `make test`).
 MATRIX_PYTHONS ?= 3.11 3.12 3.13
 MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/dags
-NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks
+NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging
 
 matrix: matrix-suites $(addprefix matrix-,$(MATRIX_PYTHONS))
 

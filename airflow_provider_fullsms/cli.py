@@ -1,15 +1,16 @@
 """
-``python -m airflow_provider_fullsms.cli``: settle a campaign's unknown batches without editing the DAG.
+``fullsms-batches`` (or ``python -m airflow_provider_fullsms.cli``): settle a campaign's unknown
+batches without editing the DAG.
 
 Show the batches a send task recorded, and for each batch whose outcome is unknown record what a
 person found in FullSMS — it was sent, or send it again — then clear the task. A decision is about
 the batch's current attempt and applies once; until a try applies it, ``settle`` again changes it
 and ``withdraw`` takes it back::
 
-    python -m airflow_provider_fullsms.cli show   --dag-id D --run-id R --task-id T
-    python -m airflow_provider_fullsms.cli settle --dag-id D --run-id R --task-id T --batch 3 --sent
-    python -m airflow_provider_fullsms.cli settle --dag-id D --run-id R --task-id T --batch 5 --resend --clear
-    python -m airflow_provider_fullsms.cli withdraw --dag-id D --run-id R --task-id T --batch 3
+    fullsms-batches show     --dag-id D --run-id R --task-id T
+    fullsms-batches settle   --dag-id D --run-id R --task-id T --batch 3 --sent
+    fullsms-batches settle   --dag-id D --run-id R --task-id T --batch 5 --resend --clear
+    fullsms-batches withdraw --dag-id D --run-id R --task-id T --batch 3
 
 It talks to Airflow's api-server (``--api-url``, default ``$AIRFLOW_API_URL`` or
 ``http://localhost:8080``) with a token (``--token`` / ``$AIRFLOW_API_TOKEN``) or a user name and
@@ -43,10 +44,13 @@ from airflow_provider_fullsms.settlement import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+#: The console script (``[project.scripts]``); ``python -m airflow_provider_fullsms.cli`` is the same.
+COMMAND = "fullsms-batches"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_fullsms.cli",
+        prog=COMMAND,
         description="Settle FullSMS batches whose outcome is unknown, then let the task's retry finish.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +112,11 @@ def _show(api: AirflowApi, task: TaskAddress) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """
+    Run the command (the ``fullsms-batches`` console script's entry point).
+
+    :param argv: command-line arguments (default: ``sys.argv[1:]``).
+    """
     args = _parser().parse_args(argv)
     task = TaskAddress(args.dag_id, args.run_id, args.task_id, args.map_index)
     try:

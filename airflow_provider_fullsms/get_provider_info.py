@@ -93,7 +93,16 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Phone number validation",
                         "description": "possible (length and country plausible) or valid "
                         "(libphonenumber's full validation). A task's number_validation wins.",
-                        "schema": {"type": ["string", "null"], "default": "possible"},
+                        # A closed set is a choice in the form (the values of phones.NumberValidation).
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "possible",
+                            "enum": ["possible", "valid"],
+                            "values_display": {
+                                "possible": "possible: length and country plausible",
+                                "valid": "valid: libphonenumber's full validation",
+                            },
+                        },
                     },
                     "price_per_segment": {
                         "label": "Price per SMS segment",

@@ -87,7 +87,7 @@ def raise_for(error: BaseException) -> NoReturn:
     raise error
 
 
-def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = "") -> None:
+def raise_for_report(report: CampaignReport, *, task: str = "", page: str = "", advice: str = "") -> None:
     """
     Fail the task when a campaign did not reach everyone; return when it did.
 
@@ -98,6 +98,8 @@ def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = ""
 
     :param task: the CLI options naming the task (``--dag-id … --run-id … --task-id …``), for
         the settle command in the message.
+    :param page: the path of the campaign's page in the Airflow UI (:func:`campaign_page_path`);
+        default: the FullSMS page's list of campaigns.
     :param advice: what to do about a refusal, instead of the generic "fix the cause" (e.g. the
         balance a campaign stopped by ``balance_low`` needs).
     :raises AirflowFailException: a batch was refused, an outage stopped the campaign, a batch's
@@ -108,7 +110,12 @@ def raise_for_report(report: CampaignReport, *, task: str = "", advice: str = ""
 
     sent = report.sent_batches
     accounted = f"{sent} of {report.batches_total} batches are sent and recorded"
-    settle = _settle_advice(report, task) if report.unknown_batches else ""
+    if report.unknown_batches:
+        from airflow_provider_fullsms.plugins.fullsms_ui import URL_PREFIX
+
+        settle = _settle_advice(report, task, page or f"{URL_PREFIX}/")
+    else:
+        settle = ""
     if report.discrepant_now:
         settle = f"{settle} {_discrepancy_advice(report)}".strip()
     if report.stopped_by is not None and report.stop_kind is Failure.UNKNOWN:
@@ -151,19 +158,32 @@ def _discrepancy_advice(report: CampaignReport) -> str:
     )
 
 
-def _settle_advice(report: CampaignReport, task: str) -> str:
-    """Name each unknown batch and say how a person settles it."""
+def _settle_advice(report: CampaignReport, task: str, page: str) -> str:
+    """Name each unknown batch and say how a person settles it: on the FullSMS page, or by CLI."""
+    from airflow_provider_fullsms.cli import COMMAND
+
     named = "; ".join(
         f"batch {u['index']} ({u['recipients']} recipients, text {u['text_hash']}, sent {u['sent_at']})"
         for u in report.unknown[:_NAMED_BATCHES]
     )
     more = report.unknown_batches - min(len(report.unknown), _NAMED_BATCHES)
-    cli = f"python -m airflow_provider_fullsms.cli settle {task or '--dag-id … --run-id … --task-id …'}"
+    cli = f"{COMMAND} settle {task or '--dag-id … --run-id … --task-id …'}"
     return (
         f"The outcome of {report.unknown_batches} batch(es) is unknown: {named}"
         f"{f' and {more} more' if more > 0 else ''}, {report.unknown_recipients} recipients in all. "
-        "They were not sent again, so nobody is texted twice. Check them in FullSMS, record for each "
-        f"whether it went out — `{cli} --batch <index> --sent` (or `--resend`), or the state-store "
-        'key fullsms.decision.<index> = "sent"/"resend" through Airflow\'s REST API — then clear the '
-        "task: the retry applies each decision."
+        "They were not sent again, so nobody is texted twice. Check them in FullSMS, then record for "
+        f"each whether it went out: on the FullSMS page of the Airflow UI ({page}: It was sent / Send "
+        f"it again, then Clear the task), or `{cli} --batch <index> --sent` (or `--resend`, then clear "
+        'the task), or the state-store key fullsms.decision.<index> = "sent"/"resend" through '
+        "Airflow's REST API. The task's next try applies each decision."
     )
+
+
+def campaign_page_path(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
+    """The path of a campaign's page in the Airflow UI (under the api-server's base URL)."""
+    from urllib.parse import urlencode
+
+    from airflow_provider_fullsms.plugins.fullsms_ui import URL_PREFIX
+
+    query = urlencode({"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index})
+    return f"{URL_PREFIX}/campaign?{query}"

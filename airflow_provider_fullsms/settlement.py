@@ -228,7 +228,7 @@ def _settleable(
         known = ", ".join(f"{i}: {batches[i].state}" if i in batches else f"{i}: not recorded" for i in wrong)
         raise SettlementRefusedError(
             f"Only batches whose outcome is unknown can be settled; {known}. "
-            "Run `python -m airflow_provider_fullsms.cli show` to list them."
+            "Run `fullsms-batches show` to list them."
         )
     in_flight = [index for index in indices if batches[index].state == BatchState.IN_FLIGHT]
     if deciding and in_flight:

@@ -199,16 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         with SandboxProcess(balance=START_BALANCE) as sandbox:
             client = sandbox.client
             _say(f"Sandbox on {sandbox.url} (pid {sandbox.pid}), balance {client.balance():.2f}")
-            connection = json.dumps(
-                {
-                    "conn_type": "fullsms",
-                    "host": sandbox.url,
-                    "password": sandbox.token,
-                    # What the seeded account keeps back, so the plan's required_balance is real.
-                    "extra": {"default_sender": "COPERATO", "minimum_balance": 1.0},
-                }
-            )
-            env = _airflow_env(connection)
+            # The sandbox's own connection: its sender, price and minimum balance, so the plan's
+            # required_balance is real.
+            env = _airflow_env(client.connection_uri())
             elapsed["db migrate"] = _migrate_if_needed(env)
             _say(f"Running {DAG_ID} with `airflow dags test` ...")
             run_started = time.monotonic()
@@ -239,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                 with contextlib.suppress(KeyboardInterrupt):
                     while True:
                         time.sleep(3600)
-        _say("Sandbox stopped. To browse an inbox: `make sandbox` (or `fullsms-sandbox`), then open")
-        _say("http://127.0.0.1:8025/ and point AIRFLOW_CONN_FULLSMS_DEFAULT at it (see README, Sandbox).")
+        _say("Sandbox stopped. To browse an inbox: `make sandbox` (or `fullsms-sandbox`), open")
+        _say("http://127.0.0.1:8025/ and export the connection it prints (see README, Sandbox).")
         return 0
     except (KeyboardInterrupt, Interrupted) as stop:
         _say(f"\nInterrupted ({str(stop) or 'SIGINT'}): the sandbox and Airflow were stopped.")

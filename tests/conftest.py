@@ -1,18 +1,16 @@
 """
-Test-wide set-up: a throw-away AIRFLOW_HOME before Airflow is imported, and a FullSMS connection.
+Test-wide set-up: FullSMS connections, the sandbox, and Hypothesis's profiles.
 
-Airflow reads its configuration at import, so the environment is set here, at collection.
+The throw-away AIRFLOW_HOME (no example DAGs, DAGS_FOLDER ``example_dags``) is the provider's own
+pytest plugin's, set before this module is imported: ``fullsms_dags_folder`` in pyproject.toml.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,10 +19,6 @@ from hypothesis import HealthCheck, settings
 if TYPE_CHECKING:
     from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="fullsms-tests-airflow-")
-os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(os.path.dirname(__file__), os.pardir, "example_dags")
 os.environ.pop("AIRFLOW_CONN_FULLSMS_DEFAULT", None)
 
 # Property tests and state machines: `make test` runs a fixed, bounded profile ("ci": the same
@@ -54,10 +48,6 @@ SECRET_TOKEN = "20|tok-SECRET-d0n0tle4k-8c1f"
 FAKE_URL = "https://fullsms.test"
 #: The sandbox's token in tests: distinctive too, so secret scans can look for it.
 SANDBOX_TOKEN = "sbx|tok-SECRET-sandbox-5e1f"
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 def connection_json(host: str, token: str = SECRET_TOKEN, **extra: object) -> str:
@@ -92,13 +82,6 @@ def sandbox_conn(sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Sa
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """``airflow db migrate`` once per session, in the throw-away AIRFLOW_HOME (``dag.test()`` needs it)."""
-    assert os.environ["AIRFLOW_HOME"] == _AIRFLOW_HOME
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-        timeout=300,
-    )
+def airflow_db(fullsms_airflow_db: Path) -> None:
+    """``airflow db migrate`` once per session (the plugin's), kept for the session (``dag.test()``)."""
+    assert fullsms_airflow_db.name.startswith("fullsms-pytest-airflow-")

@@ -8,7 +8,7 @@ then *accepted* (with the campaign id), *unknown* or *not sent*. :func:`decide` 
 does with a batch an earlier try recorded: accepted batches are skipped; a batch found in flight
 (the worker died mid-request) or unknown is never resent unless a person says so — per batch, with
 a decision key in the same store (:class:`Settlement`, written through Airflow's REST API or
-``python -m airflow_provider_fullsms.cli``), or for all of them with :class:`OnUnknownOutcome`.
+``fullsms-batches``), or for all of them with :class:`OnUnknownOutcome`.
 
 Each send of a batch is an *attempt* (``a`` in its record, 1 for the first). A decision is about
 one attempt (:class:`BatchDecision`) and applies once: a resend is a new attempt, so when its

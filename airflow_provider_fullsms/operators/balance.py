@@ -17,7 +17,9 @@ class FullSmsGetBalanceOperator(FullSmsBaseOperator):
     Read the FullSMS balance and return it (a float) to XCom.
 
     :param min_balance: fail the task (without retry) when the balance is lower. Templated, so an
-        upstream cost estimate can set it (``"{{ ti.xcom_pull(task_ids='cost') }}"``).
+        upstream cost estimate can set it (``"{{ ti.xcom_pull(task_ids='cost') }}"``); one given
+        that renders to nothing (a plan's ``required_balance`` without a price) fails, naming
+        ``price_per_segment``.
     :param fullsms_conn_id: the FullSMS connection.
     """
 
@@ -26,12 +28,14 @@ class FullSmsGetBalanceOperator(FullSmsBaseOperator):
     def __init__(self, *, min_balance: float | str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.min_balance = min_balance
+        # Decided before rendering: a template or XCom that renders to None is an error, not "no minimum".
+        self.checks_min_balance = min_balance not in (None, "")
 
     def _execute(self, context: Context) -> float:
         from airflow_provider_fullsms.balance import coerce_min_balance
         from airflow_provider_fullsms.exceptions import FullSmsBalanceBelowMinimumError
 
-        threshold = None if self.min_balance in (None, "") else coerce_min_balance(self.min_balance)
+        threshold = coerce_min_balance(self.min_balance) if self.checks_min_balance else None
         balance = self.hook.get_balance()
         self.log.info("FullSMS balance: %g", balance)
         if threshold is not None and balance < threshold:

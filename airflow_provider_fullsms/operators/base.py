@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         MessageSource,
         OnUnknownOutcome,
         PlanInspector,
-        Pricing,
         SendResult,
     )
     from airflow_provider_fullsms.campaigns.window import SendWindow
@@ -185,12 +184,25 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             return None
         return self.hook.get_template(self.template_id or source.template_id)
 
+    def _price(self) -> float | None:
+        """The price of one segment: the task's ``price_per_segment``, else the connection's, or ``None``."""
+        from airflow_provider_fullsms.connection import check_amount
+
+        if self.price_per_segment not in (None, ""):
+            return check_amount(self.price_per_segment, "price_per_segment")
+        return self.hook.config.price_per_segment
+
     def _inspector(self, template: Template | None, audience: str | None = None) -> PlanInspector:
-        """What watches the plan's batches: their fingerprint, and for a dry run their price."""
+        """
+        What watches the plan's batches: their fingerprint, and their segments for a dry run or when
+        a price is known (a send's summary then carries its cost, which the FullSMS page shows).
+        """
         from airflow_provider_fullsms.campaigns import PlanInspector
 
         return PlanInspector(
-            analyse=self.dry_run, template_text=template.content if template else None, audience=audience
+            analyse=self.dry_run or self._price() is not None,
+            template_text=template.content if template else None,
+            audience=audience,
         )
 
     def _fingerprint(
@@ -240,7 +252,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
 
         :raises CampaignInputError: the campaign differs from the approved one, naming what changed.
         """
-        from airflow_provider_fullsms.campaigns import check_fingerprint, plan_summary
+        from airflow_provider_fullsms.campaigns import Pricing, check_fingerprint, plan_summary
 
         if not self.dry_run:
             check_fingerprint(self.expected_fingerprint, fingerprint)
@@ -248,7 +260,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         result = plan_summary(
             plan,
             inspector,
-            self._pricing(),
+            Pricing(self._price(), self.hook.config.minimum_balance),
             fingerprint=fingerprint,
             send_at=send_at,
             details=details,
@@ -263,18 +275,14 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             result["required_balance"],
             fingerprint,
         )
+        if result["estimated_cost"] is None:
+            # The plan is still returned; whatever reads its cost gets None, so say it loudly here.
+            self.log.warning(
+                "This plan has no estimated_cost and no required_balance (both None): %s A balance "
+                "sensor or operator given its required_balance fails, naming price_per_segment.",
+                result["price_unknown"],
+            )
         return result
-
-    def _pricing(self) -> Pricing:
-        """The plan's price: the task's ``price_per_segment``, else the connection's."""
-        from airflow_provider_fullsms.campaigns import Pricing
-        from airflow_provider_fullsms.connection import check_amount
-
-        config = self.hook.config
-        price = config.price_per_segment
-        if self.price_per_segment not in (None, ""):
-            price = check_amount(self.price_per_segment, "price_per_segment")
-        return Pricing(price, config.minimum_balance)
 
     def _message_details(
         self, source: MessageSource, sender: str | None, template_id: str | None
@@ -302,6 +310,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         batches: Iterable[Batch],
         send: Callable[[Batch], SendResult],
         *,
+        inspector: PlanInspector,
         on_unknown: OnUnknownOutcome,
         max_concurrency: int,
         send_at: str | None,
@@ -310,10 +319,18 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         """
         Send the batches with the ledger, then return the summary, pause for credit (see
         :class:`LowBalancePauseMixin`) or fail the way Airflow should.
+
+        :param inspector: what watched the plan's batches: with a price, the summary has the
+            campaign's ``segments`` and ``estimated_cost`` (what the FullSMS page shows as its cost).
         """
         from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
         from airflow_provider_fullsms.campaigns.schedule import utc_send_at
         from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
+
+        price = self._price()
+        if price is not None:
+            cost = round(inspector.segments * price, 6)  # as a plan prices it
+            details = {**(details or {}), "segments": inspector.segments, "estimated_cost": cost}
 
         if ledger.open(plan):
             self.log.info(
@@ -347,16 +364,13 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 self._report(context, summary, push=True)
             raise
         summary = report.summary(plan.stats)
-        # What the whole campaign comes to at the plan's price (FullSMS bills; this is an estimate).
-        pricing = self._pricing().of(segments) if (segments := tally.total()) is not None else {}
-        summary["segments"] = segments
-        summary["price_per_segment"] = pricing.get("price_per_segment")
-        summary["estimated_cost"] = pricing.get("estimated_cost")
+        # segments and estimated_cost (with a price) came in details; the price they were worked at:
+        summary["price_per_segment"] = self._price()
         # send_at is in the account's timezone, as FullSMS takes it; the page shows times in UTC.
         summary["send_at_utc"] = utc_send_at(send_at, self.hook.config.tz) if send_at else None
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
-        raise_for_report(report, task=_task_options(context), advice=advice)
+        raise_for_report(report, task=_task_options(context), page=_campaign_page(context), advice=advice)
         return summary
 
     def _report(self, context: Context, summary: dict[str, Any], *, push: bool = False) -> None:
@@ -394,6 +408,17 @@ def _task_options(context: Context) -> str:
     options = f"--dag-id {ti.dag_id} --run-id {ti.run_id} --task-id {ti.task_id}"
     map_index = getattr(ti, "map_index", -1)
     return options if map_index in (-1, None) else f"{options} --map-index {map_index}"
+
+
+def _campaign_page(context: Context) -> str:
+    """The path of this task's campaign on the FullSMS page (``""`` outside a task run)."""
+    from airflow_provider_fullsms.outcomes import campaign_page_path
+
+    ti = context.get("ti")
+    if ti is None:
+        return ""
+    map_index = getattr(ti, "map_index", -1)
+    return campaign_page_path(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index)
 
 
 def _clears_state_on_success() -> bool:

@@ -353,6 +353,7 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             plan,
             batches,
             send,
+            inspector=inspector,
             on_unknown=on_unknown,
             max_concurrency=concurrency,
             send_at=send_at,

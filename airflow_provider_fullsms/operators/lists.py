@@ -94,6 +94,7 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
             plan,
             [batch],
             send,
+            inspector=inspector,
             on_unknown=on_unknown,
             max_concurrency=1,
             send_at=send_at,

@@ -11,8 +11,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8025
 #: The first token of the default account.
 DEFAULT_TOKEN = "sandbox-token"
+#: The default account's starting balance.
+DEFAULT_BALANCE = 100
 #: Requests carrying this header (value ``1``) are not counted by ``/_sandbox/requests`` and
 #: never hit faults: the sandbox client's own calls must not disturb what a test measures.
 INSPECTION_HEADER = "X-FullSMS-Sandbox-Inspection"
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TOKEN", "INSPECTION_HEADER"]
+__all__ = ["DEFAULT_BALANCE", "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_TOKEN", "INSPECTION_HEADER"]

@@ -1,7 +1,8 @@
 """The ``/_sandbox/`` API, which FullSMS does not have: inspection, balance, reset and faults.
 
-It shows the inbox and the request counts, sets the balance, resets to the seed, and arms or
-clears faults. Any valid token of the sandbox will do here, also one without API rights.
+It shows the inbox, the request counts and the Airflow connection for an account (with its
+price and minimum balance), sets the balance, resets to the seed, and arms or clears faults.
+Any valid token of the sandbox will do here, also one without API rights.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from airflow_provider_fullsms.sandbox.armed_faults import FaultKind
 from airflow_provider_fullsms.sandbox.bodies import body_schema, read_json
+from airflow_provider_fullsms.sandbox.connection import airflow_connection
 from airflow_provider_fullsms.sandbox.dependencies import SECURED, Runner, Sandbox, SandboxAccount
 from airflow_provider_fullsms.sandbox.faults import parse_fault
 from airflow_provider_fullsms.sandbox.inbox_view import inbox_view
@@ -64,6 +66,12 @@ async def sandbox_messages(
 async def sandbox_requests(account: SandboxAccount, state: Sandbox) -> Response:
     counts = state.counted_requests()
     return json_response(200, {"requests": counts, "total": sum(counts.values())})
+
+
+@router.get("/connection")
+async def sandbox_connection(request: Request, account: SandboxAccount) -> Response:
+    """The Airflow connection for the caller's account: host, token, sender, price and minimum."""
+    return json_response(200, airflow_connection(account, str(request.base_url)))
 
 
 @router.put("/balance", openapi_extra=body_schema(BalanceBody))

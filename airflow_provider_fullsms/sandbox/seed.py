@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox import DEFAULT_BALANCE, DEFAULT_TOKEN
 from airflow_provider_fullsms.sandbox.bodies import as_int
 from airflow_provider_fullsms.sandbox.records import Otp, OtpStatus, parse_time
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -30,7 +30,7 @@ DEFAULT_NO_RIGHTS_TOKEN = "sandbox-token-no-rights"
 DEFAULT_ACCOUNT: dict[str, Any] = {
     "name": "default",
     "tokens": [DEFAULT_TOKEN, {"token": DEFAULT_NO_RIGHTS_TOKEN, "rights": False}],
-    "balance": 100,
+    "balance": DEFAULT_BALANCE,
     "price_per_segment": "0.05",
     "minimum_balance": "1.00",
     "allow_shortlinks": False,
@@ -76,8 +76,32 @@ DEFAULT_ACCOUNT: dict[str, Any] = {
 }
 
 
+#: The keys each object of a state file may have: any other is a typo (``"balanse"``), refused.
+OTP_SETTINGS_KEYS = frozenset(DEFAULT_ACCOUNT["otp"])
+LIST_KEYS = frozenset({"list_id", "name", "subscribe_word", "contacts"})
+CONTACT_KEYS = frozenset({"number", "subscribed"})
+TEMPLATE_KEYS = frozenset({"template_id", "name", "content"})
+NUMBER_KEYS = frozenset({"number", "country"})
+TOKEN_KEYS = frozenset({"token", "rights"})
+OTP_KEYS = frozenset({"otp_id", "to_number", "from", "brand", "code", "status", "created_at", "expires"})
+
+
 class SeedError(ValueError):
     """The state file does not describe a sandbox; the text says which key is wrong."""
+
+
+def check_keys(entry: dict[str, Any], known: Iterable[str], where: str) -> None:
+    """
+    Refuse keys of ``entry`` that are not ``known``, naming them and the known ones.
+
+    :param where: how the error names the object, e.g. ``accounts[0]``.
+    """
+    unknown = sorted(set(entry) - set(known), key=str)
+    if unknown:
+        raise SeedError(
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the known keys are {', '.join(sorted(known))}"
+        )
 
 
 @dataclass
@@ -149,6 +173,7 @@ def normalise_seed(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SeedError("the state file must hold a JSON object")
     if "accounts" in raw:
+        check_keys(raw, ["accounts"], "the state file (accounts beside account keys)")
         if not isinstance(raw["accounts"], list) or not raw["accounts"]:
             raise SeedError("accounts must be a non-empty list")
         return {"accounts": raw["accounts"]}
@@ -164,9 +189,12 @@ def build_account(raw: dict[str, Any], index: int) -> Account:
     if not isinstance(raw, dict):
         raise SeedError(f"accounts[{index}] must be an object, got {raw!r}")
     where = f"accounts[{index}]"
+    check_keys(raw, DEFAULT_ACCOUNT, where)
     merged = {**copy.deepcopy(DEFAULT_ACCOUNT), **raw}
     if index > 0 and "tokens" not in raw:
         raise SeedError(f"{where}.tokens is required for every account but the first")
+    if isinstance(merged.get("otp"), dict):
+        check_keys(merged["otp"], OTP_SETTINGS_KEYS, f"{where}.otp")
     otp = {**DEFAULT_ACCOUNT["otp"], **(merged.get("otp") or {})}
     lists = _lists(merged["lists"], where)
     templates = _templates(merged["templates"], where)
@@ -201,6 +229,8 @@ def build_otp(entry: Any, account: Account, now: float) -> Otp:
     :param account: the account it belongs to (its TTL applies unless ``"expires": false``).
     :param now: the creation time of an OTP that does not give ``created_at``.
     """
+    if isinstance(entry, dict):
+        check_keys(entry, OTP_KEYS, f"OTP {entry.get('otp_id') or entry.get('to_number')!r}")
     try:
         created = parse_time(entry["created_at"]) if entry.get("created_at") else now
         ttl = account.otp_ttl_seconds
@@ -239,6 +269,7 @@ def _tokens(raw: Any, key: str) -> dict[str, bool]:
         if isinstance(entry, str) and entry:
             tokens[entry] = True
         elif isinstance(entry, dict) and isinstance(entry.get("token"), str) and entry["token"]:
+            check_keys(entry, TOKEN_KEYS, key)
             tokens[entry["token"]] = bool(entry.get("rights", True))
         else:
             raise SeedError(
@@ -253,6 +284,8 @@ def _entries(raw: Any, where: str, what: str, read: Callable[[Any], tuple[K, V]]
     for entry in raw:
         try:
             key, value = read(entry)
+        except SeedError as error:
+            raise SeedError(f"{where}.{what}s: {error}") from None
         except (KeyError, TypeError, ValueError, AttributeError):
             raise SeedError(f"{where}.{what}s: bad {what} {entry!r}") from None
         entries[key] = value
@@ -264,6 +297,7 @@ def _lists(raw: Any, where: str) -> dict[int, ContactList]:
 
 
 def _contact_list(entry: Any) -> tuple[int, ContactList]:
+    check_keys(entry, LIST_KEYS, f"list {entry.get('list_id')!r}")
     list_id = int(entry["list_id"])
     subscribed: list[str] = []
     for contact in entry.get("contacts", []):
@@ -271,6 +305,7 @@ def _contact_list(entry: Any) -> tuple[int, ContactList]:
             subscribed.append(contact)
         else:
             # Read even when unsubscribed, so a contact without a number is a SeedError.
+            check_keys(contact, CONTACT_KEYS, f"list {list_id} contact {contact.get('number')!r}")
             number = str(contact["number"])
             if contact.get("subscribed", True):
                 subscribed.append(number)
@@ -283,6 +318,7 @@ def _templates(raw: Any, where: str) -> dict[str, Template]:
 
 
 def _template(entry: Any) -> tuple[str, Template]:
+    check_keys(entry, TEMPLATE_KEYS, f"template {entry.get('template_id')!r}")
     template_id = str(entry["template_id"])
     return template_id, Template(template_id, str(entry.get("name", "")), str(entry["content"]))
 
@@ -294,5 +330,6 @@ def _numbers(raw: Any, where: str) -> list[dict[str, str]]:
             entry = {"number": entry, "country": ""}
         if not isinstance(entry, dict) or not isinstance(entry.get("number"), str):
             raise SeedError(f"{where}.numbers: bad number {entry!r}")
+        check_keys(entry, NUMBER_KEYS, f"{where}.numbers: number {entry['number']!r}")
         numbers.append({"number": entry["number"], "country": str(entry.get("country", ""))})
     return numbers

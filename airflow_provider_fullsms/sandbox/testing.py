@@ -131,9 +131,18 @@ class SandboxClient:
         """Disarm every fault."""
         self._request("DELETE", "/_sandbox/faults")
 
+    def connection(self) -> dict[str, Any]:
+        """
+        The Airflow connection for this sandbox's account, as the sandbox answers it
+        (``GET /_sandbox/connection``): host, token, ``default_sender``, and the account's
+        ``price_per_segment`` and ``minimum_balance`` as extras.
+        """
+        connection: dict[str, Any] = self._request("GET", "/_sandbox/connection")
+        return {**connection, "host": self.url, "password": self.token}
+
     def connection_uri(self) -> str:
-        """The Airflow connection for this sandbox, as JSON for ``AIRFLOW_CONN_FULLSMS_DEFAULT``."""
-        return json.dumps({"conn_type": "fullsms", "host": self.url, "password": self.token})
+        """:meth:`connection` as JSON, for ``AIRFLOW_CONN_FULLSMS_DEFAULT``."""
+        return json.dumps(self.connection())
 
 
 class SandboxProcess:

@@ -75,6 +75,15 @@ def test_a_person_adds_a_fullsms_connection_in_the_airflow_ui(
     expect(field(form, "Read timeout (seconds)").locator("input")).to_have_value("30")
     field(form, "Default sender").locator("input").fill("COPERATO")
     field(form, "Default region for phone numbers").locator("input").fill("GB")
+    # A closed set of values is a choice, not a text to type (and mistype).
+    validation = field(form, "Phone number validation")
+    expect(validation).to_contain_text("possible: length and country plausible")
+    validation.get_by_role("combobox").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_text(
+        ["possible: length and country plausible", "valid: libphonenumber's full validation"]
+    )
+    options.filter(has_text="valid: libphonenumber").click()
     field(form, "Price per SMS segment").locator("input").fill("0.05")
     field(form, "Max concurrent requests").locator("input").fill("8")
     screenshot(page, "airflow-connection-form-extras.png")
@@ -91,7 +100,7 @@ def test_a_person_adds_a_fullsms_connection_in_the_airflow_ui(
         "default_sender": "COPERATO",
         "timezone": "UTC",
         "default_region": "GB",
-        "number_validation": "possible",
+        "number_validation": "valid",
         "price_per_segment": 0.05,
         "minimum_balance": 0,
         "max_concurrency": 8,

@@ -2,7 +2,8 @@
 Fixtures for running the example DAGs with ``dag.test()`` against the sandbox.
 
 ``dag.test()`` needs a migrated metadata database: the session's ``airflow_db`` fixture (in
-``tests/conftest.py``) migrates the throw-away AIRFLOW_HOME, whose DAGS_FOLDER is ``example_dags``.
+``tests/conftest.py``) migrates the throw-away AIRFLOW_HOME the provider's pytest plugin set up,
+whose DAGS_FOLDER is ``example_dags``.
 """
 
 from __future__ import annotations

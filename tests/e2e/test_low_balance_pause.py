@@ -79,6 +79,20 @@ def test_a_campaign_out_of_credit_waits_in_the_triggerer_and_a_top_up_finishes_i
             assert state() == "deferred"
             assert len(client.messages()) == 500
 
+            # The worker's exit when it deferred reaches the scheduler as an executor event; on a
+            # loaded machine it can come after a prompt top-up re-queued the task, and Airflow then
+            # fails the task ("finished (success) although the task says it's queued"). A real
+            # top-up comes minutes later; wait for the event as the scheduler logs it.
+            scheduler_log = stack.home / "scheduler.log"
+            stack.wait_until(
+                "the scheduler to see the worker exit when the task deferred",
+                lambda: (
+                    f"Received executor event with state success for task instance TaskInstanceKey("
+                    f"dag_id='{DAG_ID}'" in scheduler_log.read_text(errors="replace")
+                ),
+                timeout=60,
+                interval=0.5,
+            )
             client.set_balance(REST + 5)
             stack.wait_until(
                 "the run to finish", lambda: stack.run_state(DAG_ID, run_id) in {"success", "failed"}, 60

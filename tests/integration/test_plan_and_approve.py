@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
 from airflow_provider_fullsms.operators.fullsms import (
     FullSmsSendToListsOperator,
     FullSmsSendToNumbersOperator,
 )
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
+from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
 from tests.conftest import SANDBOX_TOKEN, connection_json
 
 if TYPE_CHECKING:
@@ -114,7 +116,7 @@ def test_the_operators_price_wins_over_the_connections(sbx: SandboxClient) -> No
 
 
 def test_without_a_price_the_plan_says_why_it_has_no_cost(
-    sandbox_conn: SandboxClient, monkeypatch: pytest.MonkeyPatch
+    sandbox_conn: SandboxClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # sandbox_conn's connection has no price_per_segment extra.
     plan = send_op(numbers=["447700900001"], message="Hello", dry_run=True).execute(ctx())
@@ -122,6 +124,27 @@ def test_without_a_price_the_plan_says_why_it_has_no_cost(
     assert plan["required_balance"] is None
     assert "price_per_segment" in plan["price_unknown"]
     assert plan["segments"] == 1
+    logged = capsys.readouterr()
+    warning = next(
+        line for line in (logged.out + logged.err).splitlines() if "[warning" in line and "plan" in line
+    )
+    assert "no estimated_cost and no required_balance" in warning
+    assert "set the connection's 'price_per_segment' extra" in warning
+
+
+@pytest.mark.parametrize("rendered", [False, True], ids=["plan.output", "xcom_pull template"])
+def test_a_sensor_waiting_for_a_plan_without_a_price_fails_naming_price_per_segment(
+    sandbox_conn: SandboxClient, rendered: bool
+) -> None:
+    plan = send_op(numbers=["447700900001"], message="Hello", dry_run=True).execute(ctx())
+    # plan.output["required_balance"] resolves to the value; a Jinja template renders it as text.
+    required = str(plan["required_balance"]) if rendered else plan["required_balance"]
+    sensor = FullSmsBalanceSensor(task_id="wait", min_balance=required, poke_interval=1, timeout=5)
+
+    with pytest.raises(FullSmsConfigurationError, match="price_per_segment") as info:
+        sensor.execute(cast("Any", {}))
+    assert "no price per segment" in str(info.value)
+    assert sandbox_conn.requests_count("/account/balance") == 0
 
 
 def test_a_template_is_priced_by_its_content(sbx: SandboxClient) -> None:
@@ -250,3 +273,16 @@ def test_a_file_replaced_while_the_send_reads_it_texts_only_what_was_checked(
     assert 1 <= sbx.requests_count(SEND) <= 2
     assert sbx.messages()
     assert all(checked.get(message["to"]) == message["text"] for message in sbx.messages())
+
+
+def test_the_pytest_fixtures_connection_prices_a_plan_as_the_sandbox_charges(
+    fullsms_sandbox: SandboxClient,
+) -> None:
+    fullsms_sandbox.set_balance(50)
+    numbers = [str(447700900000 + i) for i in range(10)]
+    plan = send_op(numbers=numbers, message="x" * 161, dry_run=True).execute(ctx())  # two segments each
+
+    # The sandbox's own price (0.05) and minimum (1.00), read from it, not repeated in the fixture.
+    assert (plan["estimated_cost"], plan["required_balance"]) == (1.0, 2.0)
+    send_op(numbers=numbers, message="x" * 161).execute(ctx())
+    assert fullsms_sandbox.balance() == 50 - plan["estimated_cost"]

@@ -1,6 +1,7 @@
 """
-The pytest plugin installed with the provider, as a user meets it: their own DAG and DAG test,
-run by a fresh ``pytest`` process that finds the plugin through its ``pytest11`` entry point.
+The pytest plugin installed with the provider, as a user meets it: a project folder with nothing
+but a ``dags/`` folder and tests, run by a fresh ``pytest`` process that finds the plugin through
+its ``pytest11`` entry point, with no Airflow settings in its environment and no conftest of ours.
 """
 
 from __future__ import annotations
@@ -8,76 +9,171 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from tests.readme import pytest_plugin_example
+
 pytest_plugins = ["pytester"]
 
-USER_DAG = """
-from datetime import datetime
 
-from airflow.sdk import DAG
+@pytest.fixture
+def bare_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """An empty folder, run with no AIRFLOW_* settings and no FullSMS connection in the environment."""
+    for name in list(os.environ):
+        if name.startswith("AIRFLOW"):
+            monkeypatch.delenv(name)
+    return pytester
 
-from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 
-with DAG("spring_campaign", schedule=None, start_date=datetime(2025, 1, 1)):
-    FullSmsSendToNumbersOperator(
-        task_id="send", numbers=["+44 7700 900001", "+44 7700 900002"], message="Spring sale!"
+def test_the_readme_example_passes_as_written_in_a_new_project(bare_project: pytest.Pytester) -> None:
+    dag, test = pytest_plugin_example()
+    (bare_project.path / "dags").mkdir()
+    (bare_project.path / "dags" / "spring_campaign.py").write_text(dag)
+    bare_project.makepyfile(test_dags=test)
+    # Each test starts from the migrated database, without the runs of the tests before it.
+    bare_project.makepyfile(
+        test_dags_again=test
+        + """
+
+def test_each_test_sees_only_its_own_dag_runs(fullsms_sandbox):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    DagBag("dags/").dags["spring_campaign"].test()
+    with create_session() as session:
+        assert session.query(DagRun).count() == 1
+"""
     )
-"""
 
-#: The user's DAG test: ten lines.
-USER_TEST = """
-from airflow.dag_processing.dagbag import DagBag
+    result = bare_project.runpytest_subprocess("-p", "no:cacheprovider")
 
-
-def test_spring_campaign_texts_each_customer_once(fullsms_sandbox):
-    fullsms_sandbox.set_balance(10)
-    run = DagBag("dags/").dags["spring_campaign"].test()
-    assert run.state == "success"
-    assert sorted(m["to"] for m in fullsms_sandbox.messages()) == ["447700900001", "447700900002"]
-    assert fullsms_sandbox.balance() < 10
-"""
+    result.assert_outcomes(passed=3)
 
 
-def test_a_users_dag_tests_run_against_a_sandbox_the_plugin_starts_and_stops(
-    pytester: pytest.Pytester, airflow_db: None, monkeypatch: pytest.MonkeyPatch
+def test_the_sandbox_connection_id_can_be_overridden_and_everything_is_stopped_at_the_end(
+    bare_project: pytest.Pytester,
 ) -> None:
-    # A user's project, outside this repository (no conftest of ours): a DAG folder and tests.
-    (pytester.path / "dags").mkdir()
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(pytester.path / "dags"))
-    (pytester.path / "dags" / "spring_campaign.py").write_text(USER_DAG)
-    pytester.makepyfile(test_dags=USER_TEST)
-    # The same DAG on another connection, tested where a conftest overrides the connection id.
-    (pytester.path / "dags" / "spring_campaign_sms.py").write_text(
-        USER_DAG.replace('"spring_campaign"', '"spring_campaign_sms"').replace(
+    dag, test = pytest_plugin_example()
+    (bare_project.path / "dags").mkdir()
+    (bare_project.path / "dags" / "spring_campaign_sms.py").write_text(
+        dag.replace('"spring_campaign"', '"spring_campaign_sms"').replace(
             'task_id="send",', 'task_id="send", fullsms_conn_id="sms",'
         )
     )
-    other = pytester.mkpydir("other_connection")
-    (other / "conftest.py").write_text(
+    bare_project.makeconftest(
         "import pytest\n\n\n@pytest.fixture\ndef fullsms_sandbox_conn_id():\n    return 'sms'\n"
     )
-    (other / "test_sms.py").write_text(USER_TEST.replace('"spring_campaign"', '"spring_campaign_sms"'))
-    pytester.makepyfile(
+    bare_project.makepyfile(test_sms=test.replace('"spring_campaign"', '"spring_campaign_sms"'))
+    bare_project.makepyfile(
         test_zz_after="""
         import os
 
-        def test_the_connections_are_gone_after_the_tests_that_used_them():
-            assert "AIRFLOW_CONN_FULLSMS_DEFAULT" not in os.environ
+        def test_the_connection_is_gone_after_the_test_that_used_it():
             assert "AIRFLOW_CONN_SMS" not in os.environ
 
-        def test_remember_the_sandbox_pid(fullsms_sandbox_server):
+        def test_remember_the_sandbox_pid_and_the_airflow_home(fullsms_sandbox_server):
             open("sandbox.pid", "w").write(str(fullsms_sandbox_server.pid))
+            open("airflow_home", "w").write(os.environ["AIRFLOW_HOME"])
         """
     )
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result = bare_project.runpytest_subprocess("-p", "no:cacheprovider")
 
-    result.assert_outcomes(passed=4)
-    pid = int((pytester.path / "sandbox.pid").read_text())
+    result.assert_outcomes(passed=3)
+    pid = int((bare_project.path / "sandbox.pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # stopped, by its PID, when the session ended
+    assert not Path((bare_project.path / "airflow_home").read_text()).exists()
+
+
+PROBE = """
+import os
+
+from airflow import configuration, settings  # imported by a conftest at its top, as many projects do
+from airflow.configuration import conf
+
+
+def test_airflow_settings():
+    home = os.environ["AIRFLOW_HOME"]
+    print()
+    print("probe home", home)
+    print("probe dags_folder", settings.DAGS_FOLDER)
+    print("probe load_examples", conf.getboolean("core", "load_examples"))
+    print("probe database", conf.get("database", "sql_alchemy_conn"))
+    print("probe config", configuration.AIRFLOW_CONFIG)
+"""
+
+CHILD_PROBE = """
+
+def test_an_airflow_process_started_with_a_home_of_its_own_uses_that_home():
+    import subprocess, sys
+
+    read = "from airflow.configuration import conf; print(conf.get('database', 'sql_alchemy_conn'))"
+    env = {**os.environ, "AIRFLOW_HOME": os.path.abspath("e2e-home")}
+    database = subprocess.run([sys.executable, "-c", read], env=env, capture_output=True, text=True)
+    print()
+    print("probe child_database", database.stdout.strip())
+"""
+
+
+def run_probe(project: pytest.Pytester, *args: str, child: bool = False) -> dict[str, str]:
+    project.makeconftest("from airflow import settings  # noqa: F401\n")
+    project.makepyfile(test_probe=PROBE + (CHILD_PROBE if child else ""))
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-s", *args)
+    result.assert_outcomes(passed=2 if child else 1)
+    return dict(line.split(" ", 2)[1:] for line in result.outlines if line.startswith("probe "))
+
+
+def test_airflow_is_pointed_at_a_throwaway_home_before_any_conftest_imports_it(
+    bare_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A developer's shell with their own Airflow's settings: the tests must not touch that Airflow.
+    mine = bare_project.path / "my-airflow"
+    monkeypatch.setenv("AIRFLOW_HOME", str(mine))
+    monkeypatch.setenv("AIRFLOW_CONFIG", str(mine / "airflow.cfg"))
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{mine / 'airflow.db'}")
+
+    seen = run_probe(bare_project, child=True)
+
+    home = Path(seen["home"])
+    assert home.name.startswith("fullsms-pytest-airflow-")
+    assert seen["database"] == f"sqlite:///{home / 'airflow.db'}"
+    assert seen["config"] == str(home / "airflow.cfg")
+    assert seen["child_database"] == f"sqlite:///{bare_project.path / 'e2e-home' / 'airflow.db'}"
+    assert seen["load_examples"] == "False"
+    assert seen["dags_folder"] == str(bare_project.path / "dags")  # the default: dags/ under rootdir
+    assert not home.exists()  # removed at the end of the session
+    assert not mine.exists()
+
+
+@pytest.mark.parametrize(
+    ("ini", "args", "env", "expected"),
+    [
+        ("[pytest]\nfullsms_dags_folder = airflow/dags\n", (), None, "airflow/dags"),
+        (None, ("--fullsms-dags-folder", "src/dags"), None, "src/dags"),
+        ("[pytest]\nfullsms_dags_folder = airflow/dags\n", ("--fullsms-dags-folder", "cli"), None, "cli"),
+        ("[pytest]\nfullsms_dags_folder = airflow/dags\n", (), "from_env", "from_env"),
+    ],
+    ids=["ini", "cli", "cli-over-ini", "env-over-ini"],
+)
+def test_the_dags_folder_is_chosen_by_option_then_environment_then_ini(
+    bare_project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    ini: str | None,
+    args: tuple[str, ...],
+    env: str | None,
+    expected: str,
+) -> None:
+    if ini:
+        bare_project.makeini(ini)
+    if env:
+        monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(bare_project.path / env))
+
+    seen = run_probe(bare_project, *args)
+
+    assert seen["dags_folder"] == str(bare_project.path / expected)
 
 
 def test_the_plugin_imports_nothing_but_pytest_and_the_standard_library() -> None:

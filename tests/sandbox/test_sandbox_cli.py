@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+import airflow_provider_fullsms
 from airflow_provider_fullsms.sandbox import DEFAULT_TOKEN
+from airflow_provider_fullsms.sandbox.__main__ import main as sandbox_main
+from airflow_provider_fullsms.sandbox.seed import DEFAULT_ACCOUNT
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
 from tests.sandbox.conftest import Api
 
@@ -201,6 +204,8 @@ def test_console_script_announces_url_and_token_and_stops_on_terminate() -> None
         ("{not json", "cannot read state file"),
         ('{"accounts": []}', "accounts must be a non-empty list"),
         ('{"balance": "lots"}', "balance must be a number"),
+        ('{"balanse": 5}', "bad state file"),
+        ('{"balanse": 5}', "unknown key 'balanse'; the known keys are allow_shortlinks, balance, lists"),
     ],
 )
 def test_a_bad_state_file_stops_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
@@ -243,11 +248,50 @@ def test_sandbox_process_reports_a_server_that_cannot_start(tmp_path: Path) -> N
         SandboxProcess(state=tmp_path / "missing.json").start()
 
 
-def test_connection_uri_is_an_airflow_connection_json(sbx: SandboxClient) -> None:
+def test_connection_uri_is_an_airflow_connection_json_with_the_sandboxs_price(sbx: SandboxClient) -> None:
     assert json.loads(sbx.connection_uri()) == {
         "conn_type": "fullsms",
         "host": sbx.url,
         "password": sbx.token,
+        "extra": {"default_sender": "COPERATO", "price_per_segment": 0.05, "minimum_balance": 1},
+    }
+
+
+def test_the_connection_carries_the_state_files_sender_price_and_minimum(seeded: SandboxProcess) -> None:
+    response = Api(seeded.url, "shop-readonly").get("_sandbox/connection")
+
+    # Any token of the account may ask; the connection gets the one with API rights.
+    assert response.json() == {
+        "conn_type": "fullsms",
+        "host": seeded.url,
+        "password": "shop-token",
+        "extra": {"default_sender": "SHOP", "price_per_segment": 0.1, "minimum_balance": 5},
+    }
+
+
+def test_start_up_prints_the_airflow_connection_to_export(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"price_per_segment": 0.07, "minimum_balance": 2.5, "sender_ids": []}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_fullsms.sandbox", "--port", "0", "--state", str(state)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        listening, export = process.stdout.readline(), process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    url = re.search(r"listening on (\S+) ", listening).group(1)  # type: ignore[union-attr]
+    name, _, value = export.strip().removeprefix("export ").partition("=")
+    assert name == "AIRFLOW_CONN_FULLSMS_DEFAULT"
+    assert json.loads(value.strip("'")) == {
+        "conn_type": "fullsms",
+        "host": url,
+        "password": DEFAULT_TOKEN,
+        # No approved sender ID in this state file: the owned number is the default sender.
+        "extra": {"default_sender": "441111111111", "price_per_segment": 0.07, "minimum_balance": 2.5},
     }
 
 
@@ -264,3 +308,28 @@ def test_a_busy_port_stops_with_a_clear_message(sbx: SandboxClient) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_says_every_options_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        sandbox_main(["--help"])
+
+    assert exited.value.code == 0
+    options = capsys.readouterr().out.split("options:", 1)[1]
+    # One text per option, however argparse wrapped its help over lines.
+    helps = re.split(r" (?=--[a-z])", " ".join(options.split()))
+    for option in ("--host", "--port", "--token", "--balance", "--state", "--access-log"):
+        assert any(h.startswith(option) and "(default: " in h for h in helps), option
+    text = " ".join(helps)
+    assert "(default: 127.0.0.1)" in text
+    assert "(default: 8025)" in text
+    assert f"else {DEFAULT_TOKEN})" in text
+    assert f"else {DEFAULT_ACCOUNT['balance']})" in text  # the default seed's own balance
+
+
+def test_version_prints_the_packages_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        sandbox_main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fullsms-sandbox {airflow_provider_fullsms.__version__}"

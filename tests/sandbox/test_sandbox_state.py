@@ -169,6 +169,32 @@ def test_otp_expires_with_the_clock() -> None:
         ({"numbers": [{"country": "GB"}]}, "bad number"),
         ({"sender_ids": "COPERATO"}, "sender_ids must be a list"),
         ({"otps": [{"to_number": "442222222222"}]}, "bad OTP"),
+        # A misspelt key is refused, named, with the keys the object may have.
+        (
+            {"balanse": 5},
+            r"accounts\[0\]: unknown key 'balanse'; the known keys are allow_shortlinks, balance, ",
+        ),
+        (
+            {"accounts": [{}], "balance": 5},
+            r"the state file \(accounts beside account keys\): unknown key 'balance'",
+        ),
+        (
+            {"otp": {"ttl": 60}},
+            r"accounts\[0\]\.otp: unknown key 'ttl'; the known keys are max_active, max_wrong",
+        ),
+        (
+            {"lists": [{"list_id": 1, "contact": []}]},
+            r"\.lists: list 1: unknown key 'contact'; .* contacts, ",
+        ),
+        (
+            {"lists": [{"list_id": 1, "contacts": [{"number": "1", "subscribe": 0}]}]},
+            "unknown key 'subscribe'",
+        ),
+        ({"templates": [{"template_id": 1, "content": "x", "text": "y"}]}, "template 1: unknown key 'text'"),
+        ({"numbers": [{"number": "1", "region": "GB"}]}, "number '1': unknown key 'region'"),
+        ({"tokens": [{"token": "t", "right": False}]}, r"tokens: unknown key 'right'"),
+        ({"otps": [{"to_number": "4422", "code": 1, "expire": False}]}, "unknown key 'expire'"),
+        ({"balanse": 5, "pricer": 1}, "unknown keys 'balanse', 'pricer'"),
     ],
 )
 def test_bad_seeds_say_what_is_wrong(seed: Any, message: str) -> None:

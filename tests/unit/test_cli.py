@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import pkgutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +212,37 @@ def test_a_decision_about_an_earlier_attempt_is_shown_as_needing_a_new_one(
     serve_store(airflow, {**STORE, "fullsms.decision.1": {"decision": "resend", "attempt": 1}})
     assert main(["show", *ARGS]) == 0
     assert capsys.readouterr().out.splitlines()[2].endswith("(needs one)")
+
+
+@pytest.mark.parametrize(
+    ("script", "entry_point"),
+    [
+        ("fullsms-batches", "airflow_provider_fullsms.cli:main"),
+        ("fullsms-sandbox", "airflow_provider_fullsms.sandbox.__main__:main"),
+    ],
+)
+def test_the_console_scripts_run_the_commands_the_docs_name(
+    script: str, entry_point: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What pip installs as a script: the [project.scripts] entry, resolved as pip's launcher does.
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["scripts"][script]
+    assert declared == entry_point
+    function = pkgutil.resolve_name(declared)
+
+    with pytest.raises(SystemExit) as exited:
+        function(["--help"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: {script} ")
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_fullsms.cli", "settle", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.startswith("usage: fullsms-batches settle ")
+    assert "--sent" in result.stdout

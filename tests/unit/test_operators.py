@@ -450,6 +450,16 @@ def test_min_balance(api: Api, min_balance: Any, passes: bool) -> None:
             op.execute(context())
 
 
+@pytest.mark.parametrize("rendered", [None, "None"])
+def test_a_min_balance_that_renders_to_none_fails_naming_price_per_segment(api: Api, rendered: Any) -> None:
+    # A plan's required_balance without a price, through a template or plan.output[...].
+    op = FullSmsGetBalanceOperator(task_id="b", min_balance="{{ ti.xcom_pull('plan')['required_balance'] }}")
+    op.min_balance = rendered
+    with pytest.raises(AirflowFailException, match="set the connection's price_per_segment extra"):
+        op.execute(context())
+    assert api.mock.call_count == 0
+
+
 def test_a_bad_min_balance_is_named(api: Api) -> None:
     with pytest.raises(AirflowFailException, match="min_balance='lots' is not a number"):
         FullSmsGetBalanceOperator(task_id="b", min_balance="lots").execute(context())

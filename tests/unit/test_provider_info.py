@@ -59,3 +59,15 @@ def test_provider_info_names_modules_that_exist() -> None:
     hook_class = info["connection-types"][0]["hook-class-name"]
     module, _, name = hook_class.rpartition(".")
     assert getattr(importlib.import_module(module), name).conn_type == "fullsms"
+
+
+def test_every_closed_set_of_values_among_the_extras_is_a_choice_in_the_form() -> None:
+    from airflow_provider_fullsms.phones import NumberValidation
+
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    choices = {name: f["schema"]["enum"] for name, f in fields.items() if "enum" in f["schema"]}
+
+    assert choices == {"number_validation": [choice.value for choice in NumberValidation]}
+    schema = fields["number_validation"]["schema"]
+    assert schema["default"] in schema["enum"]
+    assert set(schema["values_display"]) == set(schema["enum"])

@@ -50,6 +50,17 @@ def test_min_balance_that_is_not_a_number_names_the_value(value: object) -> None
     assert repr(value) in str(info.value)
 
 
+@pytest.mark.parametrize("value", [None, "None", "", " "])
+def test_min_balance_none_says_a_plan_without_a_price_has_no_required_balance(value: object) -> None:
+    # What "{{ ti.xcom_pull(task_ids='plan')['required_balance'] }}" renders from a plan without a price.
+    with pytest.raises(exc.FullSmsConfigurationError) as info:
+        coerce_min_balance(value)
+    message = str(info.value)
+    assert f"min_balance={value!r}" in message
+    assert "set the connection's price_per_segment extra" in message
+    assert "price_per_segment= to the plan task" in message
+
+
 # -- poke: success, waiting, and which errors are waited out -----------------------------------
 
 

@@ -13,6 +13,7 @@ from airflow_provider_fullsms.exceptions import FullSmsConfigurationError
 from airflow_provider_fullsms.plugins.balances import CACHE_SECONDS, BalanceCache
 from airflow_provider_fullsms.plugins.ledger_view import campaign_view, mask_numbers
 from airflow_provider_fullsms.plugins.pages import campaign_page
+from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from airflow_provider_fullsms.settlement import TaskAddress as TaskKey
 
 TASK = TaskKey("crm", "run_1", "send", 2)
@@ -282,3 +283,37 @@ def test_a_masked_number_shows_at_most_half_its_digits(number: str) -> None:
 
     assert len(masked) == len(number)
     assert sum(c.isdecimal() for c in masked) <= (len(number) // 2 if len(number) >= 6 else 0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "cost"),
+    [
+        # 600 one-segment texts at 0.05, and 600 two-segment ones at 0.01
+        ({"price_per_segment": 0.05}, 30.0),
+        ({"price_per_segment": "0.01", "message": "x" * 161}, 12.0),
+        # without a price the page cannot know the cost: "-"
+        ({}, None),
+    ],
+)
+def test_the_cost_of_a_real_send_is_its_segments_times_the_price(
+    monkeypatch: pytest.MonkeyPatch, requests_mock: Any, extra: dict[str, Any], cost: float | None
+) -> None:
+    from tests.conftest import FAKE_URL, connection_json
+    from tests.unit.test_operators import Api, context, numbers, send_op
+
+    message = extra.pop("message", "Hello from Airflow")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FULLSMS_DEFAULT", connection_json(FAKE_URL, default_sender="COPERATO", **extra)
+    )
+    Api(requests_mock)
+    store = MemoryStateStore()
+    summary = send_op(numbers=numbers(600), message=message).execute(context(store))
+    entries = {key: store.get(key) for key in store.data}
+
+    campaign = campaign_view(TASK, entries, started_at="", task_state="success", summary=summary)
+
+    assert campaign.sent == 600
+    assert campaign.cost == cost
+    assert campaign.to_json()["cost"] == cost
+    shown = campaign_page(campaign, may_edit=False, csrf="t")
+    assert (f'<dd id="cost">{"-" if cost is None else cost} ') in shown

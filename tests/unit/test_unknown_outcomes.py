@@ -87,8 +87,11 @@ def test_two_unknown_batches_are_settled_one_by_one_without_touching_the_dag(api
     message, summary = failed_summary(send_op(numbers=numbers(2000)), store)
     assert [u["index"] for u in summary["batches"]["unknown"]] == [1, 3]
     assert all(u["text_hash"] and u["sent_at"] for u in summary["batches"]["unknown"])
+    assert "fullsms-batches settle --dag-id campaign --run-id manual__1 --task-id send" in message
+    # ... and the campaign's page in the Airflow UI, with its buttons.
     assert (
-        "python -m airflow_provider_fullsms.cli settle --dag-id campaign --run-id manual__1 --task-id send"
+        "on the FullSMS page of the Airflow UI "
+        "(/fullsms/campaign?dag_id=campaign&run_id=manual__1&task_id=send&map_index=-1: It was sent"
         in message
     )
     # A person checked FullSMS: batch 1 went out, batch 3 did not.
