@@ -119,6 +119,19 @@ class SegmentTally:
             self._seen[batch.index] = (batch.text, batch.recipients)
             yield batch
 
+    def total(self) -> int | None:
+        """
+        Segments of every batch seen (the whole campaign once the runner read them all), each
+        text times its recipients; ``None`` when one has no known text.
+        """
+        total = 0
+        for batch_text, recipients in self._seen.values():
+            text = batch_text if batch_text is not None else self._template_text
+            if text is None:
+                return None
+            total += analyse_message(text).segments * recipients
+        return total
+
     def remaining(self, report: CampaignReport) -> int | None:
         """
         Segments of every batch not sent nor possibly sent; ``None`` when one has no known text.

@@ -31,6 +31,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_fullsms.campaigns.ledger_writes import LedgerWrites
+from airflow_provider_fullsms.campaigns.plan import mask_number
 from airflow_provider_fullsms.exceptions import CampaignInputError, LedgerMismatchError
 
 if TYPE_CHECKING:
@@ -386,8 +387,9 @@ class Ledger:
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "a": attempt,
             **({"by": by} if by else {}),
+            **_first_and_last(batch),
         }
-        self._write(batch, BatchState.IN_FLIGHT, sent, h=sent["h"], at=sent["at"])
+        self._write(batch, BatchState.IN_FLIGHT, sent, **_named(sent))
         return sent
 
     def mark_accepted(self, batch: Batch, result: SendResult, sent: Mapping[str, Any] | None = None) -> None:
@@ -396,6 +398,7 @@ class Ledger:
             batch,
             BatchState.ACCEPTED,
             sent,
+            **(_named(sent) if sent else {}),
             c=result.campaign_id,
             t=result.total_sent,
             i=result.invalid_count,
@@ -411,12 +414,27 @@ class Ledger:
 
         :param sent: its in-flight record (attempt, ``h`` and ``at``).
         """
-        self._write(batch, BatchState.UNKNOWN, sent, h=sent.get("h"), at=sent.get("at"), why=reason[:300])
+        self._write(batch, BatchState.UNKNOWN, sent, **_named(sent), why=reason[:300])
 
     def mark_assumed_sent(self, batch: Batch, record: Mapping[str, Any]) -> None:
         """Record that a person (or ``on_unknown_outcome``) said the unknown ``batch`` went out."""
-        self._write(batch, BatchState.ASSUMED_SENT, record, h=record.get("h"), at=record.get("at"))
+        self._write(batch, BatchState.ASSUMED_SENT, record, **_named(record))
 
     def mark_not_sent(self, batch: Batch, reason: str, sent: Mapping[str, Any] | None = None) -> None:
         """:param sent: what :meth:`mark_in_flight` returned, when it was marked in flight."""
         self._write(batch, BatchState.NOT_SENT, sent, why=reason[:300])
+
+
+def _first_and_last(batch: Batch) -> dict[str, str]:
+    """
+    The batch's first and last numbers, masked (``447•••••••01``): enough for a person to find an
+    unknown batch in FullSMS's history, never a usable number. A send to lists has none.
+    """
+    if not batch.numbers:
+        return {}
+    return {"f": mask_number(batch.numbers[0]), "l": mask_number(batch.numbers[-1])}
+
+
+def _named(sent: Mapping[str, Any]) -> dict[str, Any]:
+    """What names a batch's attempt in its record: text hash, when, first and last numbers masked."""
+    return {"h": sent.get("h"), "at": sent.get("at"), **{k: sent[k] for k in ("f", "l") if k in sent}}

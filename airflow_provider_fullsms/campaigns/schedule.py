@@ -60,3 +60,12 @@ def resolve_send_at(
         log(f"send_at {formatted} is {late:.0f}s ago (within send_at_tolerance): sending now.")
         return None
     return formatted
+
+
+def utc_send_at(send_at: str, tz: Timezone | FixedTimezone) -> str:
+    """
+    FullSMS's ``send_at`` (``YYYY-MM-DD HH:MM:SS`` in the account's timezone) as ISO 8601 in UTC.
+
+    :param tz: the connection's timezone.
+    """
+    return datetime.strptime(send_at, SEND_AT_FORMAT).replace(tzinfo=tz).astimezone(UTC).isoformat()

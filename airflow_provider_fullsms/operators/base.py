@@ -284,6 +284,24 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             )
         return result
 
+    def _message_details(
+        self, source: MessageSource, sender: str | None, template_id: str | None
+    ) -> dict[str, Any]:
+        """
+        What the campaign said and from whom, for its summary and the FullSMS page: the text as the
+        DAG wrote it (a personalised one with its placeholders), never a recipient's own text.
+        """
+        from airflow_provider_fullsms.campaigns.plan import mask_number
+
+        return {
+            "text": None if source.message_column else source.message,
+            "template_id": template_id,
+            "message_column": source.message_column,
+            "personalised": source.personalise,
+            # An alphanumeric sender ID as it is; a phone number masked like every number shown.
+            "sender": mask_number(sender) if sender and sender.lstrip("+").isdigit() else sender,
+        }
+
     def _run(
         self,
         context: Context,
@@ -306,6 +324,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             campaign's ``segments`` and ``estimated_cost`` (what the FullSMS page shows as its cost).
         """
         from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
+        from airflow_provider_fullsms.campaigns.schedule import utc_send_at
         from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
 
         price = self._price()
@@ -345,6 +364,10 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 self._report(context, summary, push=True)
             raise
         summary = report.summary(plan.stats)
+        # segments and estimated_cost (with a price) came in details; the price they were worked at:
+        summary["price_per_segment"] = self._price()
+        # send_at is in the account's timezone, as FullSMS takes it; the page shows times in UTC.
+        summary["send_at_utc"] = utc_send_at(send_at, self.hook.config.tz) if send_at else None
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
         raise_for_report(report, task=_task_options(context), page=_campaign_page(context), advice=advice)

@@ -298,7 +298,11 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             send_window=window,
             exclusions=exclusions.fingerprint() if exclusions else None,
         )
-        details = {"fingerprint": fingerprint, **({"exclude": exclusions.summary()} if exclusions else {})}
+        details = {
+            "fingerprint": fingerprint,
+            "message": self._message_details(source, sender, template_id),
+            **({"exclude": exclusions.summary()} if exclusions else {}),
+        }
         if window is not None:
             details["send_window"] = str(window)
         planned = self._plan_or_check(

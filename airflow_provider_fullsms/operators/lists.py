@@ -72,7 +72,11 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
         fingerprint = self._fingerprint(
             inspector, recipients=plan.recipients_fingerprint, sender=sender, template=template
         )
-        details = {"list_ids": list_ids, "fingerprint": fingerprint}
+        details = {
+            "list_ids": list_ids,
+            "fingerprint": fingerprint,
+            "message": self._message_details(source, sender, template_id),
+        }
         planned = self._plan_or_check(plan, inspector, fingerprint, send_at=send_at, details=details)
         if planned is not None:
             return planned

@@ -2,9 +2,10 @@
 The FastAPI app mounted at ``/fullsms`` in Airflow's api-server: pages and their JSON.
 
 ========================  ==========================================================================
-``GET /``                 campaigns newest first (``?dag_id=``, ``?attention=1``), balances button
+``GET /``                 campaigns newest first, 50 a page (``?dag_id=&q=&since=&until=&page=``,
+                          ``?attention=1``), balances button
 ``GET /campaign``         one campaign (``?dag_id=&run_id=&task_id=&map_index=``) and its batches
-``GET /api/campaigns``    the list as JSON (``?dag_id=``, ``?needs_attention=true``)
+``GET /api/campaigns``    the list as JSON (the same filters, ``?needs_attention=true``), ``total``
 ``GET /api/campaign``     one campaign as JSON, batches included
 ``GET /api/balances``     each FullSMS connection's balance (read on demand, kept a minute)
 ``POST /api/decision``    ``{dag_id, run_id, task_id, map_index, batch, decision: sent|resend}``
@@ -23,13 +24,14 @@ writes the page's CSRF token.
 
 from __future__ import annotations
 
-import secrets
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.utils.session import create_session
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from airflow_provider_fullsms.campaigns.ledger import Settlement  # noqa: TC001 (pydantic reads it)
@@ -38,17 +40,21 @@ from airflow_provider_fullsms.plugins import pages
 from airflow_provider_fullsms.plugins.airflow_api import api_root
 from airflow_provider_fullsms.plugins.balances import BalanceCache, fullsms_conn_ids
 from airflow_provider_fullsms.plugins.ledger_view import mask_numbers
+from airflow_provider_fullsms.plugins.pages import LIST_LIMIT, PAGE_SIZE, Listing
 from airflow_provider_fullsms.plugins.security import Reader, Writer, csrf_token, require
-from airflow_provider_fullsms.plugins.store import campaign_dag_ids, find_campaign, find_campaigns
+from airflow_provider_fullsms.plugins.store import (
+    CampaignFilter,
+    campaign_dag_ids,
+    count_campaigns,
+    find_campaign,
+    find_campaigns,
+)
 from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress, settle, withdraw
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_fullsms.plugins.ledger_view import CampaignView
-
-#: Campaigns listed at most (newest first); the "needs attention" filter looks among these.
-LIST_LIMIT = 200
 
 
 class TaskBody(BaseModel):
@@ -88,12 +94,13 @@ def _task(
 TaskParams = Annotated[TaskAddress, Depends(_task)]
 
 
-def _html(body: str, nonce: str) -> HTMLResponse:
+def _html(body: str) -> HTMLResponse:
+    # Scripts and styles only from the plugin's own static files: nothing inline ever runs.
     return HTMLResponse(
         body,
         headers={
             "Content-Security-Policy": (
-                f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                 "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
             ),
             "Cache-Control": "no-store",
@@ -101,15 +108,54 @@ def _html(body: str, nonce: str) -> HTMLResponse:
     )
 
 
-def _campaigns(
-    who: Reader, dag_id: str | None, needs_attention: bool
-) -> tuple[list[CampaignView], list[str]]:
+def _listing(who: Reader, filters: CampaignFilter, attention: bool, page: int) -> Listing:
+    """
+    A page of campaigns: six queries whatever their number (the DAGs, the count, the page's plans,
+    their ledgers, task states and summaries). "Needs attention" depends on ledgers and states, so
+    it looks among the newest :data:`LIST_LIMIT` that match, on one page.
+    """
     with create_session() as session:
         readable = sorted(who.readable_dag_ids(campaign_dag_ids(session)))
-        found = find_campaigns(session, dag_ids=readable, dag_id=dag_id, limit=LIST_LIMIT)
-    if needs_attention:
-        found = [campaign for campaign in found if campaign.needs_attention]
-    return found, readable
+        if attention:
+            found = find_campaigns(session, dag_ids=readable, filters=filters, limit=LIST_LIMIT)
+            found = [campaign for campaign in found if campaign.needs_attention]
+            return Listing(found, readable, filters, attention, len(found), 1, 1)
+        total = count_campaigns(session, dag_ids=readable, filters=filters)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        found = find_campaigns(
+            session, dag_ids=readable, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    return Listing(found, readable, filters, attention, total, page, pages)
+
+
+def _day(value: str | None, name: str) -> date | None:
+    """A day from the form's date field: empty when the field was left empty."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name}={value!r}: use YYYY-MM-DD."
+        ) from None
+
+
+def _filters(
+    dag_id: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> CampaignFilter:
+    return CampaignFilter(
+        dag_id=dag_id or None,
+        search=(q or "").strip() or None,
+        since=_day(since, "since"),
+        until=_day(until, "until"),
+    )
+
+
+Filters = Annotated[CampaignFilter, Depends(_filters)]
 
 
 def _campaign(who: Reader, task: TaskAddress) -> CampaignView:
@@ -140,12 +186,16 @@ def _batches_json(campaign: CampaignView) -> list[dict[str, Any]]:
         {
             "index": batch.index,
             "state": batch.state,
+            "label": batch.label,
             "recipients": batch.recipients,
             "sent": batch.sent,
             "campaign_id": batch.campaign_id,
             "at": batch.at,
             "error": batch.error,
             "decision": batch.decision,
+            "text_hash": batch.text_hash,
+            "first": batch.first,
+            "last": batch.last,
         }
         for batch in campaign.batches
     ]
@@ -156,34 +206,33 @@ def create_app() -> FastAPI:
     # No /docs or /openapi.json: every route of this app needs an Airflow user.
     app = FastAPI(title="FullSMS", openapi_url=None, docs_url=None, redoc_url=None)
     balances = BalanceCache()
+    # The stylesheet, the scripts and the icons: no data, so no login (the menu's icon is one).
+    static = StaticFiles(packages=[("airflow_provider_fullsms.plugins", "static")])
+    app.mount("/static", static, name="static")
 
     @app.get("/", response_class=HTMLResponse)
-    def campaigns_page(who: Reader, dag_id: str | None = None, attention: bool = False) -> HTMLResponse:
-        found, dag_ids = _campaigns(who, dag_id or None, attention)
-        nonce = secrets.token_urlsafe(16)
-        html = pages.list_page(
-            found, dag_ids, dag_id=dag_id, attention=attention, nonce=nonce, csrf=csrf_token(who.token)
-        )
-        return _html(html, nonce)
+    def campaigns_page(
+        who: Reader, filters: Filters, attention: bool = False, page: Annotated[int, Query(ge=1)] = 1
+    ) -> HTMLResponse:
+        listing = _listing(who, filters, attention, page)
+        return _html(pages.list_page(listing, csrf=csrf_token(who.token)))
 
     @app.get("/campaign", response_class=HTMLResponse)
     def campaign_page(who: Reader, task: TaskParams) -> HTMLResponse:
         campaign = _campaign(who, task)
-        nonce = secrets.token_urlsafe(16)
         html = pages.campaign_page(
-            campaign,
-            may_edit=who.may_edit_task_instances(task.dag_id),
-            nonce=nonce,
-            csrf=csrf_token(who.token),
+            campaign, may_edit=who.may_edit_task_instances(task.dag_id), csrf=csrf_token(who.token)
         )
-        return _html(html, nonce)
+        return _html(html)
 
     @app.get("/api/campaigns")
     def campaigns_json(
-        who: Reader, dag_id: str | None = None, needs_attention: bool = False
+        who: Reader,
+        filters: Filters,
+        needs_attention: bool = False,
+        page: Annotated[int, Query(ge=1)] = 1,
     ) -> dict[str, Any]:
-        found, _ = _campaigns(who, dag_id or None, needs_attention)
-        return {"campaigns": [campaign.to_json() for campaign in found]}
+        return _listing(who, filters, needs_attention, page).to_json()
 
     @app.get("/api/campaign")
     def campaign_json(who: Reader, task: TaskParams) -> dict[str, Any]:

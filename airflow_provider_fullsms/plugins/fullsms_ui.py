@@ -48,5 +48,8 @@ class FullSmsPlugin(AirflowPlugin):
             "href": f"{URL_PREFIX.lstrip('/')}/",
             "destination": "nav",
             "url_route": "fullsms",
+            # Served by the plugin's app without a login: the menu shows them before any page loads.
+            "icon": f"{URL_PREFIX.lstrip('/')}/static/fullsms.svg",
+            "icon_dark_mode": f"{URL_PREFIX.lstrip('/')}/static/fullsms-dark.svg",
         }
     ]

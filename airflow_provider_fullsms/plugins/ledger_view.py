@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Ledger, pending_settlement
 from airflow_provider_fullsms.campaigns.plan import mask_number
@@ -38,6 +40,37 @@ _SEPARATOR = (
 _DIGIT_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}*\d)*")
 #: A run of this many digits or more may be a phone number (the shortest E.164 numbers have 7).
 _MIN_DIGITS = 7
+#: A batch's state as the page names it. FullSMS has no delivery reports: "accepted", never "delivered".
+STATE_LABELS = {
+    BatchState.IN_FLIGHT: "being sent",
+    BatchState.ACCEPTED: "accepted by FullSMS",
+    BatchState.UNKNOWN: "unknown — check in FullSMS",
+    BatchState.NOT_SENT: "not sent",
+    BatchState.ASSUMED_SENT: "assumed sent",
+}
+#: The one way the page writes a time.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def format_time(value: datetime | str | None) -> str | None:
+    """
+    ``value`` as the page shows every time: ``2025-01-01 09:30:00 UTC``.
+
+    :param value: an aware datetime, or an ISO 8601 text (the ledger's); one that does not parse is
+        shown as it is.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        moment = value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def decision_key(index: int) -> str:
@@ -82,10 +115,19 @@ class BatchView:
     error: str | None
     #: A person's recorded decision about its current attempt, not applied yet.
     decision: str | None
+    #: The hash of its text, and its first and last numbers masked: to find it in FullSMS.
+    text_hash: str | None = None
+    first: str | None = None
+    last: str | None = None
 
     @property
     def unknown(self) -> bool:
         return self.state == BatchState.UNKNOWN
+
+    @property
+    def label(self) -> str:
+        """Its state in words (``assumed_sent`` is "assumed sent")."""
+        return STATE_LABELS.get(self.state, self.state.replace("_", " "))  # type: ignore[call-overload]
 
 
 @dataclass
@@ -100,11 +142,38 @@ class CampaignView:
     batches: list[BatchView] = field(default_factory=list)
     invalid: int | None = None
     excluded: int | None = None
+    #: What the campaign comes to at the plan's price per segment (an estimate: FullSMS bills).
     cost: float | None = None
+    #: Its text as the DAG wrote it, FullSMS template, sender (the summary's ``message``).
+    message: dict[str, Any] = field(default_factory=dict)
+    send_at: str | None = None
+    send_window: str | None = None
+    segments: int | None = None
+    price_per_segment: float | None = None
+
+    @property
+    def airflow_links(self) -> dict[str, str]:
+        """Its DAG run, task instance, log and ledger in Airflow's UI, relative to the page."""
+        task = self.task
+        run = f"../dags/{quote(task.dag_id, safe='')}/runs/{quote(task.run_id, safe='')}"
+        instance = f"{run}/tasks/{quote(task.task_id, safe='')}"
+        if task.map_index >= 0:
+            instance += f"/mapped/{task.map_index}"
+        return {
+            "DAG run": run,
+            "task instance": f"{instance}/details",
+            "log": instance,
+            "ledger (task state store)": f"{instance}/task-state-store",
+        }
 
     @property
     def sent(self) -> int:
         return sum(batch.sent for batch in self.batches)
+
+    @property
+    def query(self) -> str:
+        """The query string of its page."""
+        return urlencode(task_params(self.task))
 
     @property
     def unknown(self) -> list[BatchView]:
@@ -135,6 +204,11 @@ class CampaignView:
             "invalid": self.invalid,
             "excluded": self.excluded,
             "cost": self.cost,
+            "segments": self.segments,
+            "price_per_segment": self.price_per_segment,
+            "message": self.message,
+            "send_at": self.send_at,
+            "send_window": self.send_window,
             "batches": self.planned_batches,
             "unknown_batches": [batch.index for batch in self.unknown],
             "not_sent_batches": [batch.index for batch in self.not_sent],
@@ -172,10 +246,21 @@ def batch_view(index: int, record: dict[str, Any], decision: Any, task_state: st
         recipients=recipients,
         sent=sent,
         campaign_id=record.get("c"),
-        at=record.get("at"),
+        at=format_time(record.get("at")),
         error=mask_numbers(str(error)) if error else None,
         decision=settlement.value if settlement is not None else None,
+        text_hash=_text(record.get("h")),
+        first=_text(record.get("f")),
+        last=_text(record.get("l")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:64] if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _count(value: Any) -> int | None:
@@ -209,8 +294,8 @@ def campaign_view(
             batches.append(batch_view(index, record, entries.get(decision_key(index)), task_state))
     batches.sort(key=lambda batch: batch.index)
     recipients = plan.get("recipients")
-    # A send's summary has the campaign's estimated_cost (segments x price) when a price is known.
-    cost = summary.get("estimated_cost")
+    message = summary.get("message")
+    segments = summary.get("segments")
     return CampaignView(
         task=task,
         started_at=started_at,
@@ -220,5 +305,10 @@ def campaign_view(
         batches=batches,
         invalid=_count(summary.get("invalid")),
         excluded=_count(summary.get("excluded")),
-        cost=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        cost=_number(summary.get("estimated_cost")),
+        message=message if isinstance(message, dict) else {},
+        send_at=format_time(send_at) if isinstance(send_at := summary.get("send_at_utc"), str) else None,
+        send_window=_text(summary.get("send_window")),
+        segments=segments if isinstance(segments, int) and not isinstance(segments, bool) else None,
+        price_per_segment=_number(summary.get("price_per_segment")),
     )

@@ -290,3 +290,24 @@ def test_phones_fullsms_refuses_are_reported_and_everyone_else_is_texted(sbx: Sa
     received = per_phone(sbx)
     assert set(received) == set(audience) - {audience[3], audience[700]}
     assert max(received.values()) == 1
+
+
+def test_the_summary_names_the_text_sender_schedule_and_cost_at_the_plans_price_never_a_recipient(
+    sbx: SandboxClient,
+) -> None:
+    send_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    summary = send_op(
+        numbers=numbers(3), message="Sale starts tomorrow", send_at=send_at, price_per_segment=0.05
+    ).execute(ctx(MemoryStateStore()))
+
+    assert summary["message"] == {
+        "text": "Sale starts tomorrow",
+        "template_id": None,
+        "message_column": None,
+        "personalised": False,
+        "sender": summary["message"]["sender"],
+    }
+    assert summary["segments"] == 3
+    assert (summary["price_per_segment"], summary["estimated_cost"]) == (0.05, 0.15)
+    assert datetime.fromisoformat(summary["send_at_utc"]) == send_at
+    assert not any(number in json.dumps(summary) for number in numbers(3))

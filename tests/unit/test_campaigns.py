@@ -37,6 +37,7 @@ from airflow_provider_fullsms.campaigns import (
     run_batches,
     template_fields_of,
 )
+from airflow_provider_fullsms.campaigns.plan import mask_number
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 
 
@@ -481,9 +482,12 @@ def test_ledger_keeps_one_small_key_per_batch() -> None:
     ledger.open({"fingerprint": "f", "batches": 1})
     sent = ledger.mark_in_flight(BATCH)
     assert store.get("fullsms.batch.3") == {"s": "in_flight", "fp": "abc", "n": 1, **sent}
-    # Which send of the batch this is, the text's hash and when it went out, to find it in FullSMS.
-    assert set(sent) == {"a", "h", "at"}
+    # Which send of the batch this is, the text's hash, when it went out and its first and last
+    # numbers masked, to find it in FullSMS; never a whole number.
+    assert set(sent) == {"a", "h", "at", "f", "l"}
     assert sent["a"] == 1
+    assert (sent["f"], sent["l"]) == (mask_number(BATCH.numbers[0]), mask_number(BATCH.numbers[-1]))
+    assert not any(number in json.dumps(store.get("fullsms.batch.3")) for number in BATCH.numbers)
     ledger.mark_accepted(BATCH, SendResult("c-1", 1, invalid=("x",) * 50, invalid_count=50), sent)
     record = store.get("fullsms.batch.3")
     assert record["s"] == "accepted"

@@ -27,4 +27,6 @@ with DAG(
         message="Hi {name}, your table for two is booked for Friday.",
         # One batch at a time, so the sandbox's faults hit known batches.
         max_concurrency=1,
+        # The page shows what the campaign comes to at this price.
+        price_per_segment=0.05,
     )

@@ -1,0 +1,149 @@
+"""
+The campaign list read from Airflow's metadata database: search, date range, pages, and a number of
+queries that does not grow with the number of campaigns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, event, insert, select
+
+from airflow_provider_fullsms.campaigns.plan import mask_number
+from airflow_provider_fullsms.plugins.app import _listing
+from airflow_provider_fullsms.plugins.store import CampaignFilter
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class Everybody:
+    """A caller who may read every DAG's task instances."""
+
+    def readable_dag_ids(self, dag_ids: set[str]) -> set[str]:
+        return dag_ids
+
+
+@contextmanager
+def campaigns(count: int, dag_id: str = "ui_store") -> Iterator[None]:
+    """``count`` campaigns of two batches each, one a day (their runs ``run_<i>``), removed after."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.task_state_store import TaskStateStoreModel as Entry
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        connection = session.connection()
+        connection.execute(
+            insert(DagRun.__table__),
+            [
+                {
+                    "dag_id": dag_id,
+                    "run_id": f"run_{i}",
+                    "run_type": "manual",
+                    "state": "success",
+                    "run_after": START,
+                }
+                for i in range(count)
+            ],
+        )
+        ids = dict(session.execute(select(DagRun.run_id, DagRun.id).where(DagRun.dag_id == dag_id)).all())
+        rows = []
+        for i in range(count):
+            at = START + timedelta(days=i)
+            number = str(447700900000 + i)
+            values = {
+                "fullsms.plan": {"v": 1, "fp": "f", "batches": 2, "recipients": 2},
+                "fullsms.batch.0": {
+                    "s": "accepted",
+                    "n": 1,
+                    "t": 1,
+                    "c": f"c-{i}",
+                    "f": mask_number(number),
+                    "l": mask_number(number),
+                },
+                "fullsms.batch.1": {"s": "accepted", "n": 1, "t": 1, "c": f"d-{i}"},
+            }
+            rows += [
+                {
+                    "dag_run_id": ids[f"run_{i}"],
+                    "dag_id": dag_id,
+                    "run_id": f"run_{i}",
+                    "task_id": "send",
+                    "map_index": -1,
+                    "key": key,
+                    "value": json.dumps(value),
+                    "updated_at": at,
+                }
+                for key, value in values.items()
+            ]
+        connection.execute(insert(Entry.__table__), rows)
+    try:
+        yield
+    finally:
+        with create_session() as session:
+            session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
+            session.execute(delete(Entry).where(Entry.dag_id == dag_id))
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """The SQL statements sent to the metadata database meanwhile."""
+    from airflow import settings
+
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(settings.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(settings.engine, "before_cursor_execute", count)
+
+
+def listed(filters: CampaignFilter | None = None, page: int = 1) -> Any:
+    return _listing(Everybody(), filters or CampaignFilter(), False, page)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("count", [10, 10_000])
+def test_a_page_of_the_list_takes_six_queries_for_10_or_10000_campaigns(count: int) -> None:
+    with campaigns(count), counted() as statements:
+        listing = listed()
+
+    assert (listing.total, len(listing.campaigns)) == (count, min(count, 50))
+    assert listing.campaigns[0].task.run_id == f"run_{count - 1}"  # newest first
+    assert len(statements) == 6, statements
+
+
+def test_search_finds_a_campaign_by_run_dag_or_a_number_of_its_batches() -> None:
+    with campaigns(30):
+        by_run = listed(CampaignFilter(search="run_17"))
+        by_dag = listed(CampaignFilter(search="UI_STORE"))
+        by_number = listed(CampaignFilter(search="+44 7700 900012"))
+        nothing = listed(CampaignFilter(search="no such thing"))
+
+    assert [c.task.run_id for c in by_run.campaigns] == ["run_17"]
+    assert by_dag.total == 30
+    # Masked as the ledger keeps it, a number matches the batches with the same visible digits.
+    assert "run_12" in [c.task.run_id for c in by_number.campaigns]
+    assert nothing.total == 0
+
+
+def test_a_date_range_and_pages_split_the_list() -> None:
+    with campaigns(120):
+        march = listed(CampaignFilter(since=date(2025, 3, 10), until=date(2025, 3, 19)))
+        second = listed(page=2)
+        beyond = listed(page=9)
+
+    assert [c.task.run_id for c in march.campaigns] == [f"run_{i}" for i in range(18, 8, -1)]
+    assert (second.page, second.pages, second.first, second.last) == (2, 3, 51, 100)
+    assert second.campaigns[0].task.run_id == "run_69"
+    assert "page=3" in second.query(3)
+    assert (beyond.page, beyond.first, beyond.last) == (3, 101, 120)
