@@ -323,13 +323,13 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         :param inspector: what watched the plan's batches: with a price, the summary has the
             campaign's ``segments`` and ``estimated_cost`` (what the FullSMS page shows as its cost).
         """
-        from airflow_provider_fullsms.campaigns import SegmentTally, run_batches
+        from airflow_provider_fullsms.campaigns import Pricing, SegmentTally, run_batches
         from airflow_provider_fullsms.campaigns.schedule import utc_send_at
         from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
 
         price = self._price()
         if price is not None:
-            cost = round(inspector.segments * price, 6)  # as a plan prices it
+            cost = Pricing(price, self.hook.config.minimum_balance).of(inspector.segments)["estimated_cost"]
             details = {**(details or {}), "segments": inspector.segments, "estimated_cost": cost}
 
         if ledger.open(plan):
@@ -351,21 +351,17 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
                 details=details,
                 log=self.log.info,
             )
-        except AudienceChangedError as error:
+        except (AudienceChangedError, LedgerUnreachableError) as error:
+            # The summary so far and what stopped it, so a person knows where it got: a changed
+            # audience fails for good; an unreachable ledger's try is resumed by the task's retries.
             if error.report is not None:
-                # What went out before the first changed batch, so a person knows where it stopped.
-                summary = {**error.report.summary(plan.stats), "audience_changed": str(error)}
-                self._report(context, summary, push=True)
-            raise
-        except LedgerUnreachableError as error:
-            if error.report is not None:
-                # The summary so far, and what failed: the try fails, its task's retries resume it.
-                summary = {**error.report.summary(plan.stats), "ledger_unreachable": str(error)}
+                why = "audience_changed" if isinstance(error, AudienceChangedError) else "ledger_unreachable"
+                summary = {**error.report.summary(plan.stats), why: str(error)}
                 self._report(context, summary, push=True)
             raise
         summary = report.summary(plan.stats)
         # segments and estimated_cost (with a price) came in details; the price they were worked at:
-        summary["price_per_segment"] = self._price()
+        summary["price_per_segment"] = price
         # send_at is in the account's timezone, as FullSMS takes it; the page shows times in UTC.
         summary["send_at_utc"] = utc_send_at(send_at, self.hook.config.tz) if send_at else None
         self._report(context, summary)
