@@ -220,3 +220,21 @@ def _changed(audience: str, what: str, index: int) -> AudienceChangedError:
         "runs (write a new file for a new audience): restore the one checked and clear the task to "
         "send the rest, or start a new run."
     )
+
+
+class UntilChanged:
+    """
+    The batches until the audience read again differs from the plan's
+    (:func:`as_planned`); the difference is kept, so
+    the batches already checked and handed over still go out before the try fails.
+    """
+
+    def __init__(self, batches: Iterable[Batch]) -> None:
+        self.batches = batches
+        self.changed: AudienceChangedError | None = None
+
+    def __iter__(self) -> Iterator[Batch]:
+        try:
+            yield from self.batches
+        except AudienceChangedError as error:
+            self.changed = error

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_fullsms.campaigns.approval import UntilChanged
 from airflow_provider_fullsms.campaigns.ledger import (
     BatchState,
     Decision,
@@ -39,11 +40,11 @@ from airflow_provider_fullsms.campaigns.ledger import (
 )
 from airflow_provider_fullsms.campaigns.progress import ProgressLog
 from airflow_provider_fullsms.campaigns.report import CampaignReport
-from airflow_provider_fullsms.exceptions import AudienceChangedError, LedgerUnreachableError
+from airflow_provider_fullsms.exceptions import LedgerUnreachableError
 from airflow_provider_fullsms.outcomes import Failure, classify_failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from airflow_provider_fullsms.campaigns.batching import Batch, SendResult
 
@@ -90,7 +91,7 @@ def run_batches(
     breaker = _OutageBreaker(report, stop_after_unknown)
     sender = _BoundedSender(send, ledger, report, classify, max_concurrency, progress, breaker)
     retried = ledger.writes.call  # reads too: the store is behind the same api-server
-    checked = _UntilChanged(batches)
+    checked = UntilChanged(batches)
     try:
         with sender:
             for batch in checked:
@@ -129,24 +130,6 @@ def run_batches(
         checked.changed.report = report
         raise checked.changed
     return report
-
-
-class _UntilChanged:
-    """
-    The batches until the audience read again differs from the plan's
-    (:func:`~airflow_provider_fullsms.campaigns.approval.as_planned`); the difference is kept, so
-    the batches already checked and handed over still go out before the try fails.
-    """
-
-    def __init__(self, batches: Iterable[Batch]) -> None:
-        self.batches = batches
-        self.changed: AudienceChangedError | None = None
-
-    def __iter__(self) -> Iterator[Batch]:
-        try:
-            yield from self.batches
-        except AudienceChangedError as error:
-            self.changed = error
 
 
 _UNSETTLED = (BatchState.IN_FLIGHT, BatchState.UNKNOWN)
