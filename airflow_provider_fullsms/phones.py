@@ -334,9 +334,13 @@ class NumberParser:
         international = readings.read("+" + digits, None, readings.INTERNATIONAL)
         if self.default_region is None:
             if north_american_shape(digits):
-                self._refuse_north_american(digits, international, raw)
+                north_american = readings.read("+1" + digits, None, readings.NORTH_AMERICAN)
+                plausible = international if international.valid else None
+                self._refuse_national(north_american if north_american.valid else None, plausible, raw)
             if trunk_national_shape(digits):
-                self._refuse_trunk_national(digits, international, raw)
+                national = readings.read_trunk_national(digits)
+                plausible = international if international.possible and international.valid else None
+                self._refuse_national(national, plausible, raw)
             if _SEPARATORS.search(text):
                 # Grouped without a +: a national number as its country groups it ("40 41 23 45"
                 # in French Polynesia) can start with another country's code, so only digits
@@ -357,30 +361,17 @@ class NumberParser:
         )
         return self._one_of(chosen, raw)
 
-    def _refuse_north_american(self, digits: str, international: Reading, raw: object) -> None:
-        """Without a region, ten digits that are a valid North American number are not read as E.164."""
-        from airflow_provider_fullsms import readings
+    def _refuse_national(self, national: Reading | None, international: Reading | None, raw: object) -> None:
+        """
+        Without a region, input that is a valid national number (ten North American digits, or
+        a trunk prefix other than 0) is not read as E.164; ambiguous when E.164 is plausible too.
 
-        north_american = readings.read("+1" + digits, None, readings.NORTH_AMERICAN)
-        if not north_american.valid:
-            return
-        if international.valid:
-            self._refuse_ambiguous(raw, [international, north_american])
-        self._refuse(
-            raw,
-            f"is {readings.NORTH_AMERICAN} ({north_american.shown()}), and no default_region says "
-            "which country it belongs to",
-            InvalidReason.NO_REGION,
-        )
-
-    def _refuse_trunk_national(self, digits: str, international: Reading, raw: object) -> None:
-        """Without a region, a valid national number with its trunk prefix (not 0) is not read as E.164."""
-        from airflow_provider_fullsms import readings
-
-        national = readings.read_trunk_national(digits)
+        :param national: the valid national reading, or ``None`` (then nothing is refused).
+        :param international: the E.164 reading when it is plausible too, else ``None``.
+        """
         if national is None:
             return
-        if international.possible and international.valid:
+        if international is not None:
             self._refuse_ambiguous(raw, [international, national])
         self._refuse(
             raw,
