@@ -14,6 +14,10 @@ FullSMS acts on it at once but answers 12 s later. As soon as its request is out
   and task runners live on);
 * PostgreSQL stopped for 10 s (``--postgres``).
 
+As in a real deployment, a process supervisor starts again, 5 s later, any Airflow component that
+exits on its own (the scheduler and the triggerer exit when the database refuses connections);
+the table says which it restarted.
+
 The stack sets ``[workers] max_failed_heartbeats`` to 20 (``--default-heartbeats`` keeps
 Airflow's 3): with 3, a task's own supervisor kills it after 30-60 s without an api-server,
 whatever the ledger's window.
@@ -161,8 +165,10 @@ def _scenario(
         timeout=300,
         interval=0.2,
     )
+    restarted = stack.restarts.copy()
     lasted = _strike(chaos, stack, postgres)
     state = stack.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT)
+    restarted = stack.restarts - restarted
     per_phone = Counter(message["to"] for message in client.messages())
     ledger = stack.state_store(DAG_ID, run_id, "send")
     batches = [v.get("s") for k, v in ledger.items() if k.startswith("fullsms.batch.")]
@@ -179,6 +185,7 @@ def _scenario(
         "unknown": unknown,
         "person": state != "success" or unknown > 0,
         "waited": _ledger_waits(stack.home, run_id),
+        "restarted": ", ".join(f"{name} ({times})" for name, times in sorted(restarted.items())) or "-",
         "short_outage": lasted < WINDOW,
     }
 
@@ -205,7 +212,7 @@ def _stack(root: Path, env: dict[str, str], postgres: bool) -> Iterator[tuple[An
         database = servers.enter_context(PostgresServer()) if postgres else None
         if database is not None:
             env = {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database.url}
-        stack = servers.enter_context(AirflowStack(home, dags, env))
+        stack = servers.enter_context(AirflowStack(home, dags, env, supervise=True))
         stack.wait_for_dag(DAG_ID)
         yield stack, database
 
@@ -267,6 +274,7 @@ def _render(
             "unknown batches",
             "person needed?",
             "ledger waited",
+            "restarted by the supervisor",
         ],
         [
             (
@@ -277,10 +285,11 @@ def _render(
                 r["unknown"],
                 "yes" if r["person"] else "no",
                 r["waited"],
+                r["restarted"],
             )
             for r in rows
         ],
-        align="llllrll",
+        align="llllrlll",
     )
     database = "PostgreSQL" if postgres else "SQLite"
     body = "\n".join(

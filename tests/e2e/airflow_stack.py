@@ -18,7 +18,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +74,21 @@ class AirflowStack:
     :param env: extra environment (connections, configuration) for every process.
     :param celery: run the CeleryExecutor on these servers and workers; default: the
         LocalExecutor on SQLite.
+    :param supervise: start again, ``restart_after`` seconds later, any of :data:`PROCESSES` that
+        exits on its own, as a process supervisor (systemd's ``Restart=always``, Kubernetes) does
+        in a real deployment: the scheduler and the triggerer exit when the metadata database
+        refuses connections. A process :meth:`kill` stopped is left to :meth:`restart`.
     """
 
     def __init__(
-        self, home: Path, dags_folder: Path, env: dict[str, str], *, celery: CeleryDeployment | None = None
+        self,
+        home: Path,
+        dags_folder: Path,
+        env: dict[str, str],
+        *,
+        celery: CeleryDeployment | None = None,
+        supervise: bool = False,
+        restart_after: float = 5.0,
     ) -> None:
         self.home = home
         self.celery = celery
@@ -108,16 +121,25 @@ class AirflowStack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         #: Process groups left by a process killed alone (its children live on until stop()).
         self._leftovers: set[int] = set()
+        #: How many times the supervisor started each process again.
+        self.restarts: Counter[str] = Counter()
+        self._supervise = supervise
+        self._restart_after = restart_after
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     def __enter__(self) -> AirflowStack:
         try:
             self._airflow("db", "migrate")
             for name in PROCESSES:
-                args = [name, "--port", str(self.api_port)] if name == "api-server" else [name]
-                self._start(name, args, self.env)
+                self._start(name, self._args(name), self.env)
             for name in self.celery.workers if self.celery else ():
                 self.start_worker(name)
             self._wait_for_api()
+            if self._supervise:
+                self._supervisor = threading.Thread(target=self._supervisor_loop, daemon=True)
+                self._supervisor.start()
         except BaseException:
             self.stop()
             raise
@@ -129,6 +151,26 @@ class AirflowStack:
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.processes[name] = spawn([str(BIN / "airflow"), *args], self.home / f"{name}.log", env)
 
+    def _args(self, name: str) -> list[str]:
+        return [name, "--port", str(self.api_port)] if name == "api-server" else [name]
+
+    def _supervisor_loop(self) -> None:
+        """Every second: any of :data:`PROCESSES` that has exited is started again after the delay."""
+        exited: dict[str, float] = {}
+        while not self._stopping.wait(1.0):
+            with self._lock:
+                for name in PROCESSES:
+                    process = self.processes.get(name)
+                    if process is None or process.poll() is None:
+                        exited.pop(name, None)
+                        continue
+                    since = exited.setdefault(name, time.monotonic())
+                    if time.monotonic() - since >= self._restart_after:
+                        exited.pop(name)
+                        self._leftovers.add(process.pid)
+                        self.restarts[name] += 1
+                        self._start(name, self._args(name), self.env)
+
     # -- chaos: Airflow's own components crashing, restarting or hanging ----------------------
 
     def kill(self, name: str, *, descendants: bool = True) -> None:
@@ -138,7 +180,8 @@ class AirflowStack:
         scheduler's LocalExecutor workers and their task runners live on, and are stopped with
         the stack).
         """
-        process = self.processes.pop(name)
+        with self._lock:
+            process = self.processes.pop(name)
         if descendants:
             kill_like_a_dead_machine(process.pid)
         else:
@@ -148,8 +191,8 @@ class AirflowStack:
 
     def restart(self, name: str) -> None:
         """Start ``name`` again (as a process supervisor would) and, for the api-server, wait for it."""
-        args = [name, "--port", str(self.api_port)] if name == "api-server" else [name]
-        self._start(name, args, self.env)
+        with self._lock:
+            self._start(name, self._args(name), self.env)
         if name == "api-server":
             self._wait_for_api()
 
@@ -161,6 +204,9 @@ class AirflowStack:
 
     def stop(self) -> None:
         """Stop every process group: SIGTERM, then SIGKILL what is still there after 20 s."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
         stop(self.processes.values())
         for group in sorted(self._leftovers):
             with contextlib.suppress(ProcessLookupError):
