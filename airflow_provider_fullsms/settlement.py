@@ -16,7 +16,9 @@ running may still be answered: a decision about it is refused until that try end
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +31,12 @@ from airflow_provider_fullsms.campaigns.ledger import (
     Settlement,
     attempt_of,
     pending_settlement,
+)
+from airflow_provider_fullsms.campaigns.variable_store import (
+    description,
+    read_entry,
+    stored_value,
+    variable_key_prefix,
 )
 from airflow_provider_fullsms.exceptions import CampaignInputError, SettlementRefusedError
 
@@ -90,6 +98,9 @@ class AirflowApi:
         self.timeout = timeout
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {token}"
+        self._state_store: bool | None = None
+        #: Where each task's ledger was found: ``"task_state_store"`` or ``"variables"``.
+        self._ledger_in: dict[TaskAddress, str] = {}
 
     @classmethod
     def login(cls, base_url: str, username: str, password: str, *, timeout: float = 30.0) -> AirflowApi:
@@ -107,8 +118,29 @@ class AirflowApi:
         _check(response, what)
         return response.json() if response.content else None
 
+    def has_task_state_store(self) -> bool:
+        """Whether this Airflow keeps task state stores (3.3 and later); asked once."""
+        if self._state_store is None:
+            version = str(self._call("GET", "/api/v2/version", "read Airflow's version")["version"])
+            major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
+            self._state_store = (major, minor) >= (3, 3)
+        return self._state_store
+
     def state_store_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
-        """Every entry of the task's state store by key (``value``, ``expires_at``…), paged through."""
+        """
+        Every entry of the task's ledger by key (``value``, ``expires_at``…), paged through: its
+        task state store, or, on an Airflow without one (before 3.3) or when that holds no ledger,
+        its Airflow Variables (:mod:`~airflow_provider_fullsms.campaigns.variable_store`).
+        """
+        if self.has_task_state_store():
+            entries = self._task_state_store_entries(task)
+            if any(key.startswith(f"{LEDGER_PREFIX}.") for key in entries):
+                self._ledger_in[task] = "task_state_store"
+                return entries
+        self._ledger_in[task] = "variables"
+        return self._variable_entries(task)
+
+    def _task_state_store_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
         entries: dict[str, dict[str, Any]] = {}
         while True:
             page = self._call(
@@ -119,6 +151,27 @@ class AirflowApi:
             )
             entries.update((entry["key"], entry) for entry in page["task_state_store"])
             if not page["task_state_store"] or len(entries) >= page["total_entries"]:
+                return entries
+
+    def _variable_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
+        prefix = variable_key_prefix(task.dag_id, task.run_id, task.task_id, task.map_index)
+        entries: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            # Airflow 3.0 matches the pattern anywhere in the key; the digest makes it this task's.
+            page = self._call(
+                "GET",
+                "/api/v2/variables",
+                "read the task's ledger in Airflow Variables",
+                params={"variable_key_pattern": prefix, "limit": 100, "offset": offset},
+            )
+            offset += len(page["variables"])
+            for variable in page["variables"]:
+                entry = read_entry(_loads(variable["value"]), _task_dict(task))
+                if variable["key"].startswith(prefix) and entry is not None:
+                    key = variable["key"][len(prefix) :]
+                    entries[key] = {"key": key, "value": entry["value"], "expires_at": entry["expires_at"]}
+            if not page["variables"] or offset >= page["total_entries"]:
                 return entries
 
     def state_store(self, task: TaskAddress) -> dict[str, Any]:
@@ -132,6 +185,9 @@ class AirflowApi:
         :param expires_at: when Airflow may delete it (``airflow state-store clean``); ``None``:
             never (not Airflow's default retention, which would delete it after 30 days).
         """
+        if self._in_variables(task):
+            self._set_variable(task, key, value, expires_at)
+            return
         self._call(
             "PUT",
             f"{task.path()}/state-store/{quote(key, safe='')}",
@@ -140,8 +196,40 @@ class AirflowApi:
             json={"value": value, "expires_at": expires_at},
         )
 
+    def _set_variable(self, task: TaskAddress, key: str, value: Any, expires_at: str | None) -> None:
+        variable = variable_key_prefix(task.dag_id, task.run_id, task.task_id, task.map_index) + key
+        body = {
+            "key": variable,
+            "value": json.dumps(stored_value(_task_dict(task), value, expires_at)),
+            "description": description(_task_dict(task), key),
+        }
+        what = f"write {key!r} to the task's ledger in Airflow Variables"
+        # PATCH changes a Variable that exists (404 otherwise); POST creates one.
+        response = self._session.patch(
+            f"{self.base_url}/api/v2/variables/{quote(variable, safe='')}", json=body, timeout=self.timeout
+        )
+        if response.status_code == 404:
+            response = self._session.post(
+                f"{self.base_url}/api/v2/variables", json=body, timeout=self.timeout
+            )
+        _check(response, what)
+
+    def _in_variables(self, task: TaskAddress) -> bool:
+        """Whether the task's ledger is in Airflow Variables (found out once per task)."""
+        if task not in self._ledger_in:
+            self.state_store_entries(task)
+        return self._ledger_in[task] == "variables"
+
     def delete_state(self, task: TaskAddress, key: str) -> None:
         """Delete one key of the task's state store (nothing happens when there is none)."""
+        if self._in_variables(task):
+            variable = variable_key_prefix(task.dag_id, task.run_id, task.task_id, task.map_index) + key
+            response = self._session.delete(
+                f"{self.base_url}/api/v2/variables/{quote(variable, safe='')}", timeout=self.timeout
+            )
+            if response.status_code != 404:
+                _check(response, f"delete {key!r} from the task's ledger in Airflow Variables")
+            return
         self._call(
             "DELETE",
             f"{task.path()}/state-store/{quote(key, safe='')}",
@@ -273,6 +361,17 @@ def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[Bat
     for batch in batches:
         api.delete_state(task, f"{LEDGER_PREFIX}.decision.{batch.index}")
     return batches
+
+
+def _task_dict(task: TaskAddress) -> dict[str, Any]:
+    return asdict(task)
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check(response: requests.Response, what: str) -> None:
