@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ from airflow_provider_fullsms.campaigns.ledger import (
     pending_settlement,
 )
 from airflow_provider_fullsms.campaigns.variable_store import (
+    VARIABLE_PREFIX,
     description,
     read_entry,
     stored_value,
@@ -61,6 +63,10 @@ class TaskAddress:
             f"/api/v2/dags/{quote(self.dag_id, safe='')}/dagRuns/{quote(self.run_id, safe='')}"
             f"/taskInstances/{quote(self.task_id, safe='')}"
         )
+
+    def variable_prefix(self) -> str:
+        """Where its ledger is kept in Airflow Variables (before Airflow 3.3)."""
+        return variable_key_prefix(self.dag_id, self.run_id, self.task_id, self.map_index)
 
 
 @dataclass(frozen=True)
@@ -154,25 +160,54 @@ class AirflowApi:
                 return entries
 
     def _variable_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
-        prefix = variable_key_prefix(task.dag_id, task.run_id, task.task_id, task.map_index)
+        prefix = task.variable_prefix()
         entries: dict[str, dict[str, Any]] = {}
+        for variable, entry in self.ledger_variables(prefix, _task_dict(task)):
+            key = variable[len(prefix) :]
+            entries[key] = {"key": key, "value": entry["value"], "expires_at": entry["expires_at"]}
+        return entries
+
+    def ledger_variables(
+        self, prefix: str = VARIABLE_PREFIX, task: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """
+        Every ledger Variable whose key starts with ``prefix`` (of ``task`` only, when given), as
+        ``(key, {"value", "task", "expires_at"})``, paged through.
+        """
+        found = []
         offset = 0
         while True:
-            # Airflow 3.0 matches the pattern anywhere in the key; the digest makes it this task's.
+            # Airflow 3.0 matches the pattern anywhere in the key: the prefix is checked here.
             page = self._call(
                 "GET",
                 "/api/v2/variables",
-                "read the task's ledger in Airflow Variables",
+                "read the ledger in Airflow Variables",
                 params={"variable_key_pattern": prefix, "limit": 100, "offset": offset},
             )
             offset += len(page["variables"])
             for variable in page["variables"]:
-                entry = read_entry(_loads(variable["value"]), _task_dict(task))
+                entry = read_entry(_loads(variable["value"]), task)
                 if variable["key"].startswith(prefix) and entry is not None:
-                    key = variable["key"][len(prefix) :]
-                    entries[key] = {"key": key, "value": entry["value"], "expires_at": entry["expires_at"]}
+                    found.append((variable["key"], entry))
             if not page["variables"] or offset >= page["total_entries"]:
-                return entries
+                return found
+
+    def delete_variable(self, key: str) -> None:
+        """Delete the Airflow Variable ``key`` (nothing happens when there is none)."""
+        response = self._session.delete(
+            f"{self.base_url}/api/v2/variables/{quote(key, safe='')}", timeout=self.timeout
+        )
+        if response.status_code != 404:
+            _check(response, f"delete the Variable {key!r}")
+
+    def dag_run_exists(self, dag_id: str, run_id: str) -> bool:
+        """Whether the DAG run is still in Airflow's database."""
+        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
+        response = self._session.get(f"{self.base_url}{path}", timeout=self.timeout)
+        if response.status_code == 404:
+            return False
+        _check(response, "read the DAG run")
+        return True
 
     def state_store(self, task: TaskAddress) -> dict[str, Any]:
         """Every key of the task's state store and its value."""
@@ -197,7 +232,7 @@ class AirflowApi:
         )
 
     def _set_variable(self, task: TaskAddress, key: str, value: Any, expires_at: str | None) -> None:
-        variable = variable_key_prefix(task.dag_id, task.run_id, task.task_id, task.map_index) + key
+        variable = task.variable_prefix() + key
         body = {
             "key": variable,
             "value": json.dumps(stored_value(_task_dict(task), value, expires_at)),
@@ -223,12 +258,7 @@ class AirflowApi:
     def delete_state(self, task: TaskAddress, key: str) -> None:
         """Delete one key of the task's state store (nothing happens when there is none)."""
         if self._in_variables(task):
-            variable = variable_key_prefix(task.dag_id, task.run_id, task.task_id, task.map_index) + key
-            response = self._session.delete(
-                f"{self.base_url}/api/v2/variables/{quote(variable, safe='')}", timeout=self.timeout
-            )
-            if response.status_code != 404:
-                _check(response, f"delete {key!r} from the task's ledger in Airflow Variables")
+            self.delete_variable(task.variable_prefix() + key)
             return
         self._call(
             "DELETE",
@@ -349,6 +379,29 @@ def settle(
         value = BatchDecision(settlement).to_value(batch.attempt)
         api.set_state(task, f"{LEDGER_PREFIX}.decision.{batch.index}", value, expires_at=batch.expires_at)
     return batches
+
+
+def clean_variables(api: AirflowApi, now: datetime, *, dry_run: bool = False) -> list[str]:
+    """
+    Delete the ledger Variables (Airflow before 3.3) that no try can read any more: those past
+    their ``expires_at`` and those whose DAG run Airflow no longer has (``airflow db clean``, a
+    deleted run). On 3.3 the state store does this itself (its rows go with their run). Return the
+    keys deleted (with ``dry_run``: that would be).
+    """
+    deleted = []
+    runs: dict[tuple[str, str], bool] = {}
+    for key, entry in api.ledger_variables():
+        task = entry["task"]
+        run = (str(task.get("dag_id")), str(task.get("run_id")))
+        if run not in runs:
+            runs[run] = api.dag_run_exists(*run)
+        expires_at = entry["expires_at"]
+        expired = expires_at is not None and datetime.fromisoformat(expires_at) <= now
+        if expired or not runs[run]:
+            if not dry_run:
+                api.delete_variable(key)
+            deleted.append(key)
+    return deleted
 
 
 def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[BatchRecord]:

@@ -340,3 +340,37 @@ def test_on_airflow_3_3_a_ledger_kept_in_variables_is_still_found(airflow_3_1: t
     serve_store(requests_mock, {})  # the task state store holds no ledger
     assert main(["settle", *ARGS, "--batch", "1", "--sent"]) == 0
     assert requests_mock.request_history[-1].path == "/api/v2/variables"
+
+
+def test_clean_deletes_ledger_variables_of_runs_that_are_gone_or_past_their_expiry(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_fullsms.campaigns.variable_store import variable_key_prefix
+
+    monkeypatch.setenv("AIRFLOW_API_TOKEN", "jwt-for-tests")
+
+    def variable(run_id: str, key: str, expires_at: str | None = None) -> dict[str, str]:
+        task = {**OWNER, "run_id": run_id}
+        value = {"value": {"s": "accepted"}, "task": task, "expires_at": expires_at}
+        return {"key": variable_key_prefix("campaign", run_id, "send") + key, "value": json.dumps(value)}
+
+    kept = variable("manual__1", "fullsms.batch.0")
+    expired = variable("manual__1", "fullsms.batch.1", expires_at="2020-01-01T00:00:00+00:00")
+    orphan = variable("manual__gone", "fullsms.plan")
+    someone_elses = {"key": "fullsms.ledger.notes", "value": "a Variable a person made"}
+    listing = [kept, expired, orphan, someone_elses]
+    requests_mock.get(f"{API}/api/v2/variables", json={"variables": listing, "total_entries": 4})
+    requests_mock.get(f"{API}/api/v2/dags/campaign/dagRuns/manual__1", json={"state": "success"})
+    requests_mock.get(f"{API}/api/v2/dags/campaign/dagRuns/manual__gone", status_code=404, json={})
+    for gone in (expired, orphan):
+        requests_mock.delete(f"{API}/api/v2/variables/{gone['key']}", status_code=204)
+
+    assert main(["clean", "--api-url", API, "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "would delete 2 ledger Variable(s)"
+    assert not [r for r in requests_mock.request_history if r.method == "DELETE"]
+
+    assert main(["clean", "--api-url", API]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "deleted 2 ledger Variable(s)"
+    deletes = [r.path for r in requests_mock.request_history if r.method == "DELETE"]
+    assert deletes == [f"/api/v2/variables/{gone['key']}".lower() for gone in (expired, orphan)]
