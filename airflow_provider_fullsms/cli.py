@@ -120,6 +120,8 @@ def _show(api: AirflowApi, task: TaskAddress) -> None:
             f"{b.index:>6}  {b.state:<13} {b.recipients:>10}  {b.text_hash or '-':<16}  "
             f"{b.sent_at or '-':<25}  {_needs(b, task_state)}"
         )
+    if api.in_variables(task):
+        print(f"(kept in Airflow Variables {task.variable_prefix()}…: Airflow before 3.3)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -97,14 +97,18 @@ class AirflowApi:
 
     :param base_url: the api-server, e.g. ``http://localhost:8080``.
     :param token: a JWT from the api-server's ``/auth/token`` (or :meth:`login`).
+    :param task_state_store: whether this Airflow keeps task state stores (3.3 and later);
+        ``None``: ask its ``/api/v2/version`` once.
     """
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, timeout: float = 30.0, task_state_store: bool | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {token}"
-        self._state_store: bool | None = None
+        self._state_store = task_state_store
         #: Where each task's ledger was found: ``"task_state_store"`` or ``"variables"``.
         self._ledger_in: dict[TaskAddress, str] = {}
 
@@ -220,7 +224,7 @@ class AirflowApi:
         :param expires_at: when Airflow may delete it (``airflow state-store clean``); ``None``:
             never (not Airflow's default retention, which would delete it after 30 days).
         """
-        if self._in_variables(task):
+        if self.in_variables(task):
             self._set_variable(task, key, value, expires_at)
             return
         self._call(
@@ -249,7 +253,7 @@ class AirflowApi:
             )
         _check(response, what)
 
-    def _in_variables(self, task: TaskAddress) -> bool:
+    def in_variables(self, task: TaskAddress) -> bool:
         """Whether the task's ledger is in Airflow Variables (found out once per task)."""
         if task not in self._ledger_in:
             self.state_store_entries(task)
@@ -257,7 +261,7 @@ class AirflowApi:
 
     def delete_state(self, task: TaskAddress, key: str) -> None:
         """Delete one key of the task's state store (nothing happens when there is none)."""
-        if self._in_variables(task):
+        if self.in_variables(task):
             self.delete_variable(task.variable_prefix() + key)
             return
         self._call(

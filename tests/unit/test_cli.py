@@ -300,11 +300,12 @@ def test_before_airflow_3_3_show_reads_the_ledger_from_the_tasks_variables(
     requests_mock, prefix = airflow_3_1
     assert main(["show", *ARGS]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[:2] for line in lines[1:]] == [
+    assert [line.split()[:2] for line in lines[1:-1]] == [
         ["0", "accepted"],
         ["1", "unknown"],
         ["2", "in_flight"],
     ]
+    assert lines[-1] == f"(kept in Airflow Variables {prefix}…: Airflow before 3.3)"
     listing = next(r for r in requests_mock.request_history if r.path == "/api/v2/variables")
     assert listing.qs["variable_key_pattern"] == [prefix.lower()]
     assert not [r for r in requests_mock.request_history if "state-store" in r.path]
