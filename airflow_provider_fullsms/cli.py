@@ -11,6 +11,10 @@ and ``withdraw`` takes it back::
     fullsms-batches settle   --dag-id D --run-id R --task-id T --batch 3 --sent
     fullsms-batches settle   --dag-id D --run-id R --task-id T --batch 5 --resend --clear
     fullsms-batches withdraw --dag-id D --run-id R --task-id T --batch 3
+    fullsms-batches clean    [--dry-run]
+
+Before Airflow 3.3 the ledger is kept in Airflow Variables, which never expire and outlive their
+DAG run: ``clean`` deletes those of DAG runs Airflow no longer has and those past their expiry.
 
 It talks to Airflow's api-server (``--api-url``, default ``$AIRFLOW_API_URL`` or
 ``http://localhost:8080``) with a token (``--token`` / ``$AIRFLOW_API_TOKEN``) or a user name and
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import requests
@@ -36,6 +41,7 @@ from airflow_provider_fullsms.settlement import (
     AirflowApi,
     BatchRecord,
     TaskAddress,
+    clean_variables,
     read_batches,
     settle,
     withdraw,
@@ -57,11 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="list the batches a send task recorded")
     settle_cmd = commands.add_parser("settle", help="record (or change) what happened to unknown batches")
     withdraw_cmd = commands.add_parser("withdraw", help="take back decisions no try has applied yet")
+    clean_cmd = commands.add_parser(
+        "clean", help="delete ledger Variables (Airflow < 3.3) of DAG runs that are gone, or expired"
+    )
+    clean_cmd.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     for command in (show, settle_cmd, withdraw_cmd):
         command.add_argument("--dag-id", required=True)
         command.add_argument("--run-id", required=True)
         command.add_argument("--task-id", required=True)
         command.add_argument("--map-index", type=int, default=-1)
+    for command in (show, settle_cmd, withdraw_cmd, clean_cmd):
         command.add_argument("--api-url", default=os.environ.get("AIRFLOW_API_URL", "http://localhost:8080"))
         command.add_argument("--token", default=os.environ.get("AIRFLOW_API_TOKEN"), help=argparse.SUPPRESS)
     for command in (settle_cmd, withdraw_cmd):
@@ -109,6 +120,8 @@ def _show(api: AirflowApi, task: TaskAddress) -> None:
             f"{b.index:>6}  {b.state:<13} {b.recipients:>10}  {b.text_hash or '-':<16}  "
             f"{b.sent_at or '-':<25}  {_needs(b, task_state)}"
         )
+    if api.in_variables(task):
+        print(f"(kept in Airflow Variables {task.variable_prefix()}…: Airflow before 3.3)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,9 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     :param argv: command-line arguments (default: ``sys.argv[1:]``).
     """
     args = _parser().parse_args(argv)
-    task = TaskAddress(args.dag_id, args.run_id, args.task_id, args.map_index)
     try:
         api = _api(args)
+        if args.command == "clean":
+            deleted = clean_variables(api, datetime.now(UTC), dry_run=args.dry_run)
+            verb = "would delete" if args.dry_run else "deleted"
+            print(f"{verb} {len(deleted)} ledger Variable(s)", *deleted, sep="\n  ")
+            return 0
+        task = TaskAddress(args.dag_id, args.run_id, args.task_id, args.map_index)
         if args.command == "show":
             _show(api, task)
             return 0

@@ -16,7 +16,10 @@ running may still be answered: a decision about it is refused until that try end
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +32,13 @@ from airflow_provider_fullsms.campaigns.ledger import (
     Settlement,
     attempt_of,
     pending_settlement,
+)
+from airflow_provider_fullsms.campaigns.variable_store import (
+    VARIABLE_PREFIX,
+    description,
+    read_entry,
+    stored_value,
+    variable_key_prefix,
 )
 from airflow_provider_fullsms.exceptions import CampaignInputError, SettlementRefusedError
 
@@ -53,6 +63,10 @@ class TaskAddress:
             f"/api/v2/dags/{quote(self.dag_id, safe='')}/dagRuns/{quote(self.run_id, safe='')}"
             f"/taskInstances/{quote(self.task_id, safe='')}"
         )
+
+    def variable_prefix(self) -> str:
+        """Where its ledger is kept in Airflow Variables (before Airflow 3.3)."""
+        return variable_key_prefix(self.dag_id, self.run_id, self.task_id, self.map_index)
 
 
 @dataclass(frozen=True)
@@ -83,13 +97,20 @@ class AirflowApi:
 
     :param base_url: the api-server, e.g. ``http://localhost:8080``.
     :param token: a JWT from the api-server's ``/auth/token`` (or :meth:`login`).
+    :param task_state_store: whether this Airflow keeps task state stores (3.3 and later);
+        ``None``: ask its ``/api/v2/version`` once.
     """
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, timeout: float = 30.0, task_state_store: bool | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {token}"
+        self._state_store = task_state_store
+        #: Where each task's ledger was found: ``"task_state_store"`` or ``"variables"``.
+        self._ledger_in: dict[TaskAddress, str] = {}
 
     @classmethod
     def login(cls, base_url: str, username: str, password: str, *, timeout: float = 30.0) -> AirflowApi:
@@ -107,8 +128,29 @@ class AirflowApi:
         _check(response, what)
         return response.json() if response.content else None
 
+    def has_task_state_store(self) -> bool:
+        """Whether this Airflow keeps task state stores (3.3 and later); asked once."""
+        if self._state_store is None:
+            version = str(self._call("GET", "/api/v2/version", "read Airflow's version")["version"])
+            major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
+            self._state_store = (major, minor) >= (3, 3)
+        return self._state_store
+
     def state_store_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
-        """Every entry of the task's state store by key (``value``, ``expires_at``…), paged through."""
+        """
+        Every entry of the task's ledger by key (``value``, ``expires_at``…), paged through: its
+        task state store, or, on an Airflow without one (before 3.3) or when that holds no ledger,
+        its Airflow Variables (:mod:`~airflow_provider_fullsms.campaigns.variable_store`).
+        """
+        if self.has_task_state_store():
+            entries = self._task_state_store_entries(task)
+            if any(key.startswith(f"{LEDGER_PREFIX}.") for key in entries):
+                self._ledger_in[task] = "task_state_store"
+                return entries
+        self._ledger_in[task] = "variables"
+        return self._variable_entries(task)
+
+    def _task_state_store_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
         entries: dict[str, dict[str, Any]] = {}
         while True:
             page = self._call(
@@ -121,6 +163,56 @@ class AirflowApi:
             if not page["task_state_store"] or len(entries) >= page["total_entries"]:
                 return entries
 
+    def _variable_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
+        prefix = task.variable_prefix()
+        entries: dict[str, dict[str, Any]] = {}
+        for variable, entry in self.ledger_variables(prefix, _task_dict(task)):
+            key = variable[len(prefix) :]
+            entries[key] = {"key": key, "value": entry["value"], "expires_at": entry["expires_at"]}
+        return entries
+
+    def ledger_variables(
+        self, prefix: str = VARIABLE_PREFIX, task: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """
+        Every ledger Variable whose key starts with ``prefix`` (of ``task`` only, when given), as
+        ``(key, {"value", "task", "expires_at"})``, paged through.
+        """
+        found = []
+        offset = 0
+        while True:
+            # Airflow 3.0 matches the pattern anywhere in the key: the prefix is checked here.
+            page = self._call(
+                "GET",
+                "/api/v2/variables",
+                "read the ledger in Airflow Variables",
+                params={"variable_key_pattern": prefix, "limit": 100, "offset": offset},
+            )
+            offset += len(page["variables"])
+            for variable in page["variables"]:
+                entry = read_entry(_loads(variable["value"]), task)
+                if variable["key"].startswith(prefix) and entry is not None:
+                    found.append((variable["key"], entry))
+            if not page["variables"] or offset >= page["total_entries"]:
+                return found
+
+    def delete_variable(self, key: str) -> None:
+        """Delete the Airflow Variable ``key`` (nothing happens when there is none)."""
+        response = self._session.delete(
+            f"{self.base_url}/api/v2/variables/{quote(key, safe='')}", timeout=self.timeout
+        )
+        if response.status_code != 404:
+            _check(response, f"delete the Variable {key!r}")
+
+    def dag_run_exists(self, dag_id: str, run_id: str) -> bool:
+        """Whether the DAG run is still in Airflow's database."""
+        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
+        response = self._session.get(f"{self.base_url}{path}", timeout=self.timeout)
+        if response.status_code == 404:
+            return False
+        _check(response, "read the DAG run")
+        return True
+
     def state_store(self, task: TaskAddress) -> dict[str, Any]:
         """Every key of the task's state store and its value."""
         return {key: entry["value"] for key, entry in self.state_store_entries(task).items()}
@@ -132,6 +224,9 @@ class AirflowApi:
         :param expires_at: when Airflow may delete it (``airflow state-store clean``); ``None``:
             never (not Airflow's default retention, which would delete it after 30 days).
         """
+        if self.in_variables(task):
+            self._set_variable(task, key, value, expires_at)
+            return
         self._call(
             "PUT",
             f"{task.path()}/state-store/{quote(key, safe='')}",
@@ -140,8 +235,35 @@ class AirflowApi:
             json={"value": value, "expires_at": expires_at},
         )
 
+    def _set_variable(self, task: TaskAddress, key: str, value: Any, expires_at: str | None) -> None:
+        variable = task.variable_prefix() + key
+        body = {
+            "key": variable,
+            "value": json.dumps(stored_value(_task_dict(task), value, expires_at)),
+            "description": description(_task_dict(task), key),
+        }
+        what = f"write {key!r} to the task's ledger in Airflow Variables"
+        # PATCH changes a Variable that exists (404 otherwise); POST creates one.
+        response = self._session.patch(
+            f"{self.base_url}/api/v2/variables/{quote(variable, safe='')}", json=body, timeout=self.timeout
+        )
+        if response.status_code == 404:
+            response = self._session.post(
+                f"{self.base_url}/api/v2/variables", json=body, timeout=self.timeout
+            )
+        _check(response, what)
+
+    def in_variables(self, task: TaskAddress) -> bool:
+        """Whether the task's ledger is in Airflow Variables (found out once per task)."""
+        if task not in self._ledger_in:
+            self.state_store_entries(task)
+        return self._ledger_in[task] == "variables"
+
     def delete_state(self, task: TaskAddress, key: str) -> None:
         """Delete one key of the task's state store (nothing happens when there is none)."""
+        if self.in_variables(task):
+            self.delete_variable(task.variable_prefix() + key)
+            return
         self._call(
             "DELETE",
             f"{task.path()}/state-store/{quote(key, safe='')}",
@@ -263,6 +385,29 @@ def settle(
     return batches
 
 
+def clean_variables(api: AirflowApi, now: datetime, *, dry_run: bool = False) -> list[str]:
+    """
+    Delete the ledger Variables (Airflow before 3.3) that no try can read any more: those past
+    their ``expires_at`` and those whose DAG run Airflow no longer has (``airflow db clean``, a
+    deleted run). On 3.3 the state store does this itself (its rows go with their run). Return the
+    keys deleted (with ``dry_run``: that would be).
+    """
+    deleted = []
+    runs: dict[tuple[str, str], bool] = {}
+    for key, entry in api.ledger_variables():
+        task = entry["task"]
+        run = (str(task.get("dag_id")), str(task.get("run_id")))
+        if run not in runs:
+            runs[run] = api.dag_run_exists(*run)
+        expires_at = entry["expires_at"]
+        expired = expires_at is not None and datetime.fromisoformat(expires_at) <= now
+        if expired or not runs[run]:
+            if not dry_run:
+                api.delete_variable(key)
+            deleted.append(key)
+    return deleted
+
+
 def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[BatchRecord]:
     """
     Withdraw the decisions recorded for ``indices`` and not applied yet: the batches wait for one again.
@@ -273,6 +418,17 @@ def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[Bat
     for batch in batches:
         api.delete_state(task, f"{LEDGER_PREFIX}.decision.{batch.index}")
     return batches
+
+
+def _task_dict(task: TaskAddress) -> dict[str, Any]:
+    return asdict(task)
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check(response: requests.Response, what: str) -> None:

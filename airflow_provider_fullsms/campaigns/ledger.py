@@ -59,9 +59,18 @@ def never_expire() -> timedelta:
     """Airflow's ``NEVER_EXPIRE`` (the store compares by identity), or ``timedelta.max`` without it."""
     try:
         from airflow.sdk.execution_time.context import NEVER_EXPIRE
-    except ImportError:  # Airflow < 3.3 has no task state store; a durable store of the user's
+    except ImportError:  # Airflow < 3.3 has no task state store: the ledger is in Variables
         return timedelta.max
     return NEVER_EXPIRE
+
+
+def has_task_state_store() -> bool:
+    """Whether this Airflow gives a task a ``task_state_store`` (3.3 and later)."""
+    try:
+        from airflow.sdk.execution_time.context import NEVER_EXPIRE  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _takes_retention(store: StateStore) -> bool:

@@ -50,6 +50,9 @@ _TRANSPORT_ERRORS = frozenset(
     }
 )
 
+#: SQLAlchemy's errors for a database that could not be reached or dropped the connection.
+_DATABASE_CONNECTION_ERRORS = frozenset({"OperationalError", "InterfaceError", "DisconnectionError"})
+
 
 def store_unreachable(error: BaseException) -> bool:
     """
@@ -60,7 +63,9 @@ def store_unreachable(error: BaseException) -> bool:
     api-server or its database failed), or ``None`` with the ``exception_type`` of a transport
     error (``ConnectError`` while it restarts, ``ReadTimeout`` while it hangs) or an
     ``HTTPStatusError`` whose message starts with ``Server error`` (a 5xx without a JSON body).
-    A store of another kind may raise :class:`ConnectionError` or :class:`TimeoutError`.
+    On Airflow 2 the store is the metadata database: SQLAlchemy's ``OperationalError`` or
+    ``InterfaceError``. A store of another kind may raise :class:`ConnectionError` or
+    :class:`TimeoutError`.
     """
     detail = _api_server_error(error)
     if detail is not None:
@@ -71,6 +76,10 @@ def store_unreachable(error: BaseException) -> bool:
         if kind == "HTTPStatusError":
             return str(detail.get("message", "")).startswith("Server error")
         return kind in _TRANSPORT_ERRORS
+    if type(error).__module__ == "sqlalchemy.exc":
+        # Airflow 2 writes Variables (the ledger before 3.3) straight to the metadata database:
+        # a restart or failover drops or refuses the connection.
+        return type(error).__name__ in _DATABASE_CONNECTION_ERRORS
     # A broken pipe is the task's own supervisor gone: nothing to wait for.
     return isinstance(error, ConnectionError | TimeoutError) and not isinstance(error, BrokenPipeError)
 

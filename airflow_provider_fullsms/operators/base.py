@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         PlanInspector,
         SendResult,
     )
+    from airflow_provider_fullsms.campaigns.ledger import StateStore
     from airflow_provider_fullsms.campaigns.window import SendWindow
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
     from airflow_provider_fullsms.models import Template
@@ -148,7 +149,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         from airflow_provider_fullsms.campaigns import Ledger
         from airflow_provider_fullsms.campaigns.ledger_writes import LedgerWrites
 
-        store = context.get("task_state_store")
+        store = _ledger_store(context)
         if self.dry_run:
             return Ledger(None)  # a dry run records nothing: it only asks whether a try started
         if store is None:
@@ -415,6 +416,20 @@ def _campaign_page(context: Context) -> str:
         return ""
     map_index = getattr(ti, "map_index", -1)
     return campaign_page_path(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index)
+
+
+def _ledger_store(context: Context) -> StateStore | None:
+    """
+    Where the ledger lives: the task's ``task_state_store`` (Airflow 3.3), or, where Airflow has
+    none, the task instance's Airflow Variables (:mod:`~airflow_provider_fullsms.campaigns.variable_store`).
+    """
+    from airflow_provider_fullsms.campaigns.ledger import has_task_state_store
+    from airflow_provider_fullsms.campaigns.variable_store import VariableStore
+
+    if has_task_state_store():
+        return context.get("task_state_store")
+    ti = context.get("ti")
+    return None if ti is None else VariableStore.for_task_instance(ti)
 
 
 def _clears_state_on_success() -> bool:

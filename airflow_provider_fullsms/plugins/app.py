@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from airflow_provider_fullsms.campaigns.ledger import Settlement  # noqa: TC001 (pydantic reads it)
+from airflow_provider_fullsms.campaigns.ledger import Settlement, has_task_state_store
 from airflow_provider_fullsms.exceptions import CampaignInputError, SettlementRefusedError
 from airflow_provider_fullsms.plugins import pages
 from airflow_provider_fullsms.plugins.airflow_api import api_root
@@ -79,7 +79,7 @@ class DecisionBody(BatchBody):
 
 def airflow_api(request: Request, who: Writer) -> AirflowApi:
     """Airflow's REST API on this api-server, called with the caller's credential."""
-    return AirflowApi(api_root(request), who.token)
+    return AirflowApi(api_root(request), who.token, task_state_store=has_task_state_store())
 
 
 AirflowWrites = Annotated[AirflowApi, Depends(airflow_api)]

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_fullsms.campaigns.ledger import has_task_state_store
+from airflow_provider_fullsms.campaigns.variable_store import VARIABLE_PREFIX
 from tests.conftest import SANDBOX_TOKEN, connection_json
 
 if TYPE_CHECKING:
@@ -47,6 +49,8 @@ with DAG(dag_id="{DAG_ID}", schedule=None, start_date=datetime(2025, 1, 1), catc
 '''
 
 _real_sleep = time.sleep
+#: Where the ledger can live on this Airflow: Variables everywhere, the task state store from 3.3.
+LEDGER_STORES = ["task_state_store", "variables"] if has_task_state_store() else ["variables"]
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +109,8 @@ def audience(tmp_path: Path) -> str:
     return str(path)
 
 
-def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None]:
-    """Run the DAG once; return the task's final state, its try number and its summary."""
+def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None, str]:
+    """Run the DAG once; return the task's final state, its try number, its summary and the run id."""
     from airflow import settings
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
@@ -126,7 +130,7 @@ def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None]:
         ).all()
     values = {key: (json.loads(value) if isinstance(value, str) else value) for key, value in rows}
     summary = values.get("return_value") or values.get("fullsms_summary")
-    return str(ti.state), int(ti.try_number), summary
+    return str(ti.state), int(ti.try_number), summary, run.run_id
 
 
 # (fault kind, fields, position) -> what must happen. Position 0/1/2 is the batch hit.
@@ -174,7 +178,7 @@ def test_transient_faults_end_in_a_complete_campaign(
     fault_dag: Any, sbx: SandboxClient, tmp_path: Path, kind: str, fields: dict[str, Any], position: int
 ) -> None:
     arm(sbx, kind, fields, position)
-    state, tries, summary = run(fault_dag, audience(tmp_path))
+    state, tries, summary, _ = run(fault_dag, audience(tmp_path))
     received = assert_nobody_texted_twice(sbx)
     assert state == "success"
     if kind in EXPECTED_TRIES:
@@ -206,7 +210,7 @@ def test_unknown_outcomes_are_never_resent_and_are_named(
             connection_json(sandbox.url, SANDBOX_TOKEN, default_sender="COPERATO", timeout=1),
         )
     arm(sbx, kind, fields, position)
-    state, tries, summary = run(fault_dag, audience(tmp_path))
+    state, tries, summary, _ = run(fault_dag, audience(tmp_path))
     if kind == "slow":
         _real_sleep(fields["seconds"])  # let the slow answer finish before the next test resets
     received = assert_nobody_texted_twice(sbx)
@@ -222,16 +226,71 @@ def test_unknown_outcomes_are_never_resent_and_are_named(
     assert summary["batches"]["accepted"] == 2
 
 
+def stored_ledger(run_id: str, store: str = LEDGER_STORES[0]) -> list[str]:
+    """
+    Every value the ledger stored in run ``run_id`` of :data:`DAG_ID`, as the database holds it.
+
+    :param store: one of :data:`LEDGER_STORES`.
+    """
+    from airflow import settings
+    from sqlalchemy import select
+
+    assert settings.Session is not None
+    with settings.Session() as session:
+        if store == "task_state_store":
+            from airflow.models.task_state_store import TaskStateStoreModel
+
+            query = select(TaskStateStoreModel.value).where(
+                TaskStateStoreModel.dag_id == DAG_ID, TaskStateStoreModel.run_id == run_id
+            )
+            return list(session.scalars(query).all())
+        from airflow.models.variable import Variable
+
+        rows = session.scalars(select(Variable).where(Variable.key.startswith(VARIABLE_PREFIX))).all()
+        ours = {"dag_id": DAG_ID, "run_id": run_id}
+        return [row.val for row in rows if ours.items() <= json.loads(row.val)["task"].items()]
+
+
+@pytest.fixture(params=LEDGER_STORES)
+def ledger_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """
+    Where the ledger lives: the task state store (Airflow 3.3), or Airflow Variables (what older
+    Airflow versions use; on 3.3 chosen here by hiding the state store from the operator).
+    """
+    if request.param == "variables" and has_task_state_store():
+        monkeypatch.setattr("airflow_provider_fullsms.campaigns.ledger.has_task_state_store", lambda: False)
+    return str(request.param)
+
+
+@pytest.mark.parametrize(("kind", "fields"), [TRANSIENT[-1], UNKNOWN[1]], ids=["error_503", "drop"])
+def test_either_ledger_store_resumes_a_retry_and_never_resends_an_unknown_batch(
+    fault_dag: Any, sbx: SandboxClient, tmp_path: Path, ledger_store: str, kind: str, fields: dict[str, Any]
+) -> None:
+    arm(sbx, kind, fields, position=1)
+    state, tries, summary, run_id = run(fault_dag, audience(tmp_path))
+
+    received = assert_nobody_texted_twice(sbx)
+    assert summary is not None
+    stored = [json.loads(value) for value in stored_ledger(run_id, ledger_store)]
+    if ledger_store == "variables":
+        stored = [entry["value"] for entry in stored]
+    batches = sorted(entry["s"] for entry in stored if isinstance(entry, dict) and "s" in entry)
+    if kind == "error_503":  # the hook gave up: Airflow's retry sent the rest, skipping batch 0
+        assert (state, tries, len(received)) == ("success", 2, RECIPIENTS)
+        assert summary["batches"]["skipped_already_accepted"] == 1
+        assert batches == ["accepted"] * 3
+    else:  # dropped after FullSMS acted: named, never resent
+        assert (state, tries) == ("failed", 1)
+        assert [u["index"] for u in summary["batches"]["unknown"]] == [1]
+        assert batches == ["accepted", "accepted", "unknown"]
+
+
 def test_an_echoing_proxy_leaves_the_token_in_no_summary_state_store_or_log(
     fault_dag: Any, sbx: SandboxClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from airflow import settings
-    from airflow.models.task_state_store import TaskStateStoreModel
-    from sqlalchemy import select
-
     # A proxy answers the middle batch with a 502 page that quotes the request, token included.
     sbx.inject_fault("echo", path=SEND, after=1, status=502)
-    state, _, summary = run(fault_dag, audience(tmp_path))
+    state, _, summary, run_id = run(fault_dag, audience(tmp_path))
 
     assert_nobody_texted_twice(sbx)
     assert state == "failed"
@@ -239,11 +298,7 @@ def test_an_echoing_proxy_leaves_the_token_in_no_summary_state_store_or_log(
     assert [u["index"] for u in summary["batches"]["unknown"]] == [1]  # a 502 on a send: unknown
     assert "502 Bad Gateway" in json.dumps(summary)  # the proxy's page is kept, redacted
     assert summary["sent"] == RECIPIENTS - 500
-    assert settings.Session is not None
-    with settings.Session() as session:
-        stored = session.scalars(
-            select(TaskStateStoreModel.value).where(TaskStateStoreModel.dag_id == DAG_ID)
-        ).all()
+    stored = stored_ledger(run_id)
     assert any("502" in value for value in stored)
     assert SANDBOX_TOKEN not in json.dumps(summary)
     assert not [value for value in stored if SANDBOX_TOKEN in value]

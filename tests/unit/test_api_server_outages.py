@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowRuntimeError, ErrorType
 from airflow.sdk.execution_time.comms import ErrorResponse
 from hypothesis import event, example, given
@@ -216,6 +217,13 @@ def states(store: MemoryStateStore, count: int) -> list[str]:
         (BrokenPipeError(32, "Broken pipe"), False),  # the task's own supervisor is gone
         (ValueError("Cannot set value as None"), False),
         (TypeError("Object of type set is not JSON serializable"), False),
+        # Airflow 2.11 writes the Variables ledger straight to its database: a restart or failover.
+        (
+            sqlalchemy.exc.OperationalError("UPDATE variable", {}, Exception("server closed the connection")),
+            True,
+        ),
+        (sqlalchemy.exc.InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
+        (sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")), False),
     ],
 )
 def test_only_an_unreachable_store_is_waited_for(error: BaseException, unreachable: bool) -> None:

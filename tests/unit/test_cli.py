@@ -49,6 +49,10 @@ def serve_store(requests_mock: Any, store: dict[str, Any], expires_at: str | Non
     )
 
 
+def serve_version(requests_mock: Any, version: str = "3.3.2") -> None:
+    requests_mock.get(f"{API}/api/v2/version", json={"version": version, "git_version": None})
+
+
 def serve_task_state(requests_mock: Any, state: str) -> None:
     requests_mock.get(f"{API}{TASK}", json={"task_id": "send", "map_index": -1, "state": state})
 
@@ -56,6 +60,7 @@ def serve_task_state(requests_mock: Any, state: str) -> None:
 @pytest.fixture
 def airflow(requests_mock: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AIRFLOW_API_TOKEN", "jwt-for-tests")
+    serve_version(requests_mock)
     serve_store(requests_mock, STORE)
     serve_task_state(requests_mock, "failed")
     for index in (1, 2):
@@ -146,6 +151,7 @@ def test_airflow_refusing_the_token_says_what_to_check(
     requests_mock: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("AIRFLOW_API_TOKEN", "expired")
+    serve_version(requests_mock)
     requests_mock.get(f"{API}{TASK}/state-store", status_code=401, json={"detail": "Invalid JWT token"})
     assert main(["show", *ARGS]) == 2
     err = capsys.readouterr().err
@@ -246,3 +252,126 @@ def test_python_dash_m_runs_the_same_command() -> None:
     )
     assert result.stdout.startswith("usage: fullsms-batches settle ")
     assert "--sent" in result.stdout
+
+
+# -- Airflow before 3.3: the ledger in Airflow Variables (campaigns/variable_store.py) ------------
+
+OWNER = {"dag_id": "campaign", "run_id": "manual__1", "task_id": "send", "map_index": -1}
+
+
+def serve_variables(requests_mock: Any, store: dict[str, Any], version: str = "3.1.8") -> str:
+    """Airflow ``version`` with the task's ledger in Variables, and one Variable of another task."""
+    from airflow_provider_fullsms.campaigns.variable_store import variable_key_prefix
+
+    prefix = variable_key_prefix("campaign", "manual__1", "send")
+    variables = [
+        {"key": prefix + key, "value": json.dumps({"value": value, "task": OWNER, "expires_at": None})}
+        for key, value in store.items()
+    ]
+    other = {**OWNER, "run_id": "manual__2"}
+    # Airflow 3.0 matches the pattern anywhere in the key: a key that holds it for another task.
+    variables.append(
+        {
+            "key": f"copy.{prefix}fullsms.batch.1",
+            "value": json.dumps({"value": {"s": "unknown", "n": 9}, "task": other, "expires_at": None}),
+        }
+    )
+    serve_version(requests_mock, version)
+    requests_mock.get(
+        f"{API}/api/v2/variables", json={"variables": variables, "total_entries": len(variables)}
+    )
+    requests_mock.patch(f"{API}/api/v2/variables/{prefix}fullsms.decision.1", status_code=404)
+    requests_mock.post(f"{API}/api/v2/variables", status_code=201, json={})
+    requests_mock.delete(f"{API}/api/v2/variables/{prefix}fullsms.decision.1", status_code=204)
+    return prefix
+
+
+@pytest.fixture
+def airflow_3_1(requests_mock: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    monkeypatch.setenv("AIRFLOW_API_TOKEN", "jwt-for-tests")
+    serve_task_state(requests_mock, "failed")
+    requests_mock.post(f"{API}/api/v2/dags/campaign/clearTaskInstances", json={"task_instances": []})
+    return requests_mock, serve_variables(requests_mock, STORE)
+
+
+def test_before_airflow_3_3_show_reads_the_ledger_from_the_tasks_variables(
+    airflow_3_1: tuple[Any, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests_mock, prefix = airflow_3_1
+    assert main(["show", *ARGS]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[1:-1]] == [
+        ["0", "accepted"],
+        ["1", "unknown"],
+        ["2", "in_flight"],
+    ]
+    assert lines[-1] == f"(kept in Airflow Variables {prefix}…: Airflow before 3.3)"
+    listing = next(r for r in requests_mock.request_history if r.path == "/api/v2/variables")
+    assert listing.qs["variable_key_pattern"] == [prefix.lower()]
+    assert not [r for r in requests_mock.request_history if "state-store" in r.path]
+
+
+def test_before_airflow_3_3_a_decision_is_a_variable_created_then_withdrawn(
+    airflow_3_1: tuple[Any, str],
+) -> None:
+    requests_mock, prefix = airflow_3_1
+    assert main(["settle", *ARGS, "--batch", "1", "--resend"]) == 0
+    created = requests_mock.request_history[-1]
+    assert (created.method, created.path) == ("POST", "/api/v2/variables")
+    body = created.json()
+    assert body["key"] == f"{prefix}fullsms.decision.1"
+    assert json.loads(body["value"]) == {
+        "value": {"decision": "resend", "attempt": 2},
+        "task": OWNER,
+        "expires_at": None,
+    }
+    assert "'send'" in body["description"]
+
+    assert main(["withdraw", *ARGS, "--batch", "1"]) == 0
+    deleted = requests_mock.request_history[-1]
+    assert (deleted.method, deleted.path) == (
+        "DELETE",
+        f"/api/v2/variables/{prefix}fullsms.decision.1".lower(),
+    )
+
+
+def test_on_airflow_3_3_a_ledger_kept_in_variables_is_still_found(airflow_3_1: tuple[Any, str]) -> None:
+    requests_mock, _ = airflow_3_1
+    serve_version(requests_mock, "3.3.2")
+    serve_store(requests_mock, {})  # the task state store holds no ledger
+    assert main(["settle", *ARGS, "--batch", "1", "--sent"]) == 0
+    assert requests_mock.request_history[-1].path == "/api/v2/variables"
+
+
+def test_clean_deletes_ledger_variables_of_runs_that_are_gone_or_past_their_expiry(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_fullsms.campaigns.variable_store import variable_key_prefix
+
+    monkeypatch.setenv("AIRFLOW_API_TOKEN", "jwt-for-tests")
+
+    def variable(run_id: str, key: str, expires_at: str | None = None) -> dict[str, str]:
+        task = {**OWNER, "run_id": run_id}
+        value = {"value": {"s": "accepted"}, "task": task, "expires_at": expires_at}
+        return {"key": variable_key_prefix("campaign", run_id, "send") + key, "value": json.dumps(value)}
+
+    kept = variable("manual__1", "fullsms.batch.0")
+    expired = variable("manual__1", "fullsms.batch.1", expires_at="2020-01-01T00:00:00+00:00")
+    orphan = variable("manual__gone", "fullsms.plan")
+    someone_elses = {"key": "fullsms.ledger.notes", "value": "a Variable a person made"}
+    listing = [kept, expired, orphan, someone_elses]
+    requests_mock.get(f"{API}/api/v2/variables", json={"variables": listing, "total_entries": 4})
+    requests_mock.get(f"{API}/api/v2/dags/campaign/dagRuns/manual__1", json={"state": "success"})
+    requests_mock.get(f"{API}/api/v2/dags/campaign/dagRuns/manual__gone", status_code=404, json={})
+    for gone in (expired, orphan):
+        requests_mock.delete(f"{API}/api/v2/variables/{gone['key']}", status_code=204)
+
+    assert main(["clean", "--api-url", API, "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "would delete 2 ledger Variable(s)"
+    assert not [r for r in requests_mock.request_history if r.method == "DELETE"]
+
+    assert main(["clean", "--api-url", API]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "deleted 2 ledger Variable(s)"
+    deletes = [r.path for r in requests_mock.request_history if r.method == "DELETE"]
+    assert deletes == [f"/api/v2/variables/{gone['key']}".lower() for gone in (expired, orphan)]

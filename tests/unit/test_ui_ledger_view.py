@@ -162,7 +162,7 @@ def page(requests_mock: Any) -> Any:
     requests_mock.get(f"{API}{TI}/2", json={"state": "running"})
     app = create_app()
     app.dependency_overrides[writer] = Editor
-    app.dependency_overrides[airflow_api] = lambda: AirflowApi(API, Editor.token)
+    app.dependency_overrides[airflow_api] = lambda: AirflowApi(API, Editor.token, task_state_store=True)
     return TestClient(app)
 
 
