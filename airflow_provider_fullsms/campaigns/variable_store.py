@@ -29,10 +29,20 @@ from typing import Any
 VARIABLE_PREFIX = "fullsms.ledger."
 
 
+#: Hex digits of the digest that stands for a task instance in its Variables' keys.
+DIGEST_LENGTH = 20
+
+
 def variable_key_prefix(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
     """``fullsms.ledger.<digest>.``: the prefix of one task instance's ledger Variables."""
     text = "\x1f".join((dag_id, run_id, task_id, str(map_index)))
-    return f"{VARIABLE_PREFIX}{hashlib.sha256(text.encode()).hexdigest()[:20]}."
+    return f"{VARIABLE_PREFIX}{hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]}."
+
+
+def split_key(variable: str) -> tuple[str, str]:
+    """A ledger Variable's key as its task instance's prefix and the ledger's own key."""
+    cut = len(VARIABLE_PREFIX) + DIGEST_LENGTH + 1
+    return variable[:cut], variable[cut:]
 
 
 def _variable() -> Any:

@@ -15,13 +15,17 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, insert, select
 
+from airflow_provider_fullsms.campaigns.ledger import has_task_state_store
 from airflow_provider_fullsms.campaigns.plan import mask_number
+from airflow_provider_fullsms.campaigns.variable_store import VARIABLE_PREFIX, variable_key_prefix
 from airflow_provider_fullsms.plugins.app import _listing
 from airflow_provider_fullsms.plugins.store import CampaignFilter
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+#: Where ledgers can be on this Airflow: Variables everywhere, task state stores from 3.3.
+LEDGER_STORES = ["task_state_store", "variables"] if has_task_state_store() else ["variables"]
 
 
 class Everybody:
@@ -31,11 +35,25 @@ class Everybody:
         return dag_ids
 
 
+@pytest.fixture(params=LEDGER_STORES)
+def ledger_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """
+    Where the ledgers are: task state stores (Airflow 3.3), or Airflow Variables (before 3.3; on
+    3.3 the page is told its Airflow has no state store).
+    """
+    if request.param == "variables" and has_task_state_store():
+        monkeypatch.setattr("airflow_provider_fullsms.campaigns.ledger.has_task_state_store", lambda: False)
+    return str(request.param)
+
+
 @contextmanager
-def campaigns(count: int, dag_id: str = "ui_store") -> Iterator[None]:
-    """``count`` campaigns of two batches each, one a day (their runs ``run_<i>``), removed after."""
+def campaigns(count: int, store: str, dag_id: str = "ui_store") -> Iterator[None]:
+    """
+    ``count`` campaigns of two batches each, one a day (their runs ``run_<i>``), kept in ``store``,
+    removed after.
+    """
     from airflow.models.dagrun import DagRun
-    from airflow.models.task_state_store import TaskStateStoreModel as Entry
+    from airflow.models.variable import Variable
     from airflow.utils.session import create_session
 
     with create_session() as session:
@@ -49,6 +67,7 @@ def campaigns(count: int, dag_id: str = "ui_store") -> Iterator[None]:
                     "run_type": "manual",
                     "state": "success",
                     "run_after": START,
+                    "start_date": START + timedelta(days=i),
                 }
                 for i in range(count)
             ],
@@ -70,26 +89,48 @@ def campaigns(count: int, dag_id: str = "ui_store") -> Iterator[None]:
                 },
                 "fullsms.batch.1": {"s": "accepted", "n": 1, "t": 1, "c": f"d-{i}"},
             }
+            task = {"dag_id": dag_id, "run_id": f"run_{i}", "task_id": "send", "map_index": -1}
+            if store == "variables":
+                prefix = variable_key_prefix(**task)
+                rows += [
+                    {
+                        "key": prefix + key,
+                        "val": json.dumps({"value": value, "task": task, "expires_at": None}),
+                        "is_encrypted": False,
+                    }
+                    for key, value in values.items()
+                ]
+                continue
             rows += [
                 {
+                    **task,
                     "dag_run_id": ids[f"run_{i}"],
-                    "dag_id": dag_id,
-                    "run_id": f"run_{i}",
-                    "task_id": "send",
-                    "map_index": -1,
                     "key": key,
                     "value": json.dumps(value),
                     "updated_at": at,
                 }
                 for key, value in values.items()
             ]
-        connection.execute(insert(Entry.__table__), rows)
+        connection.execute(insert(_table(store)), rows)
     try:
         yield
     finally:
         with create_session() as session:
             session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
-            session.execute(delete(Entry).where(Entry.dag_id == dag_id))
+            if store == "variables":
+                session.execute(delete(Variable).where(Variable.key.startswith(VARIABLE_PREFIX)))
+            else:
+                session.execute(delete(_table(store)).where(_table(store).c.dag_id == dag_id))
+
+
+def _table(store: str) -> Any:
+    if store == "variables":
+        from airflow.models.variable import Variable
+
+        return Variable.__table__
+    from airflow.models.task_state_store import TaskStateStoreModel
+
+    return TaskStateStoreModel.__table__
 
 
 @contextmanager
@@ -115,18 +156,26 @@ def listed(filters: CampaignFilter | None = None, page: int = 1) -> Any:
     return _listing(Everybody(), filters, False, page)  # type: ignore[arg-type]
 
 
+#: Queries for a page of the list: for the state store, the DAGs with campaigns, the count, the
+#: page's plans, their ledgers, task states and summaries; Variables need the runs twice more.
+QUERIES = {"task_state_store": 6, "variables": 8}
+
+
 @pytest.mark.parametrize("count", [10, 10_000])
-def test_a_page_of_the_list_takes_six_queries_for_10_or_10000_campaigns(count: int) -> None:
-    with campaigns(count), counted() as statements:
+def test_a_page_of_the_list_takes_the_same_few_queries_for_10_or_10000_campaigns(
+    ledger_store: str, count: int
+) -> None:
+    with campaigns(count, ledger_store), counted() as statements:
         listing = listed()
 
     assert (listing.total, len(listing.campaigns)) == (count, min(count, 50))
     assert listing.campaigns[0].task.run_id == f"run_{count - 1}"  # newest first
-    assert len(statements) == 6, statements
+    assert [batch.state for batch in listing.campaigns[0].batches] == ["accepted", "accepted"]
+    assert len(statements) == QUERIES[ledger_store], statements
 
 
-def test_search_finds_a_campaign_by_run_dag_or_a_number_of_its_batches() -> None:
-    with campaigns(30):
+def test_search_finds_a_campaign_by_run_dag_or_a_number_of_its_batches(ledger_store: str) -> None:
+    with campaigns(30, ledger_store):
         by_run = listed(CampaignFilter(search="run_17"))
         by_dag = listed(CampaignFilter(search="UI_STORE"))
         by_number = listed(CampaignFilter(search="+44 7700 900012"))
@@ -139,8 +188,8 @@ def test_search_finds_a_campaign_by_run_dag_or_a_number_of_its_batches() -> None
     assert nothing.total == 0
 
 
-def test_a_date_range_and_pages_split_the_list() -> None:
-    with campaigns(120):
+def test_a_date_range_and_pages_split_the_list(ledger_store: str) -> None:
+    with campaigns(120, ledger_store):
         march = listed(CampaignFilter(since=date(2025, 3, 10), until=date(2025, 3, 19)))
         second = listed(page=2)
         beyond = listed(page=9)
