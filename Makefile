@@ -68,7 +68,7 @@ clean:
 # NOT_IN_MATRIX (they need servers, browsers or real Airflow processes and run once, in `make test`).
 MATRIX_PYTHONS ?= 3.11 3.12 3.13
 MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/dags
-NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging
+NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging tests/docs
 
 matrix: matrix-suites $(addprefix matrix-,$(MATRIX_PYTHONS))
 

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -85,3 +85,27 @@ def sandbox_conn(sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Sa
 def airflow_db(fullsms_airflow_db: Path) -> None:
     """``airflow db migrate`` once per session (the plugin's), kept for the session (``dag.test()``)."""
     assert fullsms_airflow_db.name.startswith("fullsms-pytest-airflow-")
+
+
+@pytest.fixture
+def dag_results() -> Any:
+    """Read a finished ``dag.test()`` run's return values: ``{task_id: value}`` (mapped: a list)."""
+
+    def read(dag_run: Any) -> dict[str, Any]:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        values: dict[str, Any] = {}
+        with create_session() as session:
+            rows = session.scalars(
+                XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value")
+            )
+            for row in sorted(rows, key=lambda r: (r.task_id, r.map_index)):
+                value = XComModel.deserialize_value(row)
+                if row.map_index >= 0:
+                    values.setdefault(row.task_id, []).append(value)
+                else:
+                    values[row.task_id] = value
+        return values
+
+    return read

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.readme import pytest_plugin_example
+from tests.docs.blocks import pytest_plugin_example
 
 pytest_plugins = ["pytester"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.readme import pytest_plugin_example
+from tests.docs.blocks import pytest_plugin_example
 
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "https://github.com/fullsms/airflow-provider-fullsms"
