@@ -4,7 +4,7 @@ configures it; nothing is sent when metrics are off).
 
 Every metric is tagged with the DAG, the task and the FullSMS connection (``dag_id``, ``task_id``,
 ``conn_id``): backends with tags (OpenTelemetry, Datadog, StatsD with ``statsd_influxdb_enabled``)
-keep them; plain StatsD gets the bare name. ``docs/metrics.md`` lists them.
+keep them; plain StatsD gets the bare name. ``docs/campaigns.md`` lists them.
 
 * Each try of a send counts its batches by what became of them in that try:
   ``fullsms.batches.accepted`` (accepted now), ``.skipped`` (accepted by an earlier try),
