@@ -7,6 +7,11 @@ from typing import Any
 from airflow_provider_fullsms import __version__
 
 _INTEGRATION = "FullSMS"
+_FULLSMS_URIS = {
+    "schemes": ["fullsms"],
+    "handler": "airflow_provider_fullsms.assets.sanitize_uri",
+    "to_openlineage_converter": "airflow_provider_fullsms.assets.convert_asset_to_openlineage",
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -57,6 +62,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": ["airflow_provider_fullsms.notifications.fullsms.FullSmsNotifier"],
+        # The send operators' link to their campaign on the FullSMS page (see also the plugin).
+        "extra-links": ["airflow_provider_fullsms.operators.links.FullSmsCampaignLink"],
+        # fullsms://<api host>/<dag_id>/<task_id>: the asset a finished campaign updates. Airflow 3
+        # reads asset-uris, Airflow 2 dataset-uris.
+        "asset-uris": [_FULLSMS_URIS],
+        "dataset-uris": [_FULLSMS_URIS],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_fullsms.hooks.fullsms.FullSmsHook",

@@ -34,10 +34,12 @@ class FullSmsGetBalanceOperator(FullSmsBaseOperator):
     def _execute(self, context: Context) -> float:
         from airflow_provider_fullsms.balance import coerce_min_balance
         from airflow_provider_fullsms.exceptions import FullSmsBalanceBelowMinimumError
+        from airflow_provider_fullsms.metrics import report_balance
 
         threshold = coerce_min_balance(self.min_balance) if self.checks_min_balance else None
         balance = self.hook.get_balance()
         self.log.info("FullSMS balance: %g", balance)
+        report_balance(context, self.fullsms_conn_id, balance, self.log)
         if threshold is not None and balance < threshold:
             raise FullSmsBalanceBelowMinimumError(
                 f"FullSMS balance {balance:g} is below min_balance {threshold:g}: top up the account "

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID, check_write_window
 from airflow_provider_fullsms.operators.low_balance import LowBalancePauseMixin
+from airflow_provider_fullsms.operators.observability import CampaignObservabilityMixin
 from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY, raise_for, raise_for_report
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class FullSmsBaseOperator(BaseOperator):
         raise NotImplementedError
 
 
-class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
+class FullSmsBaseSendOperator(CampaignObservabilityMixin, LowBalancePauseMixin, FullSmsBaseOperator):
     """
     What both send operators share: message, sender, ``send_at``, the ledger and the results, and
     the plan: ``dry_run=True`` returns what the send would do and cost instead of sending, and
@@ -144,6 +145,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         self.dry_run = dry_run
         self.price_per_segment = price_per_segment
         self.expected_fingerprint = expected_fingerprint
+        self._add_campaign_alias()
 
     def _ledger(self, context: Context) -> Ledger:
         from airflow_provider_fullsms.campaigns import Ledger
@@ -368,6 +370,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
         raise_for_report(report, task=_task_options(context), page=_campaign_page(context), advice=advice)
+        self._observe_finished(context, summary)
         return summary
 
     def _report(self, context: Context, summary: dict[str, Any], *, push: bool = False) -> None:
@@ -388,6 +391,7 @@ class FullSmsBaseSendOperator(LowBalancePauseMixin, FullSmsBaseOperator):
             len(b["unknown"]),
             len(b["not_sent"]),
         )
+        self._observe_try(context, summary)
         ti = context.get("ti")
         if ti is not None and (push or b["unknown_count"] or b["not_sent_count"] or b["discrepant_count"]):
             # The return value is lost when the task fails; this XCom is not.

@@ -360,6 +360,16 @@ class FullSmsSendToNumbersOperator(FullSmsBaseSendOperator):
             details=details,
         )
 
+    def _lineage_inputs(self, host: str) -> list[Any]:
+        from airflow_provider_fullsms.lineage import audience_inputs
+
+        return audience_inputs(
+            numbers_file=self.numbers_file,
+            file_format=self.file_format,
+            file_encoding=self.file_encoding,
+            exclude=self.exclude,
+        )
+
     def _exclusions(self, audience: Audience) -> Exclusions | None:
         """The ``exclude`` numbers, read once with the audience's rules; ``None`` without any."""
         from airflow_provider_fullsms.campaigns.exclusions import read_exclusions

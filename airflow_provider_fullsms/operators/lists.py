@@ -101,6 +101,11 @@ class FullSmsSendToListsOperator(FullSmsBaseSendOperator):
             details=details,
         )
 
+    def _lineage_inputs(self, host: str) -> list[Any]:
+        from airflow_provider_fullsms.lineage import list_dataset
+
+        return [list_dataset(host, list_id) for list_id in self._list_ids()]
+
     def _list_ids(self) -> list[int]:
         from airflow_provider_fullsms.campaigns import CampaignInputError, as_list
 

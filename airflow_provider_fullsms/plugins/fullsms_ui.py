@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 # The Task SDK's class: a worker may have the SDK without airflow-core; both load it.
 from airflow.sdk.plugins_manager import AirflowPlugin
 
+from airflow_provider_fullsms.operators.links import FullSmsCampaignLink
+
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
@@ -40,6 +42,9 @@ class FullSmsPlugin(AirflowPlugin):
     """Campaigns recorded by the send operators, per-batch decisions, and balances, in the Airflow UI."""
 
     name = "fullsms"
+    # The "FullSMS campaign" link's class, so a serialized send task's link is rebuilt from it (the
+    # send operators list the link themselves; the provider info's extra-links names it too).
+    operator_extra_links = [FullSmsCampaignLink()]
     fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "FullSMS campaigns"}]
     external_views = [
         {

@@ -72,6 +72,7 @@ class FullSmsBalanceSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the balance once; done, with the balance as XCom, when it reaches ``min_balance``."""
         from airflow_provider_fullsms.exceptions import FullSmsError
+        from airflow_provider_fullsms.metrics import report_balance
         from airflow_provider_fullsms.policy import is_worth_waiting_out
 
         threshold = coerce_min_balance(self.min_balance)
@@ -84,6 +85,7 @@ class FullSmsBalanceSensor(BaseSensorOperator):
                 "Could not read the FullSMS balance (%s); checking again in %gs.", error, self.poke_interval
             )
             return PokeReturnValue(is_done=False)
+        report_balance(context, self.fullsms_conn_id, balance, self.log)
         if balance >= threshold:
             self.log.info("FullSMS balance is %g, at least the %g needed.", balance, threshold)
             return PokeReturnValue(is_done=True, xcom_value=balance)
@@ -127,7 +129,10 @@ class FullSmsBalanceSensor(BaseSensorOperator):
             raise AirflowException(f"FullSMS balance trigger sent no usable event: {event!r}.")
         status = event.get("status")
         if status == "success":
+            from airflow_provider_fullsms.metrics import report_balance
+
             balance = float(event["balance"])
+            report_balance(context, self.fullsms_conn_id, balance, self.log)
             self.log.info("FullSMS balance is %g, at least the %s needed.", balance, event.get("min_balance"))
             return balance
         if status == "error":

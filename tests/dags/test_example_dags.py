@@ -22,7 +22,12 @@ from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.sms import InvalidNumberError, normalise_number
 from tests.dags.conftest import EXAMPLE_DAGS
 
-DAG_IDS = {"fullsms_crm_to_sms", "fullsms_scheduled_campaign", "fullsms_balance_gated_batches"}
+DAG_IDS = {
+    "fullsms_crm_to_sms",
+    "fullsms_scheduled_campaign",
+    "fullsms_balance_gated_batches",
+    "fullsms_campaign_report",
+}
 CRM_EXPORT = EXAMPLE_DAGS / "data" / "crm_contacts.csv"
 ONCALL = "447700900999"
 LIST_7 = {"447700900001", "447700900002", "447700900003"}
@@ -283,3 +288,29 @@ def test_a_failed_shard_resumes_on_retry_without_texting_anybody_twice(
     summary = dag_results(run)["send_shard"][retried]
     assert summary["batches"]["skipped_already_accepted"] == 1  # the retry skipped the accepted batch
     assert summary["sent"] == 600
+
+
+# -- fullsms_campaign_report --------------------------------------------------------------------
+
+
+def test_campaign_report_runs_on_the_alias_the_crm_send_emits_its_campaign_through(dagbag: Any) -> None:
+    from airflow.sdk import AssetAlias
+
+    send = dagbag.dags["fullsms_crm_to_sms"].get_task("send_campaign")
+    [alias] = [outlet for outlet in send.outlets if isinstance(outlet, AssetAlias)]
+    report = dagbag.dags["fullsms_campaign_report"]
+    assert report.timetable.asset_condition == AssetAlias(name=alias.name)
+
+
+def test_campaign_report_reads_each_campaigns_figures_from_its_event() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report", EXAMPLE_DAGS / "fullsms_campaign_report.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    extra = {"recipients": 40, "accepted": 39, "invalid": 2, "excluded": 3, "unknown": 1, "segments": 39}
+    assert module.campaign_report([{**extra, "cost": 1.95, "campaign_ids": ["c-1", "c-2"]}]) == [
+        "39 of 40 recipients texted; 2 invalid, 3 opted out, 1 unknown; cost 1.95; campaigns c-1, c-2"
+    ]

@@ -19,6 +19,8 @@ PUBLIC = [
     "sensors.fullsms.FullSmsBalanceSensor",
     "triggers.fullsms.FullSmsBalanceTrigger",
     "notifications.fullsms.FullSmsNotifier",
+    "operators.links.FullSmsCampaignLink",
+    "assets.campaign_alias_name",
     "sandbox.testing.SandboxClient",
     "sandbox.testing.SandboxProcess",
     "plugins.pytest_plugin.fullsms_sandbox",

@@ -56,6 +56,12 @@ def test_provider_info_names_modules_that_exist() -> None:
     for notifier in info["notifications"]:
         module, _, name = notifier.rpartition(".")
         assert hasattr(importlib.import_module(module), name)
+    for dotted in (
+        *info["extra-links"],
+        *(entry[key] for entry in info["asset-uris"] for key in ("handler", "to_openlineage_converter")),
+    ):
+        module, _, name = dotted.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), dotted
     hook_class = info["connection-types"][0]["hook-class-name"]
     module, _, name = hook_class.rpartition(".")
     assert getattr(importlib.import_module(module), name).conn_type == "fullsms"

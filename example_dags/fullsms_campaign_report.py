@@ -1,0 +1,52 @@
+"""
+A report after each campaign: this DAG runs when ``fullsms_crm_to_sms`` finishes its campaign.
+
+The user story: marketing wants, after every CRM campaign, how many people it reached, how many
+numbers were bad or opted out, and what it cost, without polling FullSMS or reading task logs.
+
+* The send task emits an asset event for ``fullsms://<api host>/fullsms_crm_to_sms/send_campaign``
+  when its campaign finishes, through the alias ``fullsms/fullsms_crm_to_sms/send_campaign``
+  (the API host comes from the connection, so the DAG file names the alias, not the host).
+* This DAG is scheduled on that alias: each finished campaign starts one run, and the event's
+  ``extra`` carries the campaign's figures (recipients, accepted, invalid, excluded, unknown,
+  segments, cost, campaign ids).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import AssetAlias, dag, task
+
+from airflow_provider_fullsms.assets import campaign_alias_name
+
+CAMPAIGN = AssetAlias(name=campaign_alias_name("fullsms_crm_to_sms", "send_campaign"))
+
+
+def campaign_report(extras: list[dict[str, Any]]) -> list[str]:
+    """One line per finished campaign, from its asset event's ``extra``."""
+    lines = []
+    for extra in extras:
+        cost = "unknown (no price_per_segment)" if extra.get("cost") is None else f"{extra['cost']:.2f}"
+        lines.append(
+            f"{extra['accepted']} of {extra['recipients']} recipients texted; {extra['invalid']} invalid, "
+            f"{extra['excluded']} opted out, {extra['unknown']} unknown; cost {cost}; "
+            f"campaigns {', '.join(extra.get('campaign_ids') or [])}"
+        )
+    return lines
+
+
+@dag(dag_id="fullsms_campaign_report", schedule=CAMPAIGN, tags=["fullsms", "example"], doc_md=__doc__)
+def fullsms_campaign_report() -> None:
+    @task
+    def report(triggering_asset_events: Any = None) -> list[str]:
+        extras = [event.extra for events in (triggering_asset_events or {}).values() for event in events]
+        lines = campaign_report(extras)
+        for line in lines:
+            print(line)
+        return lines
+
+    report()
+
+
+fullsms_campaign_report()
