@@ -5,6 +5,11 @@ LocalExecutor: api-server, scheduler, triggerer and dag-processor on SQLite. Cel
 same four on a PostgreSQL metadata database, plus one ``airflow celery worker`` per worker name,
 with Redis as the broker (see :mod:`tests.e2e.servers` for those two servers).
 
+On Airflow 2 (the interpreter running the tests decides): the webserver in place of the
+api-server (its REST API is ``/api/v1``, with a user and password), the scheduler parsing the
+DAGs, and the triggerer; the stack's methods call the same endpoints there. Airflow 2 refuses the
+LocalExecutor on SQLite: give it a PostgreSQL database (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``).
+
 Each process runs in its own session (process group) on free loopback ports with a throw-away
 AIRFLOW_HOME, and is stopped by its process group id, and those of its descendants, on exit, also
 when the test fails, so no worker, task runner or log server outlives the test.
@@ -23,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,15 @@ from tests.e2e.processes import free_port, kill_like_a_dead_machine, process_gro
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
-PROCESSES = ("api-server", "scheduler", "triggerer", "dag-processor")
+#: Whether the Airflow installed beside this interpreter is Airflow 2 (webserver, ``/api/v1``).
+AIRFLOW_2 = int(version("apache-airflow").split(".")[0]) < 3
+PROCESSES = (
+    ("webserver", "scheduler", "triggerer")
+    if AIRFLOW_2
+    else ("api-server", "scheduler", "triggerer", "dag-processor")
+)
+#: The user the stack creates on Airflow 2, whose REST API needs one (basic auth).
+AIRFLOW_2_USER = ("e2e-admin", "e2e-only-password")
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,12 @@ class AirflowStack:
             "AIRFLOW__API__SECRET_KEY": "e2e-only-secret",
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-jwt-secret",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # Airflow 2: the webserver on the same port, its REST API with basic auth.
+            "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+            "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.api_port),
+            "AIRFLOW__WEBSERVER__SECRET_KEY": "e2e-only-secret",
+            "AIRFLOW__WEBSERVER__WORKERS": "1",
+            "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
             # INFO whatever the caller's environment says (benchmarks quieten it): the stack's
             # logs are read, e.g. by respond(), and shown when a test fails.
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -132,6 +152,12 @@ class AirflowStack:
     def __enter__(self) -> AirflowStack:
         try:
             self._airflow("db", "migrate")
+            if AIRFLOW_2:
+                user, password = AIRFLOW_2_USER
+                self._airflow(
+                    "users", "create", "--role", "Admin", "--username", user, "--password", password,
+                    "--email", "e2e@example.invalid", "--firstname", "E2E", "--lastname", "Admin",
+                )  # fmt: skip
             for name in PROCESSES:
                 self._start(name, self._args(name), self.env)
             for name in self.celery.workers if self.celery else ():
@@ -152,7 +178,7 @@ class AirflowStack:
         self.processes[name] = spawn([str(BIN / "airflow"), *args], self.home / f"{name}.log", env)
 
     def _args(self, name: str) -> list[str]:
-        return [name, "--port", str(self.api_port)] if name == "api-server" else [name]
+        return [name, "--port", str(self.api_port)] if name in ("api-server", "webserver") else [name]
 
     def _supervisor_loop(self) -> None:
         """Every second: any of :data:`PROCESSES` that has exited is started again after the delay."""
@@ -193,7 +219,7 @@ class AirflowStack:
         """Start ``name`` again (as a process supervisor would) and, for the api-server, wait for it."""
         with self._lock:
             self._start(name, self._args(name), self.env)
-        if name == "api-server":
+        if name in ("api-server", "webserver"):
             self._wait_for_api()
 
     def hang(self, name: str, resume: bool = False) -> None:
@@ -263,8 +289,9 @@ class AirflowStack:
     def _wait_for_api(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            health = "/health" if AIRFLOW_2 else "/api/v2/monitor/health"
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).ok:
+                if requests.get(f"{self.url}{health}", timeout=2).ok:
                     return
             for name, process in self.processes.items():
                 if process.poll() is not None:
@@ -275,7 +302,11 @@ class AirflowStack:
     # -- REST API -----------------------------------------------------------------------------
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.url}/api/v2/{path}", timeout=30, **kwargs)
+        """A call to Airflow's REST API: ``/api/v2`` (``/api/v1`` with the stack's user on Airflow 2)."""
+        if AIRFLOW_2:
+            kwargs.setdefault("auth", AIRFLOW_2_USER)
+        prefix = "api/v1" if AIRFLOW_2 else "api/v2"
+        response = requests.request(method, f"{self.url}/{prefix}/{path}", timeout=30, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -291,11 +322,8 @@ class AirflowStack:
         raise TimeoutError(f"{dag_id} was not parsed within {timeout}s:\n{self.logs()}")
 
     def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> None:
-        self.api(
-            "POST",
-            f"dags/{dag_id}/dagRuns",
-            json={"dag_run_id": run_id, "logical_date": None, "conf": conf or {}},
-        )
+        body = {"dag_run_id": run_id, "conf": conf or {}}
+        self.api("POST", f"dags/{dag_id}/dagRuns", json=body if AIRFLOW_2 else {**body, "logical_date": None})
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """``{task_id or task_id[map_index]: state}`` of one run."""
@@ -350,7 +378,8 @@ class AirflowStack:
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """An XCom value of a (not mapped) task instance, as JSON."""
         path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self.api("GET", path)["value"]
+        # Airflow 2 answers a Python repr unless asked for the value itself.
+        return self.api("GET", path, params={"stringify": "false"} if AIRFLOW_2 else None)["value"]
 
     def hitl_detail(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """A Human-in-the-loop task's request (``subject``, ``body``, ``options``) and response."""

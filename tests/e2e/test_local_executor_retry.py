@@ -10,13 +10,15 @@ minor (the ledger lives in the task state store on 3.3, in Variables before).
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxProcess
-from tests.e2e.airflow_stack import AirflowStack
+from tests.e2e.airflow_stack import AIRFLOW_2, AirflowStack
+from tests.e2e.servers import PostgresServer
 
 SEND = "/messages/send/to_numbers"
 DAG_ID = "fullsms_e2e_retry"
@@ -50,11 +52,14 @@ def stack_and_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Any:
     audience.write_text("number\n" + "".join(f"{447700000000 + i}\n" for i in range(RECIPIENTS)))
     home = root / "airflow"
     home.mkdir()
-    with SandboxProcess(balance=100_000) as sandbox:
+    with contextlib.ExitStack() as servers:
+        sandbox = servers.enter_context(SandboxProcess(balance=100_000))
         env = {"AIRFLOW_CONN_FULLSMS_DEFAULT": sandbox.client.connection_uri()}
-        with AirflowStack(home, dags, env) as stack:
-            stack.wait_for_dag(DAG_ID)
-            yield stack, sandbox, audience
+        if AIRFLOW_2:  # Airflow 2 refuses the LocalExecutor on SQLite
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = servers.enter_context(PostgresServer()).url
+        stack = servers.enter_context(AirflowStack(home, dags, env))
+        stack.wait_for_dag(DAG_ID)
+        yield stack, sandbox, audience
 
 
 def texts_per_phone(sandbox: SandboxProcess) -> Counter[str]:
