@@ -74,6 +74,13 @@ PYTHON_FOR_AIRFLOW_2.11 := 3.11
 PYTHON_FOR_AIRFLOW_3.0 := 3.12
 PYTHON_FOR_AIRFLOW_3.1 := 3.12
 PYTHON_FOR_AIRFLOW_3.2 := 3.13
+# What the newest releases on PyPI broke for an older Airflow, capped when its pins are resolved:
+# cryptography 51's Rust MultiFernet refuses the attribute Airflow < 3.2 sets on it (a connection
+# then cannot be read); Airflow 3.0's execution API fails every task start on cadwyn 9 / FastAPI 0.165.
+PIN_CAPS_2.11 := "cryptography<51"
+PIN_CAPS_3.0 := "cryptography<51" "cadwyn<6" "fastapi<0.118"
+PIN_CAPS_3.1 := "cryptography<51"
+PIN_CAPS_3.2 :=
 MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/dags
 NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging
 # Parallel workers per leg (pytest-xdist); the suites start their servers on free ports.
@@ -111,9 +118,9 @@ pin-airflow-%:
 	rm -rf .pin-venv-airflow-$*
 	"$$(bash scripts/python_for.sh $(PYTHON_FOR_AIRFLOW_$*))" -m venv .pin-venv-airflow-$*
 	.pin-venv-airflow-$*/bin/python -m pip install --quiet --upgrade "pip>=24"
-	.pin-venv-airflow-$*/bin/python -m pip install --quiet "apache-airflow==$*.*" -e ".[test]"
+	.pin-venv-airflow-$*/bin/python -m pip install --quiet "apache-airflow==$*.*" $(PIN_CAPS_$*) -e ".[test]"
 	{ echo "# Pins for Airflow $* on Python $(PYTHON_FOR_AIRFLOW_$*) (make matrix), resolved from PyPI: the"; \
-	  echo "# latest Airflow $* and the newest of everything else that goes with it."; \
+	  echo "# latest Airflow $*, the newest of everything else that goes with it, under: $(PIN_CAPS_$*)"; \
 	  echo "# Regenerate with: make pin-airflow-$*"; \
 	  .pin-venv-airflow-$*/bin/python -m pip freeze --exclude-editable; } > constraints-airflow-$*.txt
 	rm -rf .pin-venv-airflow-$*
