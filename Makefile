@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites fuzz dist docs
+.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-suites matrix-install-3.3 fuzz dist docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,18 +59,34 @@ docs: $(STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs/api docs/api/_build/html
 
 clean:
-	rm -rf $(VENV) .venv-3.* .pin-venv-3.* .airflow .demo .pytest_cache .mypy_cache .ruff_cache dist docs/api/_build
+	rm -rf $(VENV) .venv-airflow-* .pin-venv-airflow-* .airflow .demo .pytest_cache .mypy_cache .ruff_cache dist docs/api/_build
 
-# -- Python matrix: the unit, sandbox and DAG suites on every Python the package supports -------
-# Each Python has its own venv and its own pinned constraints file: 3.11 is `make test`'s .venv and
-# constraints.txt; 3.12 and 3.13 are .venv-3.12 and .venv-3.13 from constraints-3.12.txt and
-# constraints-3.13.txt. The suites are named here; every other folder of tests/ must be named in
-# NOT_IN_MATRIX (they need servers, browsers or real Airflow processes and run once, in `make test`).
-MATRIX_PYTHONS ?= 3.11 3.12 3.13
+# -- Airflow matrix: the unit, sandbox, integration, balance and DAG suites on every Airflow minor ----
+# The provider supports what the official providers support (apache-airflow>=2.11). Airflow 3.3 is
+# `make test`'s .venv (Python 3.11, constraints.txt); every older minor has its own venv,
+# .venv-airflow-X.Y, from its own pinned constraints file, constraints-airflow-X.Y.txt, resolved from
+# PyPI with `make pin-airflow-X.Y`. Each leg runs on one Python, so that 3.11, 3.12 and 3.13 are each
+# covered by a leg: Airflow 2.11 and 3.0 support Python <= 3.12, 3.1 and 3.2 also 3.13.
+# The suites are named here; every other folder of tests/ must be named in NOT_IN_MATRIX (they need
+# servers, browsers or real Airflow processes and run once, in `make test`).
+MATRIX_AIRFLOWS ?= 2.11 3.0 3.1 3.2
+PYTHON_FOR_AIRFLOW_2.11 := 3.11
+PYTHON_FOR_AIRFLOW_3.0 := 3.12
+PYTHON_FOR_AIRFLOW_3.1 := 3.12
+PYTHON_FOR_AIRFLOW_3.2 := 3.13
+# What the newest releases on PyPI broke for an older Airflow, capped when its pins are resolved:
+# cryptography 51's Rust MultiFernet refuses the attribute Airflow < 3.2 sets on it (a connection
+# then cannot be read); Airflow 3.0's execution API fails every task start on cadwyn 9 / FastAPI 0.165.
+PIN_CAPS_2.11 := "cryptography<51"
+PIN_CAPS_3.0 := "cryptography<51" "cadwyn<6" "fastapi<0.118"
+PIN_CAPS_3.1 := "cryptography<51"
+PIN_CAPS_3.2 :=
 MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/dags
 NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging tests/docs
+# Parallel workers per leg (pytest-xdist); the suites start their servers on free ports.
+MATRIX_WORKERS ?= 2
 
-matrix: matrix-suites $(addprefix matrix-,$(MATRIX_PYTHONS))
+matrix: matrix-suites $(addprefix matrix-airflow-,$(MATRIX_AIRFLOWS)) matrix-install-3.3
 
 # Fails when a folder of tests/ is in neither list, so no suite is left out unnoticed.
 matrix-suites:
@@ -78,29 +94,33 @@ matrix-suites:
 	  case " $(MATRIX_SUITES) $(NOT_IN_MATRIX) " in *" $$suite "*) ;; \
 	  *) echo "make matrix: $$suite is in neither MATRIX_SUITES nor NOT_IN_MATRIX (Makefile)" >&2; exit 1;; esac; \
 	done
-	@echo "make matrix: $(MATRIX_SUITES) on Python $(MATRIX_PYTHONS); not in the matrix: $(NOT_IN_MATRIX)"
+	@echo "make matrix: $(MATRIX_SUITES) on Airflow $(MATRIX_AIRFLOWS) (3.3: make test); not in the matrix: $(NOT_IN_MATRIX)"
 
-matrix-3.11: $(STAMP)
-	$(BIN)/python -m pytest -q $(MATRIX_SUITES)
+# One leg: installing the provider keeps that Airflow, then the suites.
+matrix-airflow-%: .venv-airflow-%/.installed
+	bash scripts/check_install_keeps_airflow.sh .venv-airflow-$*
+	.venv-airflow-$*/bin/python -m pytest -q -n $(MATRIX_WORKERS) $(MATRIX_SUITES)
 
-matrix-%: .venv-%/.installed
-	.venv-$*/bin/python -m pytest -q $(MATRIX_SUITES)
+# Airflow 3.3's suites run in `make test`; here only the install check, in its .venv.
+matrix-install-3.3: $(STAMP)
+	bash scripts/check_install_keeps_airflow.sh $(VENV)
 
 # Kept between runs: make would otherwise delete a pattern rule's target as intermediate.
-.PRECIOUS: .venv-%/.installed
-.venv-%/.installed: pyproject.toml constraints-%.txt
-	test -x .venv-$*/bin/python || "$$(bash scripts/python_for.sh $*)" -m venv .venv-$*
-	.venv-$*/bin/python -m pip install --quiet --upgrade "pip>=24"
-	.venv-$*/bin/python -m pip install --quiet -c constraints-$*.txt -e ".[test]"
+.PRECIOUS: .venv-airflow-%/.installed
+.venv-airflow-%/.installed: pyproject.toml constraints-airflow-%.txt
+	test -x .venv-airflow-$*/bin/python || "$$(bash scripts/python_for.sh $(PYTHON_FOR_AIRFLOW_$*))" -m venv .venv-airflow-$*
+	.venv-airflow-$*/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.venv-airflow-$*/bin/python -m pip install --quiet -c constraints-airflow-$*.txt -e ".[test]"
 	touch $@
 
-# Re-resolve a matrix Python's pins from PyPI with that interpreter, under constraints.txt's pins.
-pin-%:
-	rm -rf .pin-venv-$*
-	"$$(bash scripts/python_for.sh $*)" -m venv .pin-venv-$*
-	.pin-venv-$*/bin/python -m pip install --quiet --upgrade "pip>=24"
-	.pin-venv-$*/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
-	{ echo "# Pins for Python $* (make matrix), resolved from PyPI with Python $* under constraints.txt's pins"; \
-	  echo "# (the 3.11 set make test uses). Regenerate with: make pin-$*"; \
-	  .pin-venv-$*/bin/python -m pip freeze --exclude-editable; } > constraints-$*.txt
-	rm -rf .pin-venv-$*
+# Re-resolve an Airflow minor's pins from PyPI: its latest patch, with the leg's Python.
+pin-airflow-%:
+	rm -rf .pin-venv-airflow-$*
+	"$$(bash scripts/python_for.sh $(PYTHON_FOR_AIRFLOW_$*))" -m venv .pin-venv-airflow-$*
+	.pin-venv-airflow-$*/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.pin-venv-airflow-$*/bin/python -m pip install --quiet "apache-airflow==$*.*" $(PIN_CAPS_$*) -e ".[test]"
+	{ echo "# Pins for Airflow $* on Python $(PYTHON_FOR_AIRFLOW_$*) (make matrix), resolved from PyPI: the"; \
+	  echo "# latest Airflow $*, the newest of everything else that goes with it, under: $(PIN_CAPS_$*)"; \
+	  echo "# Regenerate with: make pin-airflow-$*"; \
+	  .pin-venv-airflow-$*/bin/python -m pip freeze --exclude-editable; } > constraints-airflow-$*.txt
+	rm -rf .pin-venv-airflow-$*

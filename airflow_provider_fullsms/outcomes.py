@@ -66,7 +66,9 @@ def classify_failure(error: BaseException) -> Failure:
 
 def fail(message: str) -> Exception:
     """An error that fails the task without retry."""
-    from airflow.sdk.exceptions import AirflowFailException  # the Task SDK, only when a task fails
+    from airflow.providers.common.compat.sdk import (
+        AirflowFailException,  # the Task SDK, only when a task fails
+    )
 
     return AirflowFailException(message)
 
@@ -106,7 +108,7 @@ def raise_for_report(report: CampaignReport, *, task: str = "", page: str = "", 
         outcome is unknown, or FullSMS's answer for a batch accepted in this try does not add up.
     :raises AirflowException: a transient failure stopped the campaign: the task's retries resume it.
     """
-    from airflow.sdk.exceptions import AirflowException
+    from airflow.providers.common.compat.sdk import AirflowException
 
     sent = report.sent_batches
     accounted = f"{sent} of {report.batches_total} batches are sent and recorded"

@@ -11,8 +11,10 @@ workers and a failed shard is retried alone. Before anything goes out:
 2. ``wait_for_balance``, a deferrable
    :class:`~airflow_provider_fullsms.sensors.fullsms.FullSmsBalanceSensor`, waits in the triggerer
    (holding no worker slot) until the account holds that ``required_balance``.
-3. ``approve_send``, Airflow's ``ApprovalOperator`` (Human-in-the-loop), shows the plan: counts,
-   cost and sample texts with the numbers masked. *Reject* skips the send.
+3. ``approve_send``, Airflow's ``ApprovalOperator`` (Human-in-the-loop, Airflow 3.1 and later), shows
+   the plan: counts, cost and sample texts with the numbers masked. *Reject* skips the send. On an
+   older Airflow this DAG fails to parse, saying so
+   (:mod:`airflow_provider_fullsms.operators.approval` says what replaces the step there).
 4. ``send_shard`` sends each shard with ``expected_fingerprint``: a shard that changed since it was
    approved (other numbers, texts, sender or schedule) fails before its first request.
 
@@ -31,9 +33,9 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
 
+from airflow_provider_fullsms.operators.approval import ApprovalOperator
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
 

@@ -38,7 +38,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor

@@ -222,7 +222,9 @@ class Audience:
             return cls(rows=recipients, number_column=number_column, parse_number=parse_number)
         file = numbers_file
         if isinstance(file, str) and "://" in file:
-            from airflow.sdk import ObjectStoragePath  # Airflow's object storage, only for URLs
+            from airflow.providers.common.compat.sdk import (
+                ObjectStoragePath,  # Airflow's object storage, only for URLs
+            )
 
             file = ObjectStoragePath(file)
         elif isinstance(file, str):

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from airflow.sdk import BaseNotifier
+from airflow.providers.common.compat.notifier import BaseNotifier
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
 

@@ -9,7 +9,7 @@ from airflow_provider_fullsms.operators.base import FullSmsBaseOperator
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
 
 class FullSmsGetBalanceOperator(FullSmsBaseOperator):

@@ -9,7 +9,7 @@ from airflow_provider_fullsms.operators.base import SEND_TEMPLATE_FIELDS, FullSm
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_fullsms.campaigns import Batch, SendResult
 

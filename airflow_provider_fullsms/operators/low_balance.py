@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.configuration import conf
+from airflow.providers.common.compat.sdk import conf
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_fullsms.campaigns.credit import CreditWait, SegmentTally
     from airflow_provider_fullsms.campaigns.report import CampaignReport
@@ -154,15 +154,13 @@ class LowBalancePauseMixin:
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """A pause that timed out fails without retry: a retry would only pause again."""
-        from airflow.sdk.exceptions import TaskDeferralTimeout
-
         from airflow_provider_fullsms.outcomes import fail
+        from airflow_provider_fullsms.version_compat import is_deferral_timeout
 
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
-        except TaskDeferralTimeout:
+        if is_deferral_timeout(next_method, next_kwargs):
             raise fail(
                 f"The FullSMS balance did not cover the rest of the campaign within "
                 f"low_balance_timeout ({self.low_balance_timeout}); nothing more was sent. Top up, then "
                 "clear the task: accepted batches are skipped."
-            ) from None
+            )
+        return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]

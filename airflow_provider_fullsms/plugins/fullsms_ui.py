@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 # The Task SDK's class: a worker may have the SDK without airflow-core; both load it.
-from airflow.sdk.plugins_manager import AirflowPlugin
+from airflow.providers.common.compat.sdk import AirflowPlugin
 
 from airflow_provider_fullsms.operators.links import FullSmsCampaignLink
 

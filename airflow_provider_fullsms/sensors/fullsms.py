@@ -11,9 +11,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 
 from airflow_provider_fullsms.balance import coerce_min_balance
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
@@ -21,7 +26,7 @@ from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_fullsms.hooks.fullsms import FullSmsHook
 
@@ -140,9 +145,16 @@ class FullSmsBalanceSensor(BaseSensorOperator):
         raise AirflowException(f"FullSMS balance trigger sent an unknown event: {event!r}.")
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        from airflow_provider_fullsms.version_compat import is_deferral_timeout
+
+        if is_deferral_timeout(next_method, next_kwargs):
+            # A sensor timeout as in poke mode (not retried), skipped under soft_fail; Airflow 3's
+            # BaseSensorOperator does the same, Airflow 2.11's fails it as a retryable deferral error.
+            message = f"The FullSMS balance did not reach {self.min_balance} within the sensor's timeout."
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
         if next_method != "execute_complete":
-            # A trigger timeout: BaseSensorOperator makes it AirflowSensorTimeout, skipped
-            # under soft_fail.
             return super().resume_execution(next_method, next_kwargs, context)
         # BaseSensorOperator would also skip an error event under soft_fail; in poke and
         # reschedule mode soft_fail only skips a timeout and a bad token fails, so keep it so here.

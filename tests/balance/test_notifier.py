@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_fullsms.notifications.fullsms import FullSmsNotifier, send_fullsms_notification
 from airflow_provider_fullsms.sandbox.testing import SandboxClient

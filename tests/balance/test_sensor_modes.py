@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
@@ -228,7 +228,7 @@ def test_deferred_error_event_fails_the_task_with_the_servers_message(
 def test_min_balance_from_an_upstream_xcom(
     sandbox_conn: SandboxClient, run_dag: Callable[[DAG], DagResult]
 ) -> None:
-    from airflow.sdk import task
+    from airflow.providers.common.compat.sdk import task
 
     with DAG(dag_id=f"balance_xcom_{uuid.uuid4().hex[:8]}", schedule=None) as dag:
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 

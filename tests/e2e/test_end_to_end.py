@@ -123,7 +123,7 @@ TIMEOUT_DAG = """
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
 

@@ -20,7 +20,7 @@ DAG = f"""
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore

@@ -33,7 +33,7 @@ DAG_ID = "fullsms_fault_matrix"
 DAG_FILE = f'''
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from tests.conftest import SANDBOX_TOKEN, connection_json
 from tests.integration.test_send_operators import SEND, ctx, per_phone, send_op

@@ -16,7 +16,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk.execution_time.context import NEVER_EXPIRE
+from airflow_provider_fullsms.campaigns.ledger import never_expire
+
+#: Airflow 3.3's ``NEVER_EXPIRE`` where it has one (the ledger passes the same object everywhere).
+NEVER_EXPIRE = never_expire()
 
 #: ``[state_store] default_retention_days``' default.
 DEFAULT_RETENTION = timedelta(days=30)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import requests_mock as requests_mock_module
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_fullsms import exceptions as exc
 from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook, FullSmsHook

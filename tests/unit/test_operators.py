@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_fullsms.operators.fullsms import (
     FullSmsGetBalanceOperator,
@@ -180,7 +180,7 @@ def test_a_csv_file_is_streamed_with_its_columns(api: Api, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("as_object", [True, False], ids=["ObjectStoragePath", "URL string"])
 def test_an_object_storage_file_is_streamed(api: Api, tmp_path: Path, as_object: bool) -> None:
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     path = tmp_path / "audience.csv"
     path.write_text("number\n447700900001\n447700900002\n")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import requests_mock as rm
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 from hypothesis import example, given
 from hypothesis import strategies as st
 

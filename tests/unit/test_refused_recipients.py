@@ -6,7 +6,7 @@ they are reported with FullSMS's reason and everyone else is texted.
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fullsms.campaigns import refused_numbers
 from airflow_provider_fullsms.exceptions import FullSmsApiError

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.sdk.exceptions import (
+from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowSensorTimeout,
     AirflowSkipException,
@@ -19,6 +19,7 @@ from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor, coerc
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL, SECRET_TOKEN
+from tests.versions import deferral_timeout_kwargs
 
 BALANCE_URL = f"{FAKE_URL}/account/balance"
 
@@ -207,20 +208,16 @@ def test_execute_complete_raises_on_anything_but_success(event: Any, match: str)
         make_sensor().execute_complete({}, event)
 
 
-def _timeout_kwargs() -> dict[str, Any]:
-    from airflow.sdk.bases.operator import TriggerFailureReason
-
-    return {"error": TriggerFailureReason.TRIGGER_TIMEOUT}
-
-
 def test_a_deferred_timeout_is_a_sensor_timeout() -> None:
     with pytest.raises(AirflowSensorTimeout):
-        make_sensor(deferrable=True).resume_execution("__fail__", _timeout_kwargs(), {})
+        make_sensor(deferrable=True).resume_execution("__fail__", deferral_timeout_kwargs(), {})
 
 
 def test_a_deferred_timeout_is_skipped_under_soft_fail() -> None:
     with pytest.raises(AirflowSkipException):
-        make_sensor(deferrable=True, soft_fail=True).resume_execution("__fail__", _timeout_kwargs(), {})
+        make_sensor(deferrable=True, soft_fail=True).resume_execution(
+            "__fail__", deferral_timeout_kwargs(), {}
+        )
 
 
 def test_an_error_event_still_fails_under_soft_fail_as_in_poke_mode() -> None:

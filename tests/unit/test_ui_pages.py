@@ -11,11 +11,13 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
-from airflow_provider_fullsms.plugins.app import create_app
 from airflow_provider_fullsms.plugins.ledger_view import campaign_view
 from airflow_provider_fullsms.plugins.pages import Listing, campaign_page, list_page
-from airflow_provider_fullsms.plugins.store import CampaignFilter
 from airflow_provider_fullsms.settlement import TaskAddress
+from tests.versions import needs_airflow_3
+
+# The page is a FastAPI app in Airflow 3's api-server; its campaigns are read from the ledger.
+pytestmark = needs_airflow_3("api-server to host the FullSMS page (there: the fullsms-batches CLI)")
 
 TASK = TaskAddress("crm", "run_1", "send", -1)
 PLAN = {"fullsms.plan": {"v": 1, "fp": "f", "batches": 5, "recipients": 50}}
@@ -27,6 +29,8 @@ def view(task: TaskAddress = TASK, **batches: dict[str, Any]) -> Any:
 
 
 def listing(campaigns: list[Any], dag_ids: list[str], *, attention: bool = False, **filters: Any) -> Listing:
+    from airflow_provider_fullsms.plugins.store import CampaignFilter
+
     return Listing(campaigns, dag_ids, CampaignFilter(**filters), attention, len(campaigns), 1, 1)
 
 
@@ -92,6 +96,8 @@ def test_a_filter_that_matches_nothing_says_so() -> None:
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_stylesheet_scripts_and_icons_need_no_login() -> None:
+    from airflow_provider_fullsms.plugins.app import create_app
+
     client = TestClient(create_app())
 
     answers = {
@@ -192,6 +198,7 @@ def test_an_unknown_batch_shows_when_it_went_out_its_text_hash_recipients_and_ma
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_filter_form_left_empty_lists_everything_and_a_bad_date_is_named() -> None:
     from airflow_provider_fullsms.plugins.app import _filters
+    from airflow_provider_fullsms.plugins.store import CampaignFilter
 
     assert _filters(dag_id="", q=" ", since="", until="") == CampaignFilter()
     assert _filters(since="2025-01-02").since == date(2025, 1, 2)

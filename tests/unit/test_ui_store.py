@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,10 +17,12 @@ from sqlalchemy import delete, event, insert, select
 from airflow_provider_fullsms.campaigns.ledger import has_task_state_store
 from airflow_provider_fullsms.campaigns.plan import mask_number
 from airflow_provider_fullsms.campaigns.variable_store import VARIABLE_PREFIX, variable_key_prefix
-from airflow_provider_fullsms.plugins.app import _listing
-from airflow_provider_fullsms.plugins.store import CampaignFilter
+from tests.versions import needs_airflow_3
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+pytestmark = [
+    needs_airflow_3("api-server to host the FullSMS page (there: the fullsms-batches CLI)"),
+    pytest.mark.usefixtures("airflow_db"),
+]
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 #: Where ledgers can be on this Airflow: Variables everywhere, task state stores from 3.3.
@@ -150,10 +151,12 @@ def counted() -> Iterator[list[str]]:
         event.remove(settings.engine, "before_cursor_execute", count)
 
 
-def listed(filters: CampaignFilter | None = None, page: int = 1) -> Any:
+def listed(page: int = 1, **filters: Any) -> Any:
     """The list as the page asks for it, of this module's DAG (other tests' runs share the database)."""
-    filters = replace(filters or CampaignFilter(), dag_id="ui_store")
-    return _listing(Everybody(), filters, False, page)  # type: ignore[arg-type]
+    from airflow_provider_fullsms.plugins.app import _listing
+    from airflow_provider_fullsms.plugins.store import CampaignFilter
+
+    return _listing(Everybody(), CampaignFilter(**filters, dag_id="ui_store"), False, page)  # type: ignore[arg-type]
 
 
 #: Queries for a page of the list: for the state store, the DAGs with campaigns, the count, the
@@ -176,10 +179,10 @@ def test_a_page_of_the_list_takes_the_same_few_queries_for_10_or_10000_campaigns
 
 def test_search_finds_a_campaign_by_run_dag_or_a_number_of_its_batches(ledger_store: str) -> None:
     with campaigns(30, ledger_store):
-        by_run = listed(CampaignFilter(search="run_17"))
-        by_dag = listed(CampaignFilter(search="UI_STORE"))
-        by_number = listed(CampaignFilter(search="+44 7700 900012"))
-        nothing = listed(CampaignFilter(search="no such thing"))
+        by_run = listed(search="run_17")
+        by_dag = listed(search="UI_STORE")
+        by_number = listed(search="+44 7700 900012")
+        nothing = listed(search="no such thing")
 
     assert [c.task.run_id for c in by_run.campaigns] == ["run_17"]
     assert by_dag.total == 30
@@ -190,7 +193,7 @@ def test_search_finds_a_campaign_by_run_dag_or_a_number_of_its_batches(ledger_st
 
 def test_a_date_range_and_pages_split_the_list(ledger_store: str) -> None:
     with campaigns(120, ledger_store):
-        march = listed(CampaignFilter(since=date(2025, 3, 10), until=date(2025, 3, 19)))
+        march = listed(since=date(2025, 3, 10), until=date(2025, 3, 19))
         second = listed(page=2)
         beyond = listed(page=9)
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fullsms.campaigns import Ledger, OnUnknownOutcome, run_batches
 from airflow_provider_fullsms.campaigns.batching import Batch, SendResult

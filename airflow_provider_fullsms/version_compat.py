@@ -1,0 +1,64 @@
+"""
+The Airflow versions the provider's features need, in one place.
+
+Every import that moved between Airflow 2.11 and 3.x goes through the official compatibility layer
+(``airflow.providers.common.compat``). What is left is the features that exist only from some
+Airflow version on; the official providers keep such facts in a ``version_compat.py`` of their own
+(copied, never imported from another provider), and so does this one. Nothing else in the provider
+compares versions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowOptionalProviderFeatureException
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def get_base_airflow_version_tuple() -> tuple[int, int, int]:
+    """The installed Airflow's ``(major, minor, micro)``, pre-release tags dropped."""
+    from airflow import __version__
+    from packaging.version import Version
+
+    airflow_version = Version(__version__)
+    return airflow_version.major, airflow_version.minor, airflow_version.micro
+
+
+AIRFLOW_V_3_0_PLUS: bool = get_base_airflow_version_tuple() >= (3, 0, 0)
+AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
+AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
+
+
+#: ``next_kwargs["error"]`` when Airflow resumes a task whose trigger timed out: Airflow 3's
+#: ``TriggerFailureReason.TRIGGER_TIMEOUT`` (a ``str`` enum, so ``==`` matches it), and the words of
+#: Airflow 2.11's scheduler, which has no exception of its own for it (a ``TaskDeferralError``).
+_DEFERRAL_TIMEOUTS = ("Trigger timeout", "Trigger/execution timeout")
+
+
+def is_deferral_timeout(next_method: str, next_kwargs: Mapping[str, Any] | None) -> bool:
+    """Whether a task is resumed because its trigger timed out, on every Airflow version."""
+    return next_method == "__fail__" and (next_kwargs or {}).get("error") in _DEFERRAL_TIMEOUTS
+
+
+class AirflowTooOldError(AirflowOptionalProviderFeatureException):
+    """A DAG uses a feature the installed Airflow does not have; raised where the DAG is parsed."""
+
+    def __init__(self, feature: str, needs: str, instead: str) -> None:
+        from airflow import __version__
+
+        super().__init__(
+            f"{feature} needs Airflow {needs} or later; this is Airflow {__version__}. {instead}"
+        )
+        self.feature, self.needs = feature, needs
+
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "AirflowTooOldError",
+    "is_deferral_timeout",
+]
