@@ -85,6 +85,8 @@ MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/
 NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging tests/docs
 # Parallel workers per leg (pytest-xdist); the suites start their servers on free ports.
 MATRIX_WORKERS ?= 2
+# And on a real scheduler, on each leg: a try that dies mid-campaign is finished by the retry.
+MATRIX_E2E := tests/e2e/test_local_executor_retry.py
 
 matrix: matrix-suites $(addprefix matrix-airflow-,$(MATRIX_AIRFLOWS)) matrix-install-3.3
 
@@ -97,9 +99,10 @@ matrix-suites:
 	@echo "make matrix: $(MATRIX_SUITES) on Airflow $(MATRIX_AIRFLOWS) (3.3: make test); not in the matrix: $(NOT_IN_MATRIX)"
 
 # One leg: installing the provider keeps that Airflow, then the suites.
-matrix-airflow-%: .venv-airflow-%/.installed
+matrix-airflow-%: .venv-airflow-%/.installed debian-packages
 	bash scripts/check_install_keeps_airflow.sh .venv-airflow-$*
 	.venv-airflow-$*/bin/python -m pytest -q -n $(MATRIX_WORKERS) $(MATRIX_SUITES)
+	.venv-airflow-$*/bin/python -m pytest -q $(MATRIX_E2E)
 
 # Airflow 3.3's suites run in `make test`; here only the install check, in its .venv.
 matrix-install-3.3: $(STAMP)
