@@ -58,9 +58,10 @@ class TaskAddress:
     task_id: str
     map_index: int = -1
 
-    def path(self) -> str:
+    def path(self, api: str = "/api/v2") -> str:
+        """The task instance's address in Airflow's REST API (``api``: ``/api/v1`` on Airflow 2)."""
         return (
-            f"/api/v2/dags/{quote(self.dag_id, safe='')}/dagRuns/{quote(self.run_id, safe='')}"
+            f"{api}/dags/{quote(self.dag_id, safe='')}/dagRuns/{quote(self.run_id, safe='')}"
             f"/taskInstances/{quote(self.task_id, safe='')}"
         )
 
@@ -95,19 +96,34 @@ class AirflowApi:
     """
     The few calls of Airflow's REST API that settling needs.
 
+    On Airflow 2 (:meth:`login` finds no ``/auth/token``) the same calls go to its ``/api/v1``,
+    with the user's name and password (its ``basic_auth`` API backend).
+
     :param base_url: the api-server, e.g. ``http://localhost:8080``.
     :param token: a JWT from the api-server's ``/auth/token`` (or :meth:`login`).
     :param task_state_store: whether this Airflow keeps task state stores (3.3 and later);
         ``None``: ask its ``/api/v2/version`` once.
+    :param basic_auth: Airflow 2's webserver: a user's name and password, for ``/api/v1``.
     """
 
     def __init__(
-        self, base_url: str, token: str, *, timeout: float = 30.0, task_state_store: bool | None = None
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        task_state_store: bool | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
-        self._session.headers["Authorization"] = f"Bearer {token}"
+        if basic_auth is not None:
+            self._session.auth = basic_auth
+        else:
+            self._session.headers["Authorization"] = f"Bearer {token}"
+        #: The REST API's root: ``/api/v2``, or Airflow 2's ``/api/v1``.
+        self.api = "/api/v1" if basic_auth is not None else "/api/v2"
         self._state_store = task_state_store
         #: Where each task's ledger was found: ``"task_state_store"`` or ``"variables"``.
         self._ledger_in: dict[TaskAddress, str] = {}
@@ -120,6 +136,8 @@ class AirflowApi:
             json={"username": username, "password": password},
             timeout=timeout,
         )
+        if response.status_code == 404:  # Airflow 2: no tokens; its REST API takes the password
+            return cls(base_url, None, timeout=timeout, basic_auth=(username, password))
         _check(response, "log in to Airflow")
         return cls(base_url, response.json()["access_token"], timeout=timeout)
 
@@ -131,7 +149,7 @@ class AirflowApi:
     def has_task_state_store(self) -> bool:
         """Whether this Airflow keeps task state stores (3.3 and later); asked once."""
         if self._state_store is None:
-            version = str(self._call("GET", "/api/v2/version", "read Airflow's version")["version"])
+            version = str(self._call("GET", f"{self.api}/version", "read Airflow's version")["version"])
             major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
             self._state_store = (major, minor) >= (3, 3)
         return self._state_store
@@ -155,7 +173,7 @@ class AirflowApi:
         while True:
             page = self._call(
                 "GET",
-                f"{task.path()}/state-store",
+                f"{task.path(self.api)}/state-store",
                 "read the task's state store",
                 params={"map_index": task.map_index, "limit": 100, "offset": len(entries)},
             )
@@ -180,13 +198,15 @@ class AirflowApi:
         """
         found = []
         offset = 0
+        # Airflow 3.0 matches the pattern anywhere in the key, Airflow 2 has none (every Variable is
+        # read): the prefix is checked here.
+        pattern = {} if self.api == "/api/v1" else {"variable_key_pattern": prefix}
         while True:
-            # Airflow 3.0 matches the pattern anywhere in the key: the prefix is checked here.
             page = self._call(
                 "GET",
-                "/api/v2/variables",
+                f"{self.api}/variables",
                 "read the ledger in Airflow Variables",
-                params={"variable_key_pattern": prefix, "limit": 100, "offset": offset},
+                params={"limit": 100, "offset": offset, **pattern},
             )
             offset += len(page["variables"])
             for variable in page["variables"]:
@@ -199,14 +219,14 @@ class AirflowApi:
     def delete_variable(self, key: str) -> None:
         """Delete the Airflow Variable ``key`` (nothing happens when there is none)."""
         response = self._session.delete(
-            f"{self.base_url}/api/v2/variables/{quote(key, safe='')}", timeout=self.timeout
+            f"{self.base_url}{self.api}/variables/{quote(key, safe='')}", timeout=self.timeout
         )
         if response.status_code != 404:
             _check(response, f"delete the Variable {key!r}")
 
     def dag_run_exists(self, dag_id: str, run_id: str) -> bool:
         """Whether the DAG run is still in Airflow's database."""
-        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
+        path = f"{self.api}/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
         response = self._session.get(f"{self.base_url}{path}", timeout=self.timeout)
         if response.status_code == 404:
             return False
@@ -229,7 +249,7 @@ class AirflowApi:
             return
         self._call(
             "PUT",
-            f"{task.path()}/state-store/{quote(key, safe='')}",
+            f"{task.path(self.api)}/state-store/{quote(key, safe='')}",
             f"write {key!r} to the task's state store",
             params={"map_index": task.map_index},
             json={"value": value, "expires_at": expires_at},
@@ -245,11 +265,11 @@ class AirflowApi:
         what = f"write {key!r} to the task's ledger in Airflow Variables"
         # PATCH changes a Variable that exists (404 otherwise); POST creates one.
         response = self._session.patch(
-            f"{self.base_url}/api/v2/variables/{quote(variable, safe='')}", json=body, timeout=self.timeout
+            f"{self.base_url}{self.api}/variables/{quote(variable, safe='')}", json=body, timeout=self.timeout
         )
         if response.status_code == 404:
             response = self._session.post(
-                f"{self.base_url}/api/v2/variables", json=body, timeout=self.timeout
+                f"{self.base_url}{self.api}/variables", json=body, timeout=self.timeout
             )
         _check(response, what)
 
@@ -266,14 +286,14 @@ class AirflowApi:
             return
         self._call(
             "DELETE",
-            f"{task.path()}/state-store/{quote(key, safe='')}",
+            f"{task.path(self.api)}/state-store/{quote(key, safe='')}",
             f"delete {key!r} from the task's state store",
             params={"map_index": task.map_index},
         )
 
     def task_state(self, task: TaskAddress) -> str | None:
         """The task instance's state now (``running``, ``failed``…; ``None``: never ran)."""
-        path = task.path() if task.map_index < 0 else f"{task.path()}/{task.map_index}"
+        path = task.path(self.api) + ("" if task.map_index < 0 else f"/{task.map_index}")
         state = self._call("GET", path, "read the task instance")["state"]
         return None if state is None else str(state)
 
@@ -282,7 +302,7 @@ class AirflowApi:
         target: str | list[Any] = task.task_id if task.map_index < 0 else [task.task_id, task.map_index]
         self._call(
             "POST",
-            f"/api/v2/dags/{quote(task.dag_id, safe='')}/clearTaskInstances",
+            f"{self.api}/dags/{quote(task.dag_id, safe='')}/clearTaskInstances",
             "clear the task",
             json={
                 "dry_run": False,

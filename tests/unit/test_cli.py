@@ -375,3 +375,38 @@ def test_clean_deletes_ledger_variables_of_runs_that_are_gone_or_past_their_expi
     assert out.splitlines()[0] == "deleted 2 ledger Variable(s)"
     deletes = [r.path for r in requests_mock.request_history if r.method == "DELETE"]
     assert deletes == [f"/api/v2/variables/{gone['key']}".lower() for gone in (expired, orphan)]
+
+
+def test_on_airflow_2_the_cli_logs_in_with_the_password_and_settles_through_api_v1(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_provider_fullsms.campaigns.variable_store import variable_key_prefix
+
+    monkeypatch.delenv("AIRFLOW_API_TOKEN", raising=False)
+    monkeypatch.setenv("AIRFLOW_USERNAME", "ops")
+    monkeypatch.setenv("AIRFLOW_PASSWORD", "s3cret")
+    prefix = variable_key_prefix("campaign", "manual__1", "send")
+    variables = [
+        {"key": prefix + key, "value": json.dumps({"value": value, "task": OWNER, "expires_at": None})}
+        for key, value in STORE.items()
+    ]
+    v1 = f"{API}/api/v1"
+    requests_mock.post(f"{API}/auth/token", status_code=404, json={"detail": "Not Found"})
+    requests_mock.get(f"{v1}/version", json={"version": "2.11.2", "git_version": None})
+    requests_mock.get(f"{v1}/variables", json={"variables": variables, "total_entries": len(variables)})
+    requests_mock.get(f"{v1}/dags/campaign/dagRuns/manual__1/taskInstances/send", json={"state": "failed"})
+    requests_mock.patch(f"{v1}/variables/{prefix}fullsms.decision.1", status_code=404)
+    requests_mock.post(f"{v1}/variables", status_code=200, json={})
+    requests_mock.post(f"{v1}/dags/campaign/clearTaskInstances", json={"task_instances": []})
+
+    assert main(["settle", *ARGS, "--batch", "1", "--resend", "--clear"]) == 0
+
+    calls = [(r.method, r.path) for r in requests_mock.request_history]
+    assert all(path.startswith(("/api/v1/", "/auth/token")) for _, path in calls), calls
+    assert ("POST", "/api/v1/variables") in calls
+    assert calls[-1] == ("POST", "/api/v1/dags/campaign/cleartaskinstances")
+    listing = next(
+        r for r in requests_mock.request_history if r.path == "/api/v1/variables" and r.method == "GET"
+    )
+    assert "variable_key_pattern" not in listing.qs  # Airflow 2 has none
+    assert requests_mock.last_request.headers["Authorization"].startswith("Basic ")
