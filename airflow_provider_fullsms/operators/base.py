@@ -430,8 +430,9 @@ def _ledger_store(context: Context) -> StateStore | None:
     from airflow_provider_fullsms.campaigns.ledger import has_task_state_store
     from airflow_provider_fullsms.campaigns.variable_store import VariableStore
 
-    if has_task_state_store():
-        return context.get("task_state_store")
+    store = context.get("task_state_store")
+    if store is not None or has_task_state_store():
+        return store
     ti = context.get("ti")
     return None if ti is None else VariableStore.for_task_instance(ti)
 

@@ -113,8 +113,12 @@ def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None, str]:
     """Run the DAG once; return the task's final state, its try number, its summary and the run id."""
     from airflow import settings
     from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
     from sqlalchemy import select
+
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2: the table's model is XCom, its values serialised JSON bytes
+        from airflow.models.xcom import XCom as XComModel
 
     run = dag.test(run_conf={"file": file})
     assert settings.Session is not None
@@ -128,7 +132,7 @@ def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None, str]:
                 XComModel.dag_id == DAG_ID, XComModel.run_id == run.run_id, XComModel.task_id == "send"
             )
         ).all()
-    values = {key: (json.loads(value) if isinstance(value, str) else value) for key, value in rows}
+    values = {key: (json.loads(value) if isinstance(value, str | bytes) else value) for key, value in rows}
     summary = values.get("return_value") or values.get("fullsms_summary")
     return str(ti.state), int(ti.try_number), summary, run.run_id
 
@@ -258,7 +262,12 @@ def ledger_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     Airflow versions use; on 3.3 chosen here by hiding the state store from the operator).
     """
     if request.param == "variables" and has_task_state_store():
-        monkeypatch.setattr("airflow_provider_fullsms.campaigns.ledger.has_task_state_store", lambda: False)
+        from airflow_provider_fullsms.campaigns.variable_store import VariableStore
+
+        monkeypatch.setattr(
+            "airflow_provider_fullsms.operators.base._ledger_store",
+            lambda context: VariableStore.for_task_instance(context["ti"]),
+        )
     return str(request.param)
 
 

@@ -142,3 +142,21 @@ def test_for_task_instance_reads_the_ids_of_the_running_task(map_index: int | No
         "task_id": "send",
         "map_index": -1 if map_index is None else map_index,
     }
+
+
+def test_the_operator_keeps_its_ledger_in_variables_only_where_airflow_has_no_state_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_fullsms.operators.base import _ledger_store
+
+    class TaskInstance:
+        dag_id, run_id, task_id, map_index = "crm_to_sms", "manual__1", "send", -1
+
+    given_store = Variables()
+    assert _ledger_store({"task_state_store": given_store, "ti": TaskInstance()}) is given_store  # type: ignore[typeddict-item]
+    monkeypatch.setattr("airflow_provider_fullsms.campaigns.ledger.has_task_state_store", lambda: True)
+    assert _ledger_store({"ti": TaskInstance()}) is None  # type: ignore[typeddict-item]  # 3.3: resumption off, warned
+    monkeypatch.setattr("airflow_provider_fullsms.campaigns.ledger.has_task_state_store", lambda: False)
+    found = _ledger_store({"ti": TaskInstance()})  # type: ignore[typeddict-item]
+    assert isinstance(found, VariableStore)
+    assert found.task["run_id"] == "manual__1"
