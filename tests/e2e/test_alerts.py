@@ -1,0 +1,102 @@
+"""
+End to end on real Airflow processes: FullSmsNotifier texts the on-call phone when a DAG run misses
+its deadline, from the triggerer (``AsyncCallback``) or the executor (``SyncCallback``).
+
+One stack (api-server, scheduler, triggerer, dag-processor; LocalExecutor) and one sandbox process
+serve every test; each phone number belongs to one DAG, so the sandbox's inbox tells them apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
+from tests.e2e.airflow_stack import AirflowStack
+
+ONCALL_ASYNC = "447700900701"
+ONCALL_SYNC = "447700900702"
+
+DAGS = f'''
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, SyncCallback, task
+
+from airflow_provider_fullsms.notifications.fullsms import send_fullsms_notification
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+LATE = "{{{{ dag_run.dag_id }}}} run {{{{ dag_run.dag_run_id }}}} missed its deadline"
+
+for callback_type, oncall in ((AsyncCallback, "{ONCALL_ASYNC}"), (SyncCallback, "{ONCALL_SYNC}")):
+    name = callback_type.__name__.lower()
+    deadline = DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(seconds=5),
+        callback=callback_type(send_fullsms_notification, kwargs={{"numbers": [oncall], "message": LATE}}),
+    )
+    with DAG(f"fullsms_e2e_deadline_{{name}}", schedule=None, start_date=START, deadline=deadline):
+
+        @task
+        def slow_load() -> None:
+            time.sleep(30)
+
+        slow_load()
+
+'''
+
+
+@dataclass
+class Deployment:
+    stack: AirflowStack
+    sandbox: SandboxClient
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("alerts")
+    dags = root / "dags"
+    dags.mkdir()
+    (dags / "fullsms_e2e_alerts.py").write_text(DAGS)
+    home = root / "airflow"
+    home.mkdir()
+    with SandboxProcess(balance=100) as sandbox:
+        connection = json.dumps(
+            {
+                "conn_type": "fullsms",
+                "host": sandbox.url,
+                "password": sandbox.token,
+                "extra": {"default_sender": "COPERATO", "price_per_segment": 0.05, "minimum_balance": 1},
+            }
+        )
+        with AirflowStack(home, dags, {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}) as stack:
+            yield Deployment(stack, sandbox.client)
+
+
+def texts_to(client: SandboxClient, number: str) -> list[str]:
+    return [message["text"] for message in client.messages(to=number)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "oncall"), [("asynccallback", ONCALL_ASYNC), ("synccallback", ONCALL_SYNC)])
+def test_a_run_that_misses_its_deadline_texts_the_oncall_phone(
+    deployment: Deployment, kind: str, oncall: str
+) -> None:
+    stack, client = deployment.stack, deployment.sandbox
+    dag_id, run_id = f"fullsms_e2e_deadline_{kind}", f"e2e_late_{kind}"
+    stack.wait_for_dag(dag_id)
+    stack.trigger(dag_id, run_id)
+
+    # Five seconds after it was queued, the run is late: its task sleeps for thirty.
+    stack.wait_until(f"the deadline text of {run_id}", lambda: texts_to(client, oncall), timeout=120)
+
+    assert texts_to(client, oncall) == [f"{dag_id} run {run_id} missed its deadline"]
+    assert stack.run_state(dag_id, run_id) == "running"
+    assert stack.wait_for_run(dag_id, run_id, timeout=120) == "success"
+    assert texts_to(client, oncall) == [f"{dag_id} run {run_id} missed its deadline"]  # once
