@@ -1,9 +1,9 @@
 """
 End to end on real Airflow processes: FullSmsNotifier texts the on-call phone when a DAG run misses
-its deadline, from the triggerer (``AsyncCallback``) or the executor (``SyncCallback``).
+its deadline, and the approver's phone when a campaign's plan starts waiting for approval.
 
 One stack (api-server, scheduler, triggerer, dag-processor; LocalExecutor) and one sandbox process
-serve every test; each phone number belongs to one DAG, so the sandbox's inbox tells them apart.
+serve both tests; each phone number belongs to one DAG, so the sandbox's inbox tells them apart.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from tests.e2e.airflow_stack import AirflowStack
 
 ONCALL_ASYNC = "447700900701"
 ONCALL_SYNC = "447700900702"
+APPROVER = "447700900888"
+RECIPIENTS = ["447700900501", "447700900502", "447700900503"]
 
 DAGS = f'''
 from __future__ import annotations
@@ -27,9 +29,11 @@ import time
 from datetime import timedelta
 
 import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, SyncCallback, task
 
 from airflow_provider_fullsms.notifications.fullsms import send_fullsms_notification
+from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 LATE = "{{{{ dag_run.dag_id }}}} run {{{{ dag_run.dag_run_id }}}} missed its deadline"
@@ -49,6 +53,36 @@ for callback_type, oncall in ((AsyncCallback, "{ONCALL_ASYNC}"), (SyncCallback, 
 
         slow_load()
 
+MESSAGE = "Spring sale: 20% off at Coperato until Sunday. Reply STOP to opt out."
+with DAG("fullsms_e2e_approval", schedule=None, start_date=START):
+    plan = FullSmsSendToNumbersOperator(task_id="plan", numbers={RECIPIENTS!r}, message=MESSAGE, dry_run=True)
+
+    @task(multiple_outputs=True)
+    def approval(plan: dict) -> dict:
+        from airflow_provider_fullsms.campaigns import describe_plan, describe_plan_briefly
+
+        return {{"body": describe_plan(plan), "text": describe_plan_briefly(plan)}}
+
+    texts = approval(plan.output)
+    approve = ApprovalOperator(
+        task_id="approve",
+        subject="Send the spring sale?",
+        body=texts["body"],
+        notifiers=[
+            send_fullsms_notification(
+                numbers=["{APPROVER}"],
+                message="Waiting for you in Airflow: {{{{ task.subject }}}} "
+                "{{{{ ti.xcom_pull(task_ids='approval', key='text') }}}}",
+            )
+        ],
+    )
+    send = FullSmsSendToNumbersOperator(
+        task_id="send",
+        numbers={RECIPIENTS!r},
+        message=MESSAGE,
+        expected_fingerprint=plan.output["fingerprint"],
+    )
+    approve >> send
 '''
 
 
@@ -100,3 +134,29 @@ def test_a_run_that_misses_its_deadline_texts_the_oncall_phone(
     assert stack.run_state(dag_id, run_id) == "running"
     assert stack.wait_for_run(dag_id, run_id, timeout=120) == "success"
     assert texts_to(client, oncall) == [f"{dag_id} run {run_id} missed its deadline"]  # once
+
+
+@pytest.mark.slow
+def test_the_approver_is_texted_the_plan_when_the_approval_starts_waiting(deployment: Deployment) -> None:
+    stack, client = deployment.stack, deployment.sandbox
+    dag_id, run_id = "fullsms_e2e_approval", "e2e_approval"
+    stack.wait_for_dag(dag_id)
+    stack.trigger(dag_id, run_id)
+
+    stack.wait_until(
+        "the approval to wait",
+        lambda: stack.task_states(dag_id, run_id).get("approve") == "awaiting_input",
+        120,
+    )
+
+    # Nobody has answered yet: the approver has the plan in a text, the recipients have nothing.
+    assert texts_to(client, APPROVER) == [
+        "Waiting for you in Airflow: Send the spring sale? 3 recipients, 3 SMS segments, cost 0.15"
+    ]
+    assert not {message["to"] for message in client.messages()} & set(RECIPIENTS)
+    assert "**3 recipients**" in stack.hitl_detail(dag_id, run_id, "approve")["body"]
+
+    stack.respond(dag_id, run_id, "approve", "Approve")
+    assert stack.wait_for_run(dag_id, run_id, timeout=120) == "success", stack.logs()
+    assert sorted(message["to"] for message in client.messages() if message["to"] in RECIPIENTS) == RECIPIENTS
+    assert len(texts_to(client, APPROVER)) == 1
