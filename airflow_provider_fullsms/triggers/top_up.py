@@ -81,33 +81,23 @@ class FullSmsBalanceTopUpTrigger(BaseEventTrigger):
         poke_interval: float = 60.0,
     ) -> None:
         super().__init__()
-        self.min_balance = float(min_balance)
-        self.fullsms_conn_id = fullsms_conn_id
-        self.poke_interval = float(poke_interval)
+        # The sensor's trigger on the same arguments, never run itself: its arguments, key and
+        # poll are this trigger's, so watchers and sensors group together by construction.
+        self._poll = FullSmsBalanceTrigger(
+            min_balance=min_balance, fullsms_conn_id=fullsms_conn_id, poke_interval=poke_interval
+        )
+        self.min_balance = self._poll.min_balance
+        self.fullsms_conn_id = self._poll.fullsms_conn_id
+        self.poke_interval = self._poll.poke_interval
         self._last_logged: str | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Class path and JSON-only kwargs: the triggerer reads the token from the connection itself."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "min_balance": self.min_balance,
-                "fullsms_conn_id": self.fullsms_conn_id,
-                "poke_interval": self.poke_interval,
-            },
-        )
-
-    def _poll(self) -> FullSmsBalanceTrigger:
-        """The sensor's trigger on the same connection and interval: its poll is this trigger's."""
-        return FullSmsBalanceTrigger(
-            min_balance=self.min_balance,
-            fullsms_conn_id=self.fullsms_conn_id,
-            poke_interval=self.poke_interval,
-        )
+        """This class, and the sensor trigger's JSON-only kwargs (the connection id, never the token)."""
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._poll.serialize()[1]
 
     def shared_stream_key(self) -> Hashable:
         """The balance sensors' key: watchers and sensors on one connection and interval share a poll."""
-        return self._poll().shared_stream_key()
+        return self._poll.shared_stream_key()
 
     @classmethod
     def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncGenerator[BalanceReading, None]:

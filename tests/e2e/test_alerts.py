@@ -8,7 +8,6 @@ serve both tests; each phone number belongs to one DAG, so the sandbox's inbox t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -101,14 +100,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     home = root / "airflow"
     home.mkdir()
     with SandboxProcess(balance=100) as sandbox:
-        connection = json.dumps(
-            {
-                "conn_type": "fullsms",
-                "host": sandbox.url,
-                "password": sandbox.token,
-                "extra": {"default_sender": "COPERATO", "price_per_segment": 0.05, "minimum_balance": 1},
-            }
-        )
+        # The sandbox's own connection: default sender, price per segment, minimum balance.
+        connection = sandbox.client.connection_uri()
         with AirflowStack(home, dags, {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}) as stack:
             yield Deployment(stack, sandbox.client)
 

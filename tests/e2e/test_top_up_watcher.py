@@ -11,7 +11,6 @@ gets its second run.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections import Counter
@@ -71,14 +70,8 @@ def test_a_top_up_starts_the_send_once_and_a_low_balance_starts_nothing(tmp_path
     home.mkdir()
     with SandboxProcess(balance=5) as sandbox:
         client = sandbox.client
-        connection = json.dumps(
-            {
-                "conn_type": "fullsms",
-                "host": sandbox.url,
-                "password": sandbox.token,
-                "extra": {"default_sender": "COPERATO", "minimum_balance": 1},
-            }
-        )
+        # The sandbox's own connection: default sender, price per segment, minimum balance.
+        connection = sandbox.client.connection_uri()
         with AirflowStack(home, dags, {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection}) as stack:
             stack.wait_for_dag(DAG_ID)
             # The watcher reads 5.00, below the 25 of a top-up, again and again: nothing starts.
