@@ -58,7 +58,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_fullsms.triggers.fullsms"],
+                "python-modules": [
+                    "airflow_provider_fullsms.triggers.fullsms",
+                    "airflow_provider_fullsms.triggers.top_up",
+                ],
             }
         ],
         "notifications": ["airflow_provider_fullsms.notifications.fullsms.FullSmsNotifier"],

@@ -37,6 +37,8 @@ OURS = (
     "airflow_provider_fullsms.operators.fullsms",
     "airflow_provider_fullsms.sensors.fullsms",
     "airflow_provider_fullsms.notifications.fullsms",
+    # A DAG scheduled on a balance top-up imports it for its AssetWatcher.
+    "airflow_provider_fullsms.triggers.top_up",
 )
 HTTP = "airflow.providers.http.operators.http"
 FULL_ROUNDS = 15

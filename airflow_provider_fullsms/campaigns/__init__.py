@@ -62,6 +62,7 @@ from airflow_provider_fullsms.campaigns.plan import (
     check_fingerprint,
     combine_plans,
     describe_plan,
+    describe_plan_briefly,
     mask_number,
     plan_summary,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "credit_to_resume",
     "decide",
     "describe_plan",
+    "describe_plan_briefly",
     "detect_file_format",
     "entries_from_numbers",
     "entries_from_rows",

@@ -277,3 +277,18 @@ def describe_plan(plan: Mapping[str, Any]) -> str:
         *(f"- to {sample['to']}: {sample['text']}" for sample in plan["samples"]),
     ]
     return "\n".join(lines)
+
+
+def describe_plan_briefly(plan: Mapping[str, Any]) -> str:
+    """
+    A plan in one line of plain text, short enough for one SMS with a subject before it: e.g. the
+    text a :class:`~airflow_provider_fullsms.notifications.fullsms.FullSmsNotifier` sends the
+    approver when an ``ApprovalOperator`` starts waiting (``"1,800 recipients, 1,800 SMS segments,
+    cost 90.00"``).
+    """
+    cost = plan["estimated_cost"]
+    return (
+        f"{plan['recipients']:,} recipients, {plan['segments']:,} SMS segments, "
+        + (f"cost {cost:,.2f}" if cost is not None else "cost unknown (no price_per_segment)")
+        + (f", scheduled for {plan['send_at']}" if plan.get("send_at") else "")
+    )

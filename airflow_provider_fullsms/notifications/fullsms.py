@@ -1,5 +1,5 @@
 """
-:class:`FullSmsNotifier`: text someone when a task or DAG fails or succeeds.
+:class:`FullSmsNotifier`: text someone when a task or DAG fails or succeeds, or a run is late.
 
 Example::
 
@@ -14,6 +14,24 @@ Example::
             )
         ],
     )
+
+As a deadline alert's callback (Airflow 3.1+), sent from the triggerer; the message is rendered
+against the missed run (``dag_run``, ``deadline``)::
+
+    DAG(
+        "nightly_load",
+        deadline=DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(hours=1),
+            callback=AsyncCallback(
+                send_fullsms_notification,
+                kwargs={"numbers": ["+44 1111 111111"], "message": "{{ dag_run.dag_id }} is late"},
+            ),
+        ),
+    )
+
+In a Human-in-the-loop operator's ``notifiers=`` (e.g. ``ApprovalOperator``), it texts the approver
+when the task starts waiting; ``task`` in the message is that operator.
 """
 
 from __future__ import annotations
@@ -72,6 +90,9 @@ class FullSmsNotifier(BaseNotifier):
     :param sender: an owned number or approved sender ID; default: the connection's default
         sender; templated.
     :param fullsms_conn_id: connection of type ``fullsms``.
+    :param context: the context to render against when the notifier is awaited rather than called:
+        a deadline alert's ``AsyncCallback`` passes the missed run's here (``dag_run``,
+        ``deadline``); nobody else needs it.
     """
 
     template_fields: Sequence[str] = ("numbers", "message", "sender")
@@ -83,8 +104,9 @@ class FullSmsNotifier(BaseNotifier):
         message: str,
         sender: str | None = None,
         fullsms_conn_id: str = DEFAULT_CONN_ID,
+        context: Context | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(context)
         # A generator would be used up by the first alert; keep something renderable twice.
         self.numbers: str | list[str] = numbers if isinstance(numbers, str) else list(numbers)
         self.message = message

@@ -27,8 +27,10 @@ DAG_IDS = {
     "fullsms_scheduled_campaign",
     "fullsms_balance_gated_batches",
     "fullsms_campaign_report",
+    "fullsms_send_on_top_up",
 }
 CRM_EXPORT = EXAMPLE_DAGS / "data" / "crm_contacts.csv"
+WAITING_LIST = EXAMPLE_DAGS / "data" / "waiting_list.csv"
 ONCALL = "447700900999"
 LIST_7 = {"447700900001", "447700900002", "447700900003"}
 
@@ -212,6 +214,44 @@ def test_scheduled_campaign_texts_the_oncall_and_sends_nothing_when_the_balance_
     assert alerts[0]["text"].startswith("FullSMS weekly campaign: check_balance failed for the run due ")
     assert not LIST_7 & {m["to"] for m in sandbox_conn.messages()}
     assert sandbox_conn.requests_count("/messages/send/to_lists") == 0
+
+
+# -- fullsms_send_on_top_up ---------------------------------------------------------------------
+
+
+def test_send_on_top_up_is_scheduled_on_the_asset_its_balance_watcher_watches(dagbag: Any) -> None:
+    from airflow_provider_fullsms.triggers.top_up import FullSmsBalanceTopUpTrigger
+
+    dag = dagbag.dags["fullsms_send_on_top_up"]
+    (asset,) = dag.timetable.asset_condition.objects
+    (watcher,) = asset.watchers
+
+    assert asset.name == "fullsms_balance_topped_up"
+    assert isinstance(watcher.trigger, FullSmsBalanceTopUpTrigger)
+    assert watcher.trigger.min_balance == 25.0
+
+
+def test_send_on_top_up_texts_the_waiting_list_once_each_by_first_name(
+    dagbag: Any, sandbox_conn: SandboxClient, airflow_db: None, dag_results: Any
+) -> None:
+    with WAITING_LIST.open(encoding="utf-8", newline="") as stream:
+        waiting = {row["number"]: row["first_name"] for row in csv.DictReader(stream)}
+    sandbox_conn.set_balance(25)
+
+    # Started by hand (dag.test()): no top-up event, the same send.
+    run = dagbag.dags["fullsms_send_on_top_up"].test()
+
+    assert run.state == "success"
+    texts = {m["to"]: m["text"] for m in sandbox_conn.messages()}
+    assert len(sandbox_conn.messages()) == len(waiting) == 120
+    assert texts == {
+        number: f"Hi {name}, the Coperato grinder you asked about is back in stock. Reply STOP to opt out."
+        for number, name in waiting.items()
+    }
+    results = dag_results(run)
+    assert "top_up" not in results  # no event read: it returned None
+    assert results["send"]["fingerprint"] == results["plan"]["fingerprint"]
+    assert sandbox_conn.balance() == pytest.approx(25 - 120 * 0.05)
 
 
 # -- fullsms_balance_gated_batches --------------------------------------------------------------

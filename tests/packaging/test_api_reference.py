@@ -18,6 +18,7 @@ PUBLIC = [
     "operators.balance.FullSmsGetBalanceOperator",
     "sensors.fullsms.FullSmsBalanceSensor",
     "triggers.fullsms.FullSmsBalanceTrigger",
+    "triggers.top_up.FullSmsBalanceTopUpTrigger",
     "notifications.fullsms.FullSmsNotifier",
     "operators.links.FullSmsCampaignLink",
     "assets.campaign_alias_name",

@@ -14,6 +14,7 @@ from airflow_provider_fullsms.campaigns import (
     check_fingerprint,
     combine_plans,
     describe_plan,
+    describe_plan_briefly,
     entries_from_numbers,
     mask_number,
     plan_campaign,
@@ -115,6 +116,22 @@ def test_a_plan_of_shards_adds_them_up_and_keeps_the_minimum_balance_back_once()
     assert [sample["to"] for sample in plan["samples"]] == ["447•••••••00", "447•••••••00"]
     assert describe_plan(plan).startswith("**600 recipients**, 600 SMS segments (300 GSM-7, 300 UCS-2)")
     assert "estimated cost: **30.00**, required balance 31.00" in describe_plan(plan)
+
+
+def test_a_plan_in_one_line_for_a_text_message_says_recipients_segments_cost_and_schedule() -> None:
+    shards = [plan_of(NUMBERS[:300]), plan_of(NUMBERS[300:], "Hello ✓")]
+    plan = combine_plans(shards)
+
+    assert describe_plan_briefly(plan) == "600 recipients, 600 SMS segments, cost 30.00"
+    assert describe_plan_briefly({**plan, "send_at": "2025-06-01 09:00:00"}) == (
+        "600 recipients, 600 SMS segments, cost 30.00, scheduled for 2025-06-01 09:00:00"
+    )
+    thousands = {**plan, "recipients": 12_345, "segments": 24_690, "estimated_cost": 1234.5}
+    assert describe_plan_briefly(thousands) == "12,345 recipients, 24,690 SMS segments, cost 1,234.50"
+    unpriced = {**plan, "estimated_cost": None}
+    assert describe_plan_briefly(unpriced) == (
+        "600 recipients, 600 SMS segments, cost unknown (no price_per_segment)"
+    )
 
 
 @pytest.mark.parametrize(

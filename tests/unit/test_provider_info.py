@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,22 @@ print("hook imported:", "airflow_provider_fullsms.hooks.fullsms" in sys.modules)
     )
     assert lines[1] == "{'host': 'Base URL', 'password': 'API Token'}"
     assert lines[2] == "hook imported: False"
+
+
+def test_airflow_lists_the_balance_triggers_among_the_providers_triggers() -> None:
+    """The sensor's trigger, and the top-up trigger an ``AssetWatcher`` uses."""
+    result = subprocess.run(
+        [str(BIN / "airflow"), "providers", "triggers", "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=True,
+    )
+    ours = [t["class"] for t in json.loads(result.stdout) if t["package_name"] == "airflow-provider-fullsms"]
+    assert sorted(ours) == [
+        "airflow_provider_fullsms.triggers.fullsms",
+        "airflow_provider_fullsms.triggers.top_up",
+    ]
 
 
 def test_provider_info_names_modules_that_exist() -> None:
