@@ -28,7 +28,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.providers.common.compat.triggers import BaseEventTrigger
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger

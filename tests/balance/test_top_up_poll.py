@@ -12,11 +12,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from airflow_provider_fullsms.triggers.top_up import FullSmsBalanceTopUpTrigger
 from tests.balance.conftest import TopUp
 from tests.balance.test_shared_poll import BALANCE_PATH, INTERVAL, Triggerer, in_triggerer, until_requests
+
+pytest.importorskip("airflow.triggers.shared_stream", reason="shared trigger streams came with Airflow 3.3")
 
 
 class Watcher:

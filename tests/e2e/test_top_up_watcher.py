@@ -42,6 +42,11 @@ def runs(stack: AirflowStack) -> list[dict[str, Any]]:
     return list(stack.api("GET", f"dags/{DAG_ID}/dagRuns", params={"order_by": "run_after"})["dag_runs"])
 
 
+def topped_up_asset_id(stack: AirflowStack) -> int:
+    (asset,) = stack.api("GET", "assets", params={"name_pattern": "fullsms_balance_topped_up"})["assets"]
+    return int(asset["id"])
+
+
 def wait_for_reads(stack: AirflowStack, client: SandboxClient, more: int) -> None:
     """Wait until the triggerer has read the balance ``more`` more times."""
     seen = client.requests_count(BALANCE_PATH)
@@ -102,7 +107,7 @@ def test_a_top_up_starts_the_send_once_and_a_low_balance_starts_nothing(tmp_path
             stack.restart("triggerer")
             wait_for_reads(stack, client, 5)
             assert len(runs(stack)) == 1
-            asset_id = stack.api("GET", "assets/events")["asset_events"][0]["asset_id"]
+            asset_id = topped_up_asset_id(stack)
             memory = stack.api("GET", f"assets/{asset_id}/state-store")["asset_state_store"]
             assert [(entry["key"], entry["value"]) for entry in memory] == [
                 ("fullsms.top_up.fullsms_default.25", True)
@@ -116,7 +121,9 @@ def test_a_top_up_starts_the_send_once_and_a_low_balance_starts_nothing(tmp_path
             second = wait_for_finished_runs(stack, 2)[1]
             assert second["state"] == "success", stack.logs()
             assert stack.xcom(DAG_ID, second["dag_run_id"], "top_up") == 40.0
-            events = stack.api("GET", "assets/events", params={"order_by": "timestamp"})["asset_events"]
+            # The watched asset's events only (each send also updates its campaign's asset).
+            params = {"asset_id": topped_up_asset_id(stack), "order_by": "timestamp"}
+            events = stack.api("GET", "assets/events", params=params)["asset_events"]
 
         texted = Counter(message["to"] for message in client.messages())
         assert len(texted) == WAITING_LIST
