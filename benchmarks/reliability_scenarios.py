@@ -124,7 +124,11 @@ def task_outcome(dag_id: str, run_id: str) -> tuple[str, int, dict[str, Any] | N
         )
         rows = session.execute(
             select(XComModel.key, XComModel.value).where(
-                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.task_id == "send"
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == "send",
+                # The summary; not the extra link Airflow keeps beside it (a plain string).
+                XComModel.key.in_(("return_value", "fullsms_summary")),
             )
         ).all()
     values = {key: (json.loads(value) if isinstance(value, str) else value) for key, value in rows}

@@ -129,7 +129,11 @@ def run(dag: Any, file: str) -> tuple[str, int, dict[str, Any] | None, str]:
         assert ti is not None
         rows = session.execute(
             select(XComModel.key, XComModel.value).where(
-                XComModel.dag_id == DAG_ID, XComModel.run_id == run.run_id, XComModel.task_id == "send"
+                XComModel.dag_id == DAG_ID,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id == "send",
+                # The summary; not the extra link Airflow keeps beside it (a plain string).
+                XComModel.key.in_(("return_value", "fullsms_summary")),
             )
         ).all()
     values = {key: (json.loads(value) if isinstance(value, str | bytes) else value) for key, value in rows}
