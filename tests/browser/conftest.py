@@ -84,7 +84,10 @@ class LoginStack(AirflowStack):
 
     def stored_connection(self, conn_id: str) -> dict[str, Any]:
         """``conn_id`` as Airflow stored it, its password in clear (the REST API shows ``***``)."""
-        shown = json.loads(self._airflow("connections", "get", conn_id, "--output", "json"))
+        output = self._airflow("connections", "get", conn_id, "--output", "json")
+        # Airflow may print a line of its own (a warning) before the table it was asked for.
+        table = next((line for line in output.splitlines() if line.startswith("[")), output)
+        shown = json.loads(table)
         return dict(shown[0])
 
 
