@@ -67,3 +67,35 @@ def convert_asset_to_openlineage(asset: Asset, lineage_context: object) -> Datas
 
     parsed = urlsplit(asset.uri)
     return Dataset(namespace=f"{SCHEME}://{parsed.netloc}", name=parsed.path.lstrip("/"))
+
+
+def asset_exists(uri: str) -> bool | None:
+    """
+    Whether Airflow already has the asset ``uri``, asked from inside a running task; ``None`` when
+    this Airflow or this process cannot say (outside a task, or an unexpected answer).
+
+    Airflow creates an asset that is only reached through an alias on its first event, and fails
+    the task when two task instances create the same asset at once (a unique-constraint error in
+    the task's success call); the send operators use this to let one task instance create it.
+    """
+    from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
+
+    try:
+        if not AIRFLOW_V_3_0_PLUS:  # Airflow 2: the worker reads the metadata database itself.
+            from airflow.models.dataset import DatasetModel
+            from airflow.utils.session import create_session
+            from sqlalchemy import select
+
+            with create_session() as session:
+                found = session.scalar(select(DatasetModel.id).where(DatasetModel.uri == uri).limit(1))
+            return found is not None
+        from airflow.sdk.exceptions import ErrorType
+        from airflow.sdk.execution_time.comms import ErrorResponse, GetAssetByUri
+        from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+        answer = SUPERVISOR_COMMS.send(GetAssetByUri(uri=uri))
+    except Exception:
+        return None
+    if isinstance(answer, ErrorResponse):
+        return False if answer.error == ErrorType.ASSET_NOT_FOUND else None
+    return True

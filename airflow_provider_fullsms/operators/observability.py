@@ -86,7 +86,7 @@ class CampaignObservabilityMixin:
     def _emit_asset_event(self, context: Context, summary: dict[str, Any]) -> None:
         from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
-        from airflow_provider_fullsms.assets import api_host, campaign_alias_name, campaign_uri
+        from airflow_provider_fullsms.assets import api_host, asset_exists, campaign_alias_name, campaign_uri
         from airflow_provider_fullsms.campaigns.counts import asset_extra
 
         events = context.get("outlet_events")
@@ -95,6 +95,17 @@ class CampaignObservabilityMixin:
         if events is None or not aliases:
             return
         asset = Asset(uri=campaign_uri(api_host(self.hook.config.base_url), self.dag_id, self.task_id))
+        map_index = getattr(context.get("ti"), "map_index", None) or -1
+        if map_index > 0 and asset_exists(asset.uri) is False:
+            # Airflow creates the asset on its first event and fails a task whose event races
+            # another's to create it: map index 0 creates it, the other shards emit from then on.
+            self.log.info(
+                "FullSMS campaign asset %s does not exist yet; map index 0 creates it with its "
+                "first event, so this shard (map index %d) emits none this time.",
+                asset.uri,
+                map_index,
+            )
+            return
         events[aliases[0]].add(asset, extra=asset_extra(summary))
         self.log.info("FullSMS campaign asset event: %s", asset.uri)
 

@@ -123,6 +123,56 @@ def test_a_finished_send_adds_its_campaign_to_its_alias_with_the_counts_in_extra
     assert event.extra["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
 
 
+@pytest.mark.parametrize(
+    ("map_index", "asset_known", "emitted"),
+    [
+        (-1, False, True),  # an unmapped send creates its asset with its first event
+        (0, False, True),  # so does a mapped send's first shard
+        (1, False, False),  # another shard leaves the first event to shard 0...
+        (1, True, True),  # ...and emits once the asset exists
+        (2, None, True),  # and when Airflow cannot say, as before
+    ],
+)
+def test_only_one_shard_of_a_mapped_send_creates_its_campaign_asset(
+    api: Any, monkeypatch: pytest.MonkeyPatch, map_index: int, asset_known: bool | None, emitted: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    from airflow_provider_fullsms import assets
+
+    asked: list[str] = []
+    monkeypatch.setattr(assets, "asset_exists", lambda uri: asked.append(uri) or asset_known)
+    with DAG("crm_to_sms", schedule=None):
+        send = FullSmsSendToNumbersOperator(
+            task_id="send", numbers=["+447700900001"], message="Hi", sender="COPERATO"
+        )
+    events = OutletEventAccessors()
+    context = {
+        "task_state_store": MemoryStateStore(),
+        "outlet_events": events,
+        "ti": SimpleNamespace(
+            dag_id="crm_to_sms",
+            run_id="manual",
+            task_id="send",
+            map_index=map_index,
+            xcom_push=lambda **_: None,
+        ),
+    }
+    send.execute(context)  # type: ignore[arg-type]
+
+    alias_events = events[AssetAlias(name="fullsms/crm_to_sms/send")].asset_alias_events
+    assert len(alias_events) == (1 if emitted else 0)
+    assert asked == ([] if map_index <= 0 else ["fullsms://fullsms.test/crm_to_sms/send"])
+
+
+def test_outside_a_running_task_airflow_cannot_say_whether_an_asset_exists() -> None:
+    from airflow_provider_fullsms.assets import asset_exists
+
+    assert asset_exists("fullsms://fullsms.test/crm_to_sms/send") is None
+
+
 # -- OpenLineage ---------------------------------------------------------------------------------
 
 
