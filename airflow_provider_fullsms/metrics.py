@@ -8,7 +8,8 @@ keep them; plain StatsD gets the bare name. ``docs/campaigns.md`` lists them.
 
 * Each try of a send counts its batches by what became of them in that try:
   ``fullsms.batches.accepted`` (accepted now), ``.skipped`` (accepted by an earlier try),
-  ``.assumed_sent``, ``.unknown``, ``.not_sent``.
+  ``.assumed_sent``, ``.unknown`` (became unknown in this try: a batch left unknown is counted
+  once, not again by every try that finds it still unsettled), ``.not_sent``.
 * The try that finishes a campaign counts it once: ``fullsms.recipients.accepted``, ``.invalid``,
   ``.excluded``, ``.unknown``, and with a price ``fullsms.segments`` and ``fullsms.cost``.
 * ``fullsms.balance`` is a gauge, set whenever the balance operator or sensor reads the balance.
@@ -30,7 +31,7 @@ BATCH_COUNTERS = {
     "accepted": "accepted",
     "skipped": "skipped_already_accepted",
     "assumed_sent": "assumed_sent",
-    "unknown": "unknown_count",
+    "unknown": "unknown_now",
     "not_sent": "not_sent_count",
 }
 

@@ -55,6 +55,8 @@ class CampaignReport:
     not_sent: list[dict[str, Any]] = field(default_factory=list)
     assumed: list[dict[str, Any]] = field(default_factory=list)
     unknown_batches: int = 0
+    #: Of those, the ones that became unknown in this try (the others an earlier try reported).
+    unknown_now: int = 0
     unknown_recipients: int = 0
     #: Accepted batches whose answer does not add up (see :meth:`SendResult.of`); their
     #: unaccounted recipients are in ``unknown_recipients``.
@@ -140,13 +142,15 @@ class CampaignReport:
             if len(self.outside_window_numbers) < MAX_LISTED_INVALID:
                 self.outside_window_numbers.append(str(number)[:64])
 
-    def outcome_unknown(self, batch: Batch, error: str, sent: Mapping[str, Any]) -> None:
+    def outcome_unknown(self, batch: Batch, error: str, sent: Mapping[str, Any], *, now: bool = True) -> None:
         """
         FullSMS may or may not have sent ``batch``: it is reported, never resent automatically.
 
         :param sent: the batch's in-flight record (``h`` text hash, ``at`` when it was sent).
+        :param now: it became unknown in this try (not: an earlier try reported it unknown already).
         """
         self.unknown_batches += 1
+        self.unknown_now += now
         self.unknown_recipients += batch.recipients
         _listed(self.unknown, {**_named(batch, sent), "error": error[:300]})
 
@@ -246,6 +250,7 @@ class CampaignReport:
                 "assumed_sent": self.assumed_sent,
                 "assumed": list(self.assumed),
                 "unknown_count": self.unknown_batches,
+                "unknown_now": self.unknown_now,
                 "unknown": list(self.unknown),
                 "not_sent_count": self.not_sent_batches,
                 "not_sent": list(self.not_sent),

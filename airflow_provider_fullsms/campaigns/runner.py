@@ -155,7 +155,8 @@ def _next_attempt(
 
 def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, report: CampaignReport) -> None:
     """Report a batch an earlier try left unknown; one left in flight (its worker died) becomes unknown."""
-    if record.get("s") == BatchState.IN_FLIGHT:
+    left_in_flight = record.get("s") == BatchState.IN_FLIGHT
+    if left_in_flight:
         reason = "in flight when an earlier try ended (its worker died or was stopped mid-request)"
         ledger.mark_unknown(batch, reason, record)
     else:
@@ -163,7 +164,7 @@ def _still_unknown(batch: Batch, record: Mapping[str, Any], ledger: Ledger, repo
     if record.get("by"):
         # First: the report keeps 300 characters of it.
         reason = f"resent after an unknown outcome and unknown again, it needs a new decision; {reason}"
-    report.outcome_unknown(batch, reason, record)
+    report.outcome_unknown(batch, reason, record, now=left_in_flight)
 
 
 #: Why a batch marked in flight was not sent after all (the reasons its ``not_sent`` record gives).

@@ -276,6 +276,32 @@ def test_every_metric_of_a_send_is_tagged_with_its_dag_task_and_connection(
     }
 
 
+def test_a_batch_left_unknown_is_counted_once_not_again_by_every_try_that_finds_it_unsettled(
+    fullsms_conn: str, requests_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    stats = RecordingStats()
+    monkeypatch.setattr(metrics, "_stats", lambda: stats)
+    requests_mock.get(f"{FAKE_URL}/account/senderids", json=docs.SENDER_IDS)
+    requests_mock.post(f"{FAKE_URL}/messages/send/to_numbers", status_code=500, json=docs.SERVER_ERROR)
+    store = MemoryStateStore()
+
+    def unknown_counted_by_a_try() -> float:
+        stats.calls.clear()
+        send = FullSmsSendToNumbersOperator(
+            task_id="send", numbers=["+447700900001"], message="Hi", sender="COPERATO"
+        )
+        with pytest.raises(AirflowFailException, match="unknown"):
+            send.execute({"task_state_store": store})  # type: ignore[arg-type]
+        return sum(value for _, stat, value, _ in stats.calls if stat == "fullsms.batches.unknown")
+
+    assert unknown_counted_by_a_try() == 1  # the 500: FullSMS may have sent it
+    assert unknown_counted_by_a_try() == 0  # the retry finds it still unsettled: not a new one
+    sends = [r for r in requests_mock.request_history if r.path.endswith("/messages/send/to_numbers")]
+    assert len(sends) == 1  # and it was never sent again
+
+
 def test_a_broken_metrics_backend_never_fails_a_send(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> Any:
         raise OSError("statsd host unknown")
