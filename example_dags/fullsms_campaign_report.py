@@ -40,7 +40,9 @@ def campaign_report(extras: list[dict[str, Any]]) -> list[str]:
 def fullsms_campaign_report() -> None:
     @task
     def report(triggering_asset_events: Any = None) -> list[str]:
-        extras = [event.extra for events in (triggering_asset_events or {}).values() for event in events]
+        # Through the alias only: Airflow files each event under its asset and under every alias
+        # it came through, so reading every key would count a campaign twice.
+        extras = [event.extra for event in (triggering_asset_events or {}).get(CAMPAIGN, [])]
         lines = campaign_report(extras)
         for line in lines:
             print(line)

@@ -236,6 +236,24 @@ def test_a_campaign_links_to_its_task_in_airflow_from_inside_airflows_frame(
     expect(page.locator("iframe")).to_have_count(0)
 
 
+def test_the_fullsms_campaign_extra_link_on_airflows_task_page_opens_the_campaign(
+    stack: LoginStack, page: Page
+) -> None:
+    page.context.add_cookies([{"name": "_token", "value": stack.token(), "url": stack.url}])
+    run_id = "settle_in_browser"  # the campaign the first test ran
+    page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run_id}/tasks/{TASK_ID}")
+    link = page.get_by_role("link", name="FullSMS campaign")
+    expect(link).to_be_visible(timeout=60_000)
+
+    link.click()
+
+    expect(page).to_have_url(
+        re.compile(rf"/fullsms/campaign\?dag_id={DAG_ID}&run_id={run_id}&task_id={TASK_ID}&map_index=-1$")
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{DAG_ID} · {run_id} · {TASK_ID}")
+    expect(page.locator("#text")).to_contain_text("your table for two is booked for Friday")
+
+
 def test_the_page_follows_airflows_dark_theme(stack: LoginStack, page: Page, screenshot: Screenshot) -> None:
     page.context.add_cookies([{"name": "_token", "value": stack.token(), "url": stack.url}])
     page.add_init_script("window.localStorage.setItem('theme', 'dark')")

@@ -62,10 +62,22 @@ class StatsdListener:
                 continue
             self.lines.extend(data.decode().splitlines())
 
+    def received(self, name: str) -> list[tuple[str, dict[str, str]]]:
+        """
+        What came for ``airflow.<name>``: each value (``"3|c"``, ``"99.85|g"``) with its tags, in
+        InfluxDB's StatsD form (``airflow.<name>,dag_id=d,task_id=t:3|c``).
+        """
+        found = []
+        for line in self.lines:
+            stat, _, value = line.partition(":")
+            metric, *tags = stat.split(",")
+            if metric == f"airflow.{name}":
+                found.append((value, dict(tag.split("=", 1) for tag in tags)))
+        return found
+
     def values(self, name: str) -> list[str]:
-        """The values received for ``airflow.<name>`` (``"3|c"``, ``"99.85|g"``)."""
-        prefix = f"airflow.{name}:"
-        return [line[len(prefix) :] for line in self.lines if line.startswith(prefix)]
+        """The values received for ``airflow.<name>``."""
+        return [value for value, _ in self.received(name)]
 
 
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> None:
@@ -104,6 +116,8 @@ def test_dags_test_of_a_file_audience_send_emits_lineage_metrics_and_an_asset_ev
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
             "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+            # StatsD with tags (InfluxDB's form): the dag, task and connection of each metric.
+            "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
             "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
                 {"type": "file", "log_file_path": str(lineage), "append": True}
             ),
@@ -156,6 +170,11 @@ def test_dags_test_of_a_file_audience_send_emits_lineage_metrics_and_an_asset_ev
     assert statsd.values("fullsms.segments") == ["2|c"]
     assert statsd.values("fullsms.cost") == ["0.1|c"]
     assert statsd.values("fullsms.balance") == ["100.0|g"]
+    send_tags = {"dag_id": DAG_ID, "task_id": "send", "conn_id": "fullsms_default"}
+    for name in ("recipients.accepted", "recipients.invalid", "batches.accepted", "segments", "cost"):
+        assert [tags for _, tags in statsd.received(f"fullsms.{name}")] == [send_tags]
+    [(_, balance_tags)] = statsd.received("fullsms.balance")
+    assert balance_tags == {**send_tags, "task_id": "balance"}
 
     # The asset event of the finished campaign, through the task's alias, its figures in extra.
     with sqlite3.connect(home / "airflow.db") as db:
