@@ -241,7 +241,7 @@ def test_the_fullsms_campaign_extra_link_on_airflows_task_page_opens_the_campaig
 ) -> None:
     page.context.add_cookies([{"name": "_token", "value": stack.token(), "url": stack.url}])
     run_id = "settle_in_browser"  # the campaign the first test ran
-    page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run_id}/tasks/{TASK_ID}")
+    page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{run_id}/tasks/{TASK_ID}/details")
     link = page.get_by_role("link", name="FullSMS campaign")
     expect(link).to_be_visible(timeout=60_000)
 
