@@ -22,8 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint debian-packages
-	$(BIN)/python -m pytest
+# The whole suite: the in-process suites (MATRIX_SUITES) with $(MATRIX_WORKERS) pytest-xdist workers,
+# then the ones that start real Airflow processes, browsers or builds (NOT_IN_MATRIX), one at a time.
+test: lint debian-packages matrix-suites
+	$(BIN)/python -m pytest -n $(MATRIX_WORKERS) $(MATRIX_SUITES)
+	$(BIN)/python -m pytest $(NOT_IN_MATRIX)
 
 # PostgreSQL, Redis and chromium from Debian's packages, with one `apt-get update`, when missing.
 debian-packages:
