@@ -41,7 +41,6 @@ from airflow_provider_fullsms.settlement import (
     AirflowApi,
     BatchRecord,
     TaskAddress,
-    clean_variables,
     read_batches,
     settle,
     withdraw,
@@ -134,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         api = _api(args)
         if args.command == "clean":
-            deleted = clean_variables(api, datetime.now(UTC), dry_run=args.dry_run)
+            deleted = api.variables.clean(datetime.now(UTC), dry_run=args.dry_run)
             verb = "would delete" if args.dry_run else "deleted"
             print(f"{verb} {len(deleted)} ledger Variable(s)", *deleted, sep="\n  ")
             return 0

@@ -16,15 +16,14 @@ running may still be answered: a decision about it is refused until that try end
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from airflow_provider_fullsms.airflow_rest import check
 from airflow_provider_fullsms.campaigns.ledger import (
     LEDGER_PREFIX,
     BatchDecision,
@@ -33,14 +32,9 @@ from airflow_provider_fullsms.campaigns.ledger import (
     attempt_of,
     pending_settlement,
 )
-from airflow_provider_fullsms.campaigns.variable_store import (
-    VARIABLE_PREFIX,
-    description,
-    read_entry,
-    stored_value,
-    variable_key_prefix,
-)
-from airflow_provider_fullsms.exceptions import CampaignInputError, SettlementRefusedError
+from airflow_provider_fullsms.campaigns.variable_store import variable_key_prefix
+from airflow_provider_fullsms.exceptions import SettlementRefusedError
+from airflow_provider_fullsms.variable_ledger import VariableLedger
 
 #: Batch states a person may settle: FullSMS may or may not have sent them.
 SETTLEABLE = frozenset({BatchState.UNKNOWN, BatchState.IN_FLIGHT})
@@ -127,6 +121,8 @@ class AirflowApi:
         self._state_store = task_state_store
         #: Where each task's ledger was found: ``"task_state_store"`` or ``"variables"``.
         self._ledger_in: dict[TaskAddress, str] = {}
+        #: The ledgers kept in Airflow Variables (Airflow before 3.3).
+        self.variables = VariableLedger(self)
 
     @classmethod
     def login(cls, base_url: str, username: str, password: str, *, timeout: float = 30.0) -> AirflowApi:
@@ -138,18 +134,23 @@ class AirflowApi:
         )
         if response.status_code == 404:  # Airflow 2: no tokens; its REST API takes the password
             return cls(base_url, None, timeout=timeout, basic_auth=(username, password))
-        _check(response, "log in to Airflow")
+        check(response, "log in to Airflow")
         return cls(base_url, response.json()["access_token"], timeout=timeout)
 
-    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        response = self._session.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
-        _check(response, what)
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call of the REST API (``path`` from the server's root), its answer unchecked."""
+        return self._session.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
+
+    def call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """One call of the REST API, its JSON answer; an error names ``what`` failed and what to do."""
+        response = self.request(method, path, **kwargs)
+        check(response, what)
         return response.json() if response.content else None
 
     def has_task_state_store(self) -> bool:
         """Whether this Airflow keeps task state stores (3.3 and later); asked once."""
         if self._state_store is None:
-            version = str(self._call("GET", f"{self.api}/version", "read Airflow's version")["version"])
+            version = str(self.call("GET", f"{self.api}/version", "read Airflow's version")["version"])
             major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
             self._state_store = (major, minor) >= (3, 3)
         return self._state_store
@@ -166,12 +167,12 @@ class AirflowApi:
                 self._ledger_in[task] = "task_state_store"
                 return entries
         self._ledger_in[task] = "variables"
-        return self._variable_entries(task)
+        return self.variables.entries(task)
 
     def _task_state_store_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
         entries: dict[str, dict[str, Any]] = {}
         while True:
-            page = self._call(
+            page = self.call(
                 "GET",
                 f"{task.path(self.api)}/state-store",
                 "read the task's state store",
@@ -181,56 +182,13 @@ class AirflowApi:
             if not page["task_state_store"] or len(entries) >= page["total_entries"]:
                 return entries
 
-    def _variable_entries(self, task: TaskAddress) -> dict[str, dict[str, Any]]:
-        prefix = task.variable_prefix()
-        entries: dict[str, dict[str, Any]] = {}
-        for variable, entry in self.ledger_variables(prefix, _task_dict(task)):
-            key = variable[len(prefix) :]
-            entries[key] = {"key": key, "value": entry["value"], "expires_at": entry["expires_at"]}
-        return entries
-
-    def ledger_variables(
-        self, prefix: str = VARIABLE_PREFIX, task: dict[str, Any] | None = None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """
-        Every ledger Variable whose key starts with ``prefix`` (of ``task`` only, when given), as
-        ``(key, {"value", "task", "expires_at"})``, paged through.
-        """
-        found = []
-        offset = 0
-        # Airflow 3.0 matches the pattern anywhere in the key, Airflow 2 has none (every Variable is
-        # read): the prefix is checked here.
-        pattern = {} if self.api == "/api/v1" else {"variable_key_pattern": prefix}
-        while True:
-            page = self._call(
-                "GET",
-                f"{self.api}/variables",
-                "read the ledger in Airflow Variables",
-                params={"limit": 100, "offset": offset, **pattern},
-            )
-            offset += len(page["variables"])
-            for variable in page["variables"]:
-                entry = read_entry(_loads(variable["value"]), task)
-                if variable["key"].startswith(prefix) and entry is not None:
-                    found.append((variable["key"], entry))
-            if not page["variables"] or offset >= page["total_entries"]:
-                return found
-
-    def delete_variable(self, key: str) -> None:
-        """Delete the Airflow Variable ``key`` (nothing happens when there is none)."""
-        response = self._session.delete(
-            f"{self.base_url}{self.api}/variables/{quote(key, safe='')}", timeout=self.timeout
-        )
-        if response.status_code != 404:
-            _check(response, f"delete the Variable {key!r}")
-
     def dag_run_exists(self, dag_id: str, run_id: str) -> bool:
         """Whether the DAG run is still in Airflow's database."""
         path = f"{self.api}/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
-        response = self._session.get(f"{self.base_url}{path}", timeout=self.timeout)
+        response = self.request("GET", path)
         if response.status_code == 404:
             return False
-        _check(response, "read the DAG run")
+        check(response, "read the DAG run")
         return True
 
     def state_store(self, task: TaskAddress) -> dict[str, Any]:
@@ -245,33 +203,15 @@ class AirflowApi:
             never (not Airflow's default retention, which would delete it after 30 days).
         """
         if self.in_variables(task):
-            self._set_variable(task, key, value, expires_at)
+            self.variables.write(task, key, value, expires_at)
             return
-        self._call(
+        self.call(
             "PUT",
             f"{task.path(self.api)}/state-store/{quote(key, safe='')}",
             f"write {key!r} to the task's state store",
             params={"map_index": task.map_index},
             json={"value": value, "expires_at": expires_at},
         )
-
-    def _set_variable(self, task: TaskAddress, key: str, value: Any, expires_at: str | None) -> None:
-        variable = task.variable_prefix() + key
-        body = {
-            "key": variable,
-            "value": json.dumps(stored_value(_task_dict(task), value, expires_at)),
-            "description": description(_task_dict(task), key),
-        }
-        what = f"write {key!r} to the task's ledger in Airflow Variables"
-        # PATCH changes a Variable that exists (404 otherwise); POST creates one.
-        response = self._session.patch(
-            f"{self.base_url}{self.api}/variables/{quote(variable, safe='')}", json=body, timeout=self.timeout
-        )
-        if response.status_code == 404:
-            response = self._session.post(
-                f"{self.base_url}{self.api}/variables", json=body, timeout=self.timeout
-            )
-        _check(response, what)
 
     def in_variables(self, task: TaskAddress) -> bool:
         """Whether the task's ledger is in Airflow Variables (found out once per task)."""
@@ -282,9 +222,9 @@ class AirflowApi:
     def delete_state(self, task: TaskAddress, key: str) -> None:
         """Delete one key of the task's state store (nothing happens when there is none)."""
         if self.in_variables(task):
-            self.delete_variable(task.variable_prefix() + key)
+            self.variables.delete(task.variable_prefix() + key)
             return
-        self._call(
+        self.call(
             "DELETE",
             f"{task.path(self.api)}/state-store/{quote(key, safe='')}",
             f"delete {key!r} from the task's state store",
@@ -294,13 +234,13 @@ class AirflowApi:
     def task_state(self, task: TaskAddress) -> str | None:
         """The task instance's state now (``running``, ``failed``…; ``None``: never ran)."""
         path = task.path(self.api) + ("" if task.map_index < 0 else f"/{task.map_index}")
-        state = self._call("GET", path, "read the task instance")["state"]
+        state = self.call("GET", path, "read the task instance")["state"]
         return None if state is None else str(state)
 
     def clear(self, task: TaskAddress) -> None:
         """Clear the task instance (whatever its state) and its downstream tasks, so the run finishes."""
         target: str | list[Any] = task.task_id if task.map_index < 0 else [task.task_id, task.map_index]
-        self._call(
+        self.call(
             "POST",
             f"{self.api}/dags/{quote(task.dag_id, safe='')}/clearTaskInstances",
             "clear the task",
@@ -405,29 +345,6 @@ def settle(
     return batches
 
 
-def clean_variables(api: AirflowApi, now: datetime, *, dry_run: bool = False) -> list[str]:
-    """
-    Delete the ledger Variables (Airflow before 3.3) that no try can read any more: those past
-    their ``expires_at`` and those whose DAG run Airflow no longer has (``airflow db clean``, a
-    deleted run). On 3.3 the state store does this itself (its rows go with their run). Return the
-    keys deleted (with ``dry_run``: that would be).
-    """
-    deleted = []
-    runs: dict[tuple[str, str], bool] = {}
-    for key, entry in api.ledger_variables():
-        task = entry["task"]
-        run = (str(task.get("dag_id")), str(task.get("run_id")))
-        if run not in runs:
-            runs[run] = api.dag_run_exists(*run)
-        expires_at = entry["expires_at"]
-        expired = expires_at is not None and datetime.fromisoformat(expires_at) <= now
-        if expired or not runs[run]:
-            if not dry_run:
-                api.delete_variable(key)
-            deleted.append(key)
-    return deleted
-
-
 def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[BatchRecord]:
     """
     Withdraw the decisions recorded for ``indices`` and not applied yet: the batches wait for one again.
@@ -438,29 +355,3 @@ def withdraw(api: AirflowApi, task: TaskAddress, indices: list[int]) -> list[Bat
     for batch in batches:
         api.delete_state(task, f"{LEDGER_PREFIX}.decision.{batch.index}")
     return batches
-
-
-def _task_dict(task: TaskAddress) -> dict[str, Any]:
-    return asdict(task)
-
-
-def _loads(text: Any) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _check(response: requests.Response, what: str) -> None:
-    if response.ok:
-        return
-    detail = response.text[:300]
-    if response.status_code in (401, 403):
-        advice = "check the token (or user name and password) and that the user may edit task instances"
-    elif response.status_code == 404:
-        advice = "check the DAG, run and task ids (and --map-index for a mapped task)"
-    else:
-        advice = "see Airflow's answer"
-    raise CampaignInputError(
-        f"Could not {what}: Airflow answered {response.status_code} ({detail}); {advice}."
-    )
