@@ -174,7 +174,7 @@ def test_the_airflow_ui_has_a_fullsms_entry_that_shows_the_page(
     expect(frame.get_by_role("heading", name="FullSMS campaigns")).to_be_visible(timeout=60_000)
     # The menu shows FullSMS's own icon, served by the plugin.
     expect(page.locator("img[src$='fullsms/static/fullsms.svg']")).to_be_visible()
-    # The address Airflow shows: the frame's own after the entry's /plugin/fullsms (as the README says).
+    # The address Airflow shows: the frame's own after the entry's /plugin/fullsms (see docs/campaigns.md).
     expect(page).to_have_url(re.compile(r"/plugin/fullsms/fullsms/$"))
     frame.get_by_role("button", name="Read balances").click()
     balance = frame.locator("#balances tr", has_text="fullsms_default")

@@ -304,7 +304,7 @@ class Person:
     channel: str
 
 
-#: Where a decision is recorded: the CLI, the page, or the state-store key by hand (the README's way).
+#: Where a decision is recorded: the CLI, the page, or the state-store key by hand (docs/campaigns.md's way).
 channels = st.sampled_from(["cli", "page", "key", "key"])
 indices = st.integers(0, BATCHES - 1)
 an_answer = st.sampled_from(WEIGHTED)
@@ -465,7 +465,7 @@ class LedgerLifeCycle(RuleBasedStateMachine):
     def writes_the_key_by_hand(self, index: int, choice: str) -> None:
         """
         ``PUT .../state-store/fullsms.decision.<index>`` with a plain value and Airflow's default
-        expiry, as the README shows: about a batch the task reported unknown.
+        expiry, as docs/campaigns.md shows: about a batch the task reported unknown.
         """
         settlement = self.saying(index, choice)
         self.store.put(f"{LEDGER_PREFIX}.decision.{index}", settlement.value)

@@ -128,7 +128,7 @@ def test_a_resend_decision_applies_once_and_a_resend_lost_again_asks_for_a_new_o
     api.script[1] = (500, docs.SERVER_ERROR)
     store = MemoryStateStore()
     failed_summary(send_op(numbers=numbers(1000)), store)
-    # A person checked FullSMS: batch 1 did not go out. Written by hand, as the README shows.
+    # A person checked FullSMS: batch 1 did not go out. Written by hand, as docs/campaigns.md shows.
     store.set("fullsms.decision.1", "resend")
     api.script = {2: (500, docs.SERVER_ERROR)}  # the resend gets a 500 too
     message, _ = failed_summary(send_op(numbers=numbers(1000)), store)
