@@ -73,7 +73,8 @@ clean:
 # `make matrix-airflow` (by hand until every leg is green, issue 23): the same suites, plus the
 # LocalExecutor retry test on a real scheduler, on every older Airflow minor the official providers
 # support, each on one Python: .venv-airflow-X.Y from constraints-airflow-X.Y.txt (make
-# pin-airflow-X.Y), each leg beginning with the install check. docs/versions.md has its latest run.
+# pin-airflow-X.Y), each leg beginning with the install check. docs/architecture.md ("Airflow versions")
+# says where each minor stands.
 # The suites are named here; every other folder of tests/ must be named in NOT_IN_MATRIX (they need
 # servers, browsers or real Airflow processes and run once, in `make test`).
 MATRIX_PYTHONS ?= 3.12 3.13
