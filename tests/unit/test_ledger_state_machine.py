@@ -48,7 +48,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from airflow_provider_fullsms.campaigns import Batch, Ledger, OnUnknownOutcome, run_batches
-from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, Settlement
+from airflow_provider_fullsms.campaigns.ledger import LEDGER_PREFIX, BatchState, Settlement
 from airflow_provider_fullsms.campaigns.refusals import send_batch
 from airflow_provider_fullsms.exceptions import SettlementRefusedError
 from airflow_provider_fullsms.models import Campaign
@@ -541,6 +541,10 @@ class LedgerLifeCycle(RuleBasedStateMachine):
             elif isinstance(decision, dict) and decision["attempt"] != (self.record(index) or {}).get("a"):
                 event("a try starts with a decision about an earlier attempt")
         attempt = Try(answers)
+        sends_before = list(self.sends)
+        left_in_flight = {
+            i for i in range(BATCHES) if (self.record(i) or {}).get("s") == BatchState.IN_FLIGHT
+        }
         self.task_state = TRY_RUNNING
         ledger = Ledger(TryStore(self.store, attempt), retention=self.retention)
         if not ledger.open(PLAN):
@@ -584,6 +588,14 @@ class LedgerLifeCycle(RuleBasedStateMachine):
             + counted["not_sent_count"]
             + counted["not_started"]
         ) == BATCHES, summary
+        # A batch is counted unknown in the try where it became so (sent now and its answer lost, or
+        # left in flight by a dead worker), never again by a try that finds it still unsettled.
+        became_unknown = [
+            batch["index"]
+            for batch in counted["unknown"]
+            if self.sends[batch["index"]] > sends_before[batch["index"]] or batch["index"] in left_in_flight
+        ]
+        assert counted["unknown_now"] == len(became_unknown), (summary, sends_before, left_in_flight)
         # What it calls sent is what FullSMS made (and, for batches assumed sent, the whole batch).
         ids = summary["campaign_ids"]
         assert len(set(ids)) == len(ids), summary
