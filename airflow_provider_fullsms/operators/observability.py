@@ -95,8 +95,8 @@ class CampaignObservabilityMixin:
         if events is None or not aliases:
             return
         asset = Asset(uri=campaign_uri(api_host(self.hook.config.base_url), self.dag_id, self.task_id))
-        map_index = getattr(context.get("ti"), "map_index", None) or -1
-        if map_index > 0 and asset_exists(asset.uri) is False:
+        map_index = getattr(context.get("ti"), "map_index", None)
+        if map_index is not None and map_index > 0 and asset_exists(asset.uri) is False:
             # Airflow creates the asset on its first event and fails a task whose event races
             # another's to create it: map index 0 creates it, the other shards emit from then on.
             self.log.info(
