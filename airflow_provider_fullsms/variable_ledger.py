@@ -71,10 +71,11 @@ class VariableLedger:
     def write(self, task: TaskAddress, key: str, value: Any, expires_at: str | None) -> None:
         """Write one key of the task's ledger (``expires_at``: as the state store's)."""
         variable = task.variable_prefix() + key
+        owner = asdict(task)
         body = {
             "key": variable,
-            "value": json.dumps(stored_value(asdict(task), value, expires_at)),
-            "description": description(asdict(task), key),
+            "value": json.dumps(stored_value(owner, value, expires_at)),
+            "description": description(owner, key),
         }
         # PATCH changes a Variable that exists (404 otherwise); POST creates one.
         response = self._api.request(
