@@ -85,11 +85,13 @@ PYTHON_FOR_AIRFLOW_3.1 := 3.12
 PYTHON_FOR_AIRFLOW_3.2 := 3.13
 # What the newest releases on PyPI broke for an older Airflow, capped when its pins are resolved:
 # cryptography 51's Rust MultiFernet refuses the attribute Airflow < 3.2 sets on it (a connection
-# then cannot be read); Airflow 3.0's execution API fails every task start on cadwyn 9 / FastAPI 0.165.
+# then cannot be read); Airflow 3.0's execution API fails every task start on cadwyn 9 / FastAPI 0.165,
+# and Airflow 3.2's on FastAPI >= 0.137 (a pydantic discriminator error) and on svcs 26.2, whose lifespan
+# takes back the registry that 3.2's in-process execution API (dag.test()) reads from app.state.
 PIN_CAPS_2.11 := "cryptography<51"
 PIN_CAPS_3.0 := "cryptography<51" "cadwyn<6" "fastapi<0.118"
 PIN_CAPS_3.1 := "cryptography<51"
-PIN_CAPS_3.2 :=
+PIN_CAPS_3.2 := "svcs<26.2" "cadwyn<8" "fastapi<0.137"
 MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/dags
 NOT_IN_MATRIX := tests/e2e tests/browser tests/benchmarks tests/packaging tests/docs
 # Parallel workers per leg (pytest-xdist); the suites start their servers on free ports.
