@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import AssetAlias, dag, task
+from airflow.providers.common.compat.sdk import AssetAlias, dag, task
 
 from airflow_provider_fullsms.assets import campaign_alias_name
 

@@ -13,14 +13,15 @@ on-call three hours to top up and clear the task.
   is more than ``send_at_tolerance`` in the past, e.g. a run cleared days later. ``catchup=False``
   keeps a paused DAG from sending the weeks it missed when it is unpaused.
 * Every task's failure texts ``params.oncall_numbers`` (a callback with ``send_fullsms_notification``).
-* Sends are recorded in the task's state store: a retry never sends the campaign twice.
+* Sends are recorded in the task's ledger: a retry never sends the campaign twice.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronTriggerTimetable, Param, dag
+from airflow.providers.common.compat.sdk import Param, dag
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from airflow_provider_fullsms.notifications.fullsms import send_fullsms_notification
 from airflow_provider_fullsms.operators.fullsms import (

@@ -1,11 +1,15 @@
 """
-What a test needs of the installed Airflow, as marks: one place, like the provider's version_compat.
+What a test needs of the installed Airflow, in one place, like the provider's version_compat.
 
 * :data:`needs_airflow_3` -- the test is about something Airflow 2.11 does not have at all (the
   Task SDK's api-server between a task and its state, the api-server that hosts the FullSMS page).
+* :func:`dag_bag`, :func:`import_string`, :func:`serde` -- Airflow's own pieces a test calls, from
+  wherever the installed Airflow keeps them.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -24,3 +28,39 @@ def deferral_timeout_kwargs() -> dict[str, object]:
     except ImportError:  # Airflow 2.11: the scheduler's words (SchedulerJobRunner.check_trigger_timeouts)
         return {"error": "Trigger/execution timeout"}
     return {"error": TriggerFailureReason.TRIGGER_TIMEOUT}
+
+
+def dag_bag(dag_folder: str) -> Any:
+    """The DAGs of ``dag_folder`` (a file or a folder), parsed as the DAG processor parses them."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.2+
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=dag_folder)
+
+
+def import_string(dotted_path: str) -> Any:
+    """What Airflow imports a serialised trigger's or callback's class path with."""
+    try:
+        from airflow.sdk.module_loading import import_string as airflows  # Airflow 3.1+
+    except ImportError:
+        from airflow.utils.module_loading import import_string as airflows
+    return airflows(dotted_path)
+
+
+def serde() -> tuple[Any, Any]:
+    """Airflow's ``serialize`` and ``deserialize``, which a trigger's kwargs go through to the triggerer."""
+    try:
+        from airflow.sdk.serde import deserialize, serialize  # Airflow 3.2+
+    except ImportError:
+        from airflow.serialization.serde import deserialize, serialize
+    return serialize, deserialize
+
+
+def deadline_callbacks() -> tuple[Any, Any]:
+    """Deadline alerts' ``AsyncCallback`` and ``SyncCallback`` (Airflow 3.1+; in ``airflow.sdk`` from 3.2)."""
+    try:
+        from airflow.sdk import AsyncCallback, SyncCallback
+    except ImportError:
+        from airflow.sdk.definitions.deadline import AsyncCallback, SyncCallback
+    return AsyncCallback, SyncCallback

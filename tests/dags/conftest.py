@@ -19,9 +19,9 @@ EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 @pytest.fixture(scope="session")
 def dagbag() -> Any:
     """The example DAGs, parsed the way the DAG processor parses them."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.versions import dag_bag
 
-    return DagBag(dag_folder=str(EXAMPLE_DAGS))
+    return dag_bag(str(EXAMPLE_DAGS))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.sms import InvalidNumberError, normalise_number
 from tests.dags.conftest import EXAMPLE_DAGS
+from tests.versions import dag_bag
 
 DAG_IDS = {
     "fullsms_crm_to_sms",
@@ -302,15 +303,13 @@ def test_balance_gated_batches_wait_for_a_top_up_then_text_every_shard_once(
 def test_a_failed_shard_resumes_on_retry_without_texting_anybody_twice(
     sandbox_conn: SandboxClient, airflow_db: None, work_dir: str, dag_results: Any
 ) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
     sandbox_conn.set_balance(200)
     # The first shard to run gets its first batch accepted and its second rate-limited on every one
     # of the hook's attempts, so that task fails and Airflow retries it.
     sandbox_conn.inject_fault(
         "rate_limit", path="/messages/send/to_numbers", after=1, count=5, retry_after=0.2
     )
-    dag = DagBag(dag_folder=str(EXAMPLE_DAGS / "fullsms_balance_gated_batches.py")).dags[
+    dag = dag_bag(str(EXAMPLE_DAGS / "fullsms_balance_gated_batches.py")).dags[
         "fullsms_balance_gated_batches"
     ]
     # A private copy of the DAG: the 30 s between tries would only slow the test down.

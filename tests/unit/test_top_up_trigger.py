@@ -19,6 +19,7 @@ from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from airflow_provider_fullsms.triggers.top_up import FullSmsBalanceTopUpTrigger
 from tests.conftest import SECRET_TOKEN
+from tests.versions import import_string, serde
 
 CLASSPATH = "airflow_provider_fullsms.triggers.top_up.FullSmsBalanceTopUpTrigger"
 
@@ -245,8 +246,7 @@ def test_watching_several_assets_it_remembers_in_memory_and_says_so(
 
 
 def test_serialize_round_trips_through_airflow_serde_without_the_token(fullsms_conn: str) -> None:
-    from airflow.sdk._shared.module_loading import import_string
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = serde()
 
     trigger = FullSmsBalanceTopUpTrigger(
         min_balance="150", fullsms_conn_id="fullsms_default", poke_interval=30

@@ -12,6 +12,7 @@ from airflow_provider_fullsms import exceptions as exc
 from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from tests.conftest import SECRET_TOKEN
+from tests.versions import import_string, serde
 
 
 def run_to_event(trigger: FullSmsBalanceTrigger) -> dict[str, Any]:
@@ -27,8 +28,7 @@ def run_to_event(trigger: FullSmsBalanceTrigger) -> dict[str, Any]:
 
 
 def test_serialize_round_trips_through_airflow_serde(fullsms_conn: str) -> None:
-    from airflow.sdk._shared.module_loading import import_string
-    from airflow.sdk.serde import deserialize, serialize
+    serialize, deserialize = serde()
 
     trigger = FullSmsBalanceTrigger(min_balance="12.5", fullsms_conn_id="fullsms_default", poke_interval=3)
     classpath, kwargs = trigger.serialize()
