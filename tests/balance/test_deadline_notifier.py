@@ -15,11 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
+pytest.importorskip("airflow.sdk.definitions.deadline", reason="deadline alerts came with Airflow 3.1")
 import structlog
 
 from airflow_provider_fullsms.notifications.fullsms import send_fullsms_notification
-
-pytest.importorskip("airflow.sdk.definitions.deadline", reason="deadline alerts came with Airflow 3.1")
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from tests.versions import deadline_callbacks
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import TaskInstanceKey
-from airflow.sdk import DAG, Asset, AssetAlias, ObjectStoragePath
+from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, ObjectStoragePath, TaskInstanceKey
 
 from airflow_provider_fullsms import metrics
 from airflow_provider_fullsms.operators.fullsms import (
