@@ -2,12 +2,18 @@
 :class:`FullSmsBalanceTrigger`: the deferrable balance sensor's wait, run in the triggerer.
 
 A thousand sensors waiting on one connection must not mean a thousand balance requests per
-poke interval. In the triggerer, every balance trigger with the same connection id and
-``poke_interval`` shares one poll: Airflow 3.3's shared streams
-(:mod:`airflow.triggers.shared_stream`) run :meth:`FullSmsBalanceTrigger.open_shared_stream`
-once per group, broadcast each reading to every trigger of the group, and stop the poll when
-the last one leaves. Each trigger then decides for itself in
-:meth:`FullSmsBalanceTrigger.filter_shared_stream`, against its own ``min_balance``.
+poke interval. In a triggerer, every balance trigger with the same connection id and
+``poke_interval`` shares one poll, on every Airflow version:
+
+- Airflow 3.3's triggerer does it itself (:mod:`airflow.triggers.shared_stream`): it runs
+  :meth:`FullSmsBalanceTrigger.open_shared_stream` once per group, broadcasts each reading to
+  every trigger of the group, and stops the poll when the last one leaves.
+- Older triggerers (2.11, 3.0 to 3.2) call each trigger's ``run()``; ``run()`` reads the same
+  poll through the provider's per-process one
+  (:mod:`airflow_provider_fullsms.triggers.shared_poll`), which works the same way.
+
+Each trigger then decides for itself in :meth:`FullSmsBalanceTrigger.filter_shared_stream`,
+against its own ``min_balance``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+from airflow_provider_fullsms.triggers import shared_poll
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Hashable
@@ -57,8 +64,10 @@ class FullSmsBalanceTrigger(BaseEventTrigger):
 
     In the triggerer, triggers with the same ``fullsms_conn_id`` and ``poke_interval`` share one
     poll (see :meth:`shared_stream_key`): FullSMS sees one balance request per interval and
-    connection however many sensors wait, and each reading is at most one request old. It is a
-    :class:`~airflow.triggers.base.BaseEventTrigger` only to take part in that sharing.
+    connection however many sensors wait, and each reading is at most one request old. Airflow
+    3.3 shares it through its shared streams; before, :meth:`run` joins the provider's
+    per-process poll. It is a :class:`~airflow.triggers.base.BaseEventTrigger` only to take part
+    in Airflow's sharing.
 
     :param min_balance: the balance to wait for.
     :param fullsms_conn_id: connection of type ``fullsms``; only its id is serialised, never the token.
@@ -137,18 +146,19 @@ class FullSmsBalanceTrigger(BaseEventTrigger):
                 return
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        # The event is decided, and the HTTP client closed, before yielding: a consumer that takes
-        # one event and never resumes the generator cannot leave a client open.
+        # Called by triggerers before 3.3 and by dag.test(); 3.3's triggerer calls
+        # filter_shared_stream instead. The event is decided, and the poll left (the last trigger
+        # out closes the HTTP client), before yielding: a consumer that takes one event and never
+        # resumes the generator, as dag.test() does, cannot hold the poll open.
         yield TriggerEvent(await self.wait_for_balance())
 
     async def wait_for_balance(self) -> dict[str, Any]:
         """
-        Poll on this trigger's own (no sharing, as under ``dag.test()``) until the balance is
-        high enough or an error is permanent; return the event payload.
+        Wait in this process's shared poll of the trigger's connection and interval until the
+        balance is high enough or an error is permanent; return the event payload.
         """
-        readings = type(self).open_shared_stream(self.serialize()[1])
         async with (
-            contextlib.aclosing(readings),
+            shared_poll.subscribe(self) as readings,
             contextlib.aclosing(self.filter_shared_stream(readings)) as events,
         ):
             return (await anext(events)).payload

@@ -18,8 +18,9 @@ beforehand. Example::
 
 It polls as the balance sensor's trigger
 (:class:`~airflow_provider_fullsms.triggers.fullsms.FullSmsBalanceTrigger`) does, in the same
-shared poll: watchers and deferred sensors on one connection and interval cost FullSMS one balance
-request per interval together.
+shared poll on every Airflow version (Airflow's shared streams on 3.3, the provider's per-process
+poll, :mod:`~airflow_provider_fullsms.triggers.shared_poll`, before): watchers and deferred
+sensors on one connection and interval cost FullSMS one balance request per interval together.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+from airflow_provider_fullsms.triggers import shared_poll
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 
 if TYPE_CHECKING:
@@ -146,10 +148,10 @@ class FullSmsBalanceTopUpTrigger(BaseEventTrigger):
                 )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        # Without a shared stream (dag.test(), or an Airflow without them): this trigger's own poll.
-        readings = type(self).open_shared_stream(self.serialize()[1])
+        # Called by triggerers before 3.3 (3.3's calls filter_shared_stream): the balance sensors'
+        # poll in this process, joined until the triggerer cancels the watcher.
         async with (
-            contextlib.aclosing(readings),
+            shared_poll.subscribe(self) as readings,
             contextlib.aclosing(self.filter_shared_stream(readings)) as events,
         ):
             async for event in events:

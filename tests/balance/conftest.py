@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
+from tests.balance.triggerers import TRIGGERERS, InTriggerer, runner_for
 
 
 @dataclass
@@ -123,3 +124,12 @@ def top_up(sandbox_conn: SandboxClient) -> Iterator[Callable[..., TopUp]]:
     yield start
     for topper in started:
         topper.__exit__(None, None, None)
+
+
+@pytest.fixture(params=TRIGGERERS)
+def in_triggerer(request: pytest.FixtureRequest) -> InTriggerer:
+    """
+    Run a scenario in a triggerer: Airflow 3.3's shared streams, or each trigger's own ``run()``
+    as every older triggerer does (see :mod:`tests.balance.triggerers`); each in a new event loop.
+    """
+    return runner_for(request.param)

@@ -1,17 +1,18 @@
 """
-Balance triggers in one triggerer share one poll per connection and interval.
+Balance triggers in one triggerer share one poll per connection and interval, on every Airflow.
 
-The triggers run the way Airflow's triggerer runs them (``run_trigger``): subscribed to Airflow's
-own :class:`~airflow.triggers.shared_stream.SharedStreamManager` under their
-``shared_stream_key``, each filtering the shared readings, and unsubscribed when done. The
-sandbox counts the balance requests FullSMS would see.
+Each scenario runs the triggers the two ways a triggerer does (the ``in_triggerer`` fixture, see
+:mod:`tests.balance.triggerers`): through Airflow 3.3's own
+:class:`~airflow.triggers.shared_stream.SharedStreamManager`, and through each trigger's own
+``run()``, as the triggerers of Airflow 2.11 to 3.2 (and ``dag.test()``) do. The sandbox counts
+the balance requests FullSMS would see.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,40 +21,12 @@ from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from tests.balance.conftest import TopUp
+from tests.balance.triggerers import InTriggerer, Triggerer
 from tests.conftest import SANDBOX_TOKEN, connection_json
 
 BALANCE_PATH = "/account/balance"
 #: Long enough that a check never slips in between two steps of a scenario on a busy machine.
 INTERVAL = 0.5
-_ids = itertools.count(1)
-
-
-class Triggerer:
-    """The part of Airflow's trigger runner that matters here: one shared-stream manager."""
-
-    def __init__(self) -> None:
-        from airflow.triggers.shared_stream import SharedStreamManager
-
-        self.manager = SharedStreamManager()
-
-    def start(self, trigger: FullSmsBalanceTrigger) -> asyncio.Task[list[dict[str, Any]]]:
-        """Run ``trigger`` as ``TriggerRunner.run_trigger`` does; the task returns its events."""
-        return asyncio.ensure_future(self._run(next(_ids), trigger))
-
-    async def _run(self, trigger_id: int, trigger: FullSmsBalanceTrigger) -> list[dict[str, Any]]:
-        key = trigger.shared_stream_key()
-        stream = self.manager.subscribe(trigger_id=trigger_id, trigger=trigger, key=key)
-        try:
-            return [event.payload async for event in trigger.filter_shared_stream(stream)]
-        finally:
-            await self.manager.unsubscribe(trigger_id, key)
-
-
-def in_triggerer(scenario: Callable[[Triggerer], Coroutine[Any, Any, Any]]) -> Any:
-    async def main() -> Any:
-        return await scenario(Triggerer())
-
-    return asyncio.run(main())
 
 
 async def requests_seen(client: SandboxClient) -> int:
@@ -83,7 +56,10 @@ def opened_clients(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 def test_two_hundred_triggers_on_one_connection_make_one_request_per_check(
-    sandbox_conn: SandboxClient, top_up: Callable[..., TopUp], opened_clients: list[Any]
+    sandbox_conn: SandboxClient,
+    top_up: Callable[..., TopUp],
+    opened_clients: list[Any],
+    in_triggerer: InTriggerer,
 ) -> None:
     sandbox_conn.set_balance(5)
     topper = top_up(balance=80, after_checks=3)
@@ -104,7 +80,9 @@ def test_two_hundred_triggers_on_one_connection_make_one_request_per_check(
     assert opened_clients[0].is_closed
 
 
-def test_each_trigger_decides_against_its_own_min_balance(sandbox_conn: SandboxClient) -> None:
+def test_each_trigger_decides_against_its_own_min_balance(
+    sandbox_conn: SandboxClient, in_triggerer: InTriggerer
+) -> None:
     sandbox_conn.set_balance(60)
 
     async def scenario(triggerer: Triggerer) -> tuple[list[Any], ...]:
@@ -126,7 +104,9 @@ def test_each_trigger_decides_against_its_own_min_balance(sandbox_conn: SandboxC
     assert checks_before_top_up == 1
 
 
-def test_a_trigger_that_joins_late_sees_only_checks_made_after_it_joined(sandbox_conn: SandboxClient) -> None:
+def test_a_trigger_that_joins_late_sees_only_checks_made_after_it_joined(
+    sandbox_conn: SandboxClient, in_triggerer: InTriggerer
+) -> None:
     sandbox_conn.set_balance(5)
 
     async def scenario(triggerer: Triggerer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -148,7 +128,11 @@ def test_a_trigger_that_joins_late_sees_only_checks_made_after_it_joined(sandbox
 
 
 def test_connections_and_intervals_poll_separately(
-    sandbox: Any, sandbox_conn: SandboxClient, monkeypatch: pytest.MonkeyPatch, opened_clients: list[Any]
+    sandbox: Any,
+    sandbox_conn: SandboxClient,
+    monkeypatch: pytest.MonkeyPatch,
+    opened_clients: list[Any],
+    in_triggerer: InTriggerer,
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_FULLSMS_OTHER", connection_json(sandbox.url, SANDBOX_TOKEN))
     sandbox_conn.set_balance(5)
@@ -184,7 +168,9 @@ def test_keys_name_the_connection_and_interval_never_the_token(fullsms_conn: str
     assert "tok-SECRET" not in repr(key())
 
 
-def test_one_trigger_leaving_does_not_stop_the_poll_for_the_others(sandbox_conn: SandboxClient) -> None:
+def test_one_trigger_leaving_does_not_stop_the_poll_for_the_others(
+    sandbox_conn: SandboxClient, in_triggerer: InTriggerer
+) -> None:
     sandbox_conn.set_balance(5)
 
     async def scenario(triggerer: Triggerer) -> list[dict[str, Any]]:
@@ -203,7 +189,11 @@ def test_one_trigger_leaving_does_not_stop_the_poll_for_the_others(sandbox_conn:
 
 
 def test_an_edited_connection_is_used_from_the_next_check(
-    sandbox: Any, sandbox_conn: SandboxClient, monkeypatch: pytest.MonkeyPatch, opened_clients: list[Any]
+    sandbox: Any,
+    sandbox_conn: SandboxClient,
+    monkeypatch: pytest.MonkeyPatch,
+    opened_clients: list[Any],
+    in_triggerer: InTriggerer,
 ) -> None:
     sandbox_conn.set_balance(5)
 
@@ -224,6 +214,54 @@ def test_an_edited_connection_is_used_from_the_next_check(
         assert "FullSmsAuthenticationError" in event["message"]
         assert "revoked-token" not in event["message"]
     # One request with the old token's client, then one with the new one, both closed.
+    assert sandbox_conn.requests_count(BALANCE_PATH) == 2
+    assert len(opened_clients) == 2
+    assert all(client.is_closed for client in opened_clients)
+
+
+def test_the_last_trigger_to_leave_stops_the_poll_and_closes_its_client(
+    sandbox_conn: SandboxClient, opened_clients: list[Any], in_triggerer: InTriggerer
+) -> None:
+    sandbox_conn.set_balance(5)
+
+    async def scenario(triggerer: Triggerer) -> set[asyncio.Task[Any]]:
+        tasks = [
+            triggerer.start(FullSmsBalanceTrigger(min_balance=50, poke_interval=INTERVAL)) for _ in range(5)
+        ]
+        await until_requests(sandbox_conn, 1)
+        for task in tasks:  # the tasks were marked failed, or their timeouts passed
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    still_running = in_triggerer(scenario)
+
+    assert still_running == set()
+    assert len(opened_clients) == 1
+    assert opened_clients[0].is_closed
+    checks = sandbox_conn.requests_count(BALANCE_PATH)
+    time.sleep(3 * INTERVAL)
+    assert sandbox_conn.requests_count(BALANCE_PATH) == checks
+
+
+def test_each_event_loop_polls_on_its_own_and_nothing_outlives_the_event(
+    sandbox_conn: SandboxClient, opened_clients: list[Any]
+) -> None:
+    # Two dag.test() runs in one process: each runs its deferred task's trigger with asyncio.run.
+    def dag_test() -> tuple[dict[str, Any], set[asyncio.Task[Any]]]:
+        async def deferred_task() -> tuple[dict[str, Any], set[asyncio.Task[Any]]]:
+            trigger = FullSmsBalanceTrigger(min_balance=50, poke_interval=INTERVAL)
+            event = await anext(trigger.run())  # dag.test() takes one event and never closes run()
+            return event.payload, asyncio.all_tasks() - {asyncio.current_task()}
+
+        return asyncio.run(deferred_task())
+
+    first, left_by_first = dag_test()
+    second, left_by_second = dag_test()
+
+    assert first == second == {"status": "success", "balance": 100.0, "min_balance": 50.0}
+    assert left_by_first == left_by_second == set()
+    # The second loop polled on its own: a poll of the first (its task, its client) was not reused.
     assert sandbox_conn.requests_count(BALANCE_PATH) == 2
     assert len(opened_clients) == 2
     assert all(client.is_closed for client in opened_clients)

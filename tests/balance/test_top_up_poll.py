@@ -1,9 +1,9 @@
 """
 A top-up watcher polls with the deferred balance sensors, not beside them.
 
-The triggers run as Airflow's triggerer runs them (its own ``SharedStreamManager``, see
-:mod:`tests.balance.test_shared_poll`), against the sandbox, which counts the balance requests
-FullSMS would see.
+The triggers run both ways a triggerer runs them (Airflow 3.3's own ``SharedStreamManager``, and
+each trigger's own ``run()`` as older triggerers do; see :mod:`tests.balance.triggerers`), against
+the sandbox, which counts the balance requests FullSMS would see.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from airflow_provider_fullsms.triggers.top_up import FullSmsBalanceTopUpTrigger
 from tests.balance.conftest import TopUp
-from tests.balance.test_shared_poll import BALANCE_PATH, INTERVAL, Triggerer, in_triggerer, until_requests
-
-pytest.importorskip("airflow.triggers.shared_stream", reason="shared trigger streams came with Airflow 3.3")
+from tests.balance.test_shared_poll import BALANCE_PATH, INTERVAL, until_requests
+from tests.balance.triggerers import InTriggerer, Triggerer
 
 
 class Watcher:
@@ -31,13 +28,8 @@ class Watcher:
         self._task = asyncio.ensure_future(self._run(triggerer, trigger))
 
     async def _run(self, triggerer: Triggerer, trigger: FullSmsBalanceTopUpTrigger) -> None:
-        key = trigger.shared_stream_key()
-        stream = triggerer.manager.subscribe(trigger_id=id(self), trigger=trigger, key=key)
-        try:
-            async for event in trigger.filter_shared_stream(stream):
-                self.events.append(event.payload)
-        finally:
-            await triggerer.manager.unsubscribe(id(self), key)
+        async for payload in triggerer.events(trigger):
+            self.events.append(payload)
 
     async def until_events(self, count: int) -> None:
         while len(self.events) < count:
@@ -49,7 +41,7 @@ class Watcher:
 
 
 def test_a_watcher_and_a_hundred_deferred_sensors_make_one_request_per_check(
-    sandbox_conn: SandboxClient, top_up: Callable[..., TopUp]
+    sandbox_conn: SandboxClient, top_up: Callable[..., TopUp], in_triggerer: InTriggerer
 ) -> None:
     sandbox_conn.set_balance(5)
     topper = top_up(balance=80, after_checks=3)
@@ -74,7 +66,7 @@ def test_a_watcher_and_a_hundred_deferred_sensors_make_one_request_per_check(
 
 
 def test_the_watcher_keeps_polling_after_the_sensors_left_and_fires_at_the_next_top_up(
-    sandbox_conn: SandboxClient,
+    sandbox_conn: SandboxClient, in_triggerer: InTriggerer
 ) -> None:
     sandbox_conn.set_balance(80)
 
