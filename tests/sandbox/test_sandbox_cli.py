@@ -216,7 +216,7 @@ def test_a_bad_state_file_stops_with_a_clear_message(tmp_path: Path, content: st
         [sys.executable, "-m", "airflow_provider_fullsms.sandbox", "--port", "0", "--state", str(state)],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,  # a guard against a hang: importing Airflow alone can take 20 s on a busy machine
     )
 
     assert result.returncode == 2
@@ -302,7 +302,7 @@ def test_a_busy_port_stops_with_a_clear_message(sbx: SandboxClient) -> None:
         [sys.executable, "-m", "airflow_provider_fullsms.sandbox", "--port", port],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
     )
 
     assert result.returncode == 1
