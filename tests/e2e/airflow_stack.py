@@ -120,6 +120,9 @@ class AirflowStack:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__SECRET_KEY": "e2e-only-secret",
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-jwt-secret",
+            # Airflow recommends one; 3.0 needs one: unset, it signs ``"iss": []``, which PyJWT 2.10+
+            # refuses, so every token (the api-server's and each task's) fails with a 500.
+            "AIRFLOW__API_AUTH__JWT_ISSUER": "fullsms-e2e",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             # Airflow 2: the webserver on the same port, its REST API with basic auth.
             "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
