@@ -6,6 +6,7 @@ documented bodies; the end-to-end run of all of them is tests/e2e/test_observabi
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from airflow_provider_fullsms.operators.links import FullSmsCampaignLink
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL
+from tests.versions import alias_event_extras, outlet_events
 
 KEY = TaskInstanceKey(dag_id="crm_to_sms", task_id="send", run_id="manual__2026-01-01", try_number=1)
 
@@ -144,21 +146,19 @@ def test_a_flat_asset_extra_can_be_hashed_and_reads_back_as_the_nested_one(
 def test_where_airflow_hashes_an_alias_events_extra_the_send_emits_it_flat(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.sdk.execution_time.context import OutletEventAccessors
-
     from airflow_provider_fullsms import version_compat
 
     monkeypatch.setattr(version_compat, "ASSET_EVENT_EXTRA_NESTS", False)
-    with DAG("crm_to_sms", schedule=None):
+    with DAG("crm_to_sms", schedule=None, start_date=datetime(2026, 1, 1)):
         send = FullSmsSendToNumbersOperator(
             task_id="send", numbers=["+447700900001"], message="Hi", sender="COPERATO"
         )
-    events = OutletEventAccessors()
+    events = outlet_events()
     send.execute({"task_state_store": MemoryStateStore(), "outlet_events": events})  # type: ignore[arg-type]
 
-    [event] = events[AssetAlias(name="fullsms/crm_to_sms/send")].asset_alias_events
-    frozenset(event.extra.items())  # no TypeError: unhashable type: 'list', so the task succeeds
-    assert read_asset_extra(event.extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
+    [extra] = alias_event_extras(events, AssetAlias(name="fullsms/crm_to_sms/send"))
+    frozenset(extra.items())  # no TypeError: unhashable type: 'list', so the task succeeds
+    assert read_asset_extra(extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
 
 
 @pytest.mark.parametrize(
