@@ -31,6 +31,12 @@ AIRFLOW_V_3_0_PLUS: bool = get_base_airflow_version_tuple() >= (3, 0, 0)
 AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
 AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 
+#: Whether an asset alias event's ``extra`` may hold lists and dicts. Before, Airflow hashes the
+#: extra's values and fails the emitting task on a list (apache/airflow#56882, fixed by #57352 and
+#: backported to 3.1 in November 2025; 3.1.3 is the first release we count on having it -- an
+#: earlier 3.1 gets the flat extra, which costs nothing: ``read_asset_extra`` reads both).
+ASSET_EVENT_EXTRA_NESTS: bool = get_base_airflow_version_tuple() >= (3, 1, 3)
+
 
 #: ``next_kwargs["error"]`` when Airflow resumes a task whose trigger timed out: Airflow 3's
 #: ``TriggerFailureReason.TRIGGER_TIMEOUT`` (a ``str`` enum, so ``==`` matches it), and the words of
@@ -59,6 +65,7 @@ __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "ASSET_EVENT_EXTRA_NESTS",
     "AirflowTooOldError",
     "is_deferral_timeout",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AssetAlias, dag, task
 
 from airflow_provider_fullsms.assets import campaign_alias_name
+from airflow_provider_fullsms.campaigns.counts import read_asset_extra
 
 CAMPAIGN = AssetAlias(name=campaign_alias_name("fullsms_crm_to_sms", "send_campaign"))
 
@@ -26,7 +27,8 @@ CAMPAIGN = AssetAlias(name=campaign_alias_name("fullsms_crm_to_sms", "send_campa
 def campaign_report(extras: list[dict[str, Any]]) -> list[str]:
     """One line per finished campaign, from its asset event's ``extra``."""
     lines = []
-    for extra in extras:
+    # read_asset_extra: before Airflow 3.1 the campaign ids come as JSON text.
+    for extra in map(read_asset_extra, extras):
         cost = "unknown (no price_per_segment)" if extra.get("cost") is None else f"{extra['cost']:.2f}"
         lines.append(
             f"{extra['accepted']} of {extra['recipients']} recipients texted; {extra['invalid']} invalid, "

@@ -3,8 +3,8 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
 
 * :data:`needs_airflow_3` -- the test is about something Airflow 2.11 does not have at all (the
   Task SDK's api-server between a task and its state, the api-server that hosts the FullSMS page).
-* :func:`dag_bag`, :func:`import_string`, :func:`serde` -- Airflow's own pieces a test calls, from
-  wherever the installed Airflow keeps them.
+* :func:`dag_bag`, :func:`import_string`, :func:`serde`, :func:`outlet_events` -- Airflow's own
+  pieces a test calls, from wherever the installed Airflow keeps them.
 """
 
 from __future__ import annotations
@@ -64,3 +64,20 @@ def deadline_callbacks() -> tuple[Any, Any]:
     except ImportError:
         from airflow.sdk.definitions.deadline import AsyncCallback, SyncCallback
     return AsyncCallback, SyncCallback
+
+
+def outlet_events() -> Any:
+    """An empty ``context["outlet_events"]``, as the installed Airflow gives a running task."""
+    try:
+        from airflow.sdk.execution_time.context import OutletEventAccessors
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.context import OutletEventAccessors
+    return OutletEventAccessors()
+
+
+def alias_event_extras(events: Any, alias: Any) -> list[dict[str, Any]]:
+    """The ``extra`` of each event a task added through ``alias`` to :func:`outlet_events`."""
+    accessor = events[alias]
+    if hasattr(accessor, "asset_alias_events"):
+        return [event.extra for event in accessor.asset_alias_events]
+    return [event["extra"] for event in accessor.dataset_alias_events]  # Airflow 2.11: dicts

@@ -5,6 +5,7 @@ events report, so all three say the same thing. Pure Python: no Airflow, no Open
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,12 +53,17 @@ class CampaignCounts:
         return asdict(self)
 
 
-def asset_extra(summary: dict[str, Any]) -> dict[str, Any]:
+def asset_extra(summary: dict[str, Any], *, nested: bool = True) -> dict[str, Any]:
     """
     What an asset event of a finished campaign carries in ``extra``: its counts, campaign ids,
     schedule and fingerprint (JSON-able and small: never a number of the audience).
+
+    :param nested: whether Airflow takes lists and dicts as values of an asset alias event's
+        ``extra``. Airflow 2.11 and 3.0 hash the extra (``frozenset(extra.items())``) and fail the
+        task that emitted it when a value is a list or a dict; with ``nested=False`` those values
+        are JSON text instead. :func:`read_asset_extra` reads either shape.
     """
-    return {
+    extra = {
         **CampaignCounts.from_summary(summary).as_dict(),
         **{key: summary[key] for key in _EXTRA_KEYS if key in summary},
         "batches": {
@@ -65,6 +71,24 @@ def asset_extra(summary: dict[str, Any]) -> dict[str, Any]:
             for key in ("total", "accepted", "skipped_already_accepted", "assumed_sent")
         },
     }
+    if nested:
+        return extra
+    return {
+        key: json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
+        for key, value in extra.items()
+    }
+
+
+def read_asset_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """
+    A campaign asset event's ``extra`` as :func:`asset_extra` built it, whichever Airflow stored
+    it: ``campaign_ids`` a list and ``batches`` a dict, also where they were sent as JSON text.
+    """
+    read = dict(extra)
+    for key in ("campaign_ids", "batches"):
+        if isinstance(read.get(key), str):
+            read[key] = json.loads(read[key])
+    return read
 
 
 def _optional_int(value: object) -> int | None:

@@ -88,6 +88,7 @@ class CampaignObservabilityMixin:
 
         from airflow_provider_fullsms.assets import api_host, asset_exists, campaign_alias_name, campaign_uri
         from airflow_provider_fullsms.campaigns.counts import asset_extra
+        from airflow_provider_fullsms.version_compat import ASSET_EVENT_EXTRA_NESTS
 
         events = context.get("outlet_events")
         name = campaign_alias_name(self.dag_id, self.task_id)
@@ -106,7 +107,7 @@ class CampaignObservabilityMixin:
                 map_index,
             )
             return
-        events[aliases[0]].add(asset, extra=asset_extra(summary))
+        events[aliases[0]].add(asset, extra=asset_extra(summary, nested=ASSET_EVENT_EXTRA_NESTS))
         self.log.info("FullSMS campaign asset event: %s", asset.uri)
 
     # -- OpenLineage -------------------------------------------------------------------------------

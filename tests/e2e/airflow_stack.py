@@ -120,6 +120,9 @@ class AirflowStack:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__SECRET_KEY": "e2e-only-secret",
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-only-jwt-secret",
+            # Airflow recommends one; 3.0 needs one: unset, it signs ``"iss": []``, which PyJWT 2.10+
+            # refuses, so every token (the api-server's and each task's) fails with a 500.
+            "AIRFLOW__API_AUTH__JWT_ISSUER": "fullsms-e2e",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             # Airflow 2: the webserver on the same port, its REST API with basic auth.
             "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
@@ -136,9 +139,13 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             **(celery.environment() if celery else {}),
+            # This checkout's provider and tests, not the one an editable install points at: every
+            # venv has the package installed editable from the main worktree.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             **env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._token: str | None = None
         #: Process groups left by a process killed alone (its children live on until stop()).
         self._leftovers: set[int] = set()
         #: How many times the supervisor started each process again.
@@ -250,7 +257,6 @@ class AirflowStack:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{worker_hostname.__name__}.from_environment",
             worker_hostname.VARIABLE: name,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH")])),
         }
         self._start(name, ["celery", "worker", "--celery-hostname", name], env)
 
@@ -301,10 +307,28 @@ class AirflowStack:
 
     # -- REST API -----------------------------------------------------------------------------
 
+    def token(self) -> str:
+        """
+        A bearer token for Airflow 3's REST API: the simple auth manager's all-admins login.
+
+        Airflow 3.0 and 3.2+ put such a token on a request that has none; 3.1 does not (401), so
+        the stack always sends one. Fetched once: it lives a day (``[api_auth] jwt_expiration_time``).
+        """
+        if self._token is None:
+            response = requests.get(f"{self.url}/auth/token", timeout=30)
+            response.raise_for_status()
+            self._token = str(response.json()["access_token"])
+        return self._token
+
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A call to Airflow's REST API: ``/api/v2`` (``/api/v1`` with the stack's user on Airflow 2)."""
+        """
+        A call to Airflow's REST API: ``/api/v2`` with :meth:`token` (``/api/v1`` with the stack's
+        user on Airflow 2).
+        """
         if AIRFLOW_2:
             kwargs.setdefault("auth", AIRFLOW_2_USER)
+        else:
+            kwargs["headers"] = {"Authorization": f"Bearer {self.token()}", **kwargs.get("headers", {})}
         prefix = "api/v1" if AIRFLOW_2 else "api/v2"
         response = requests.request(method, f"{self.url}/{prefix}/{path}", timeout=30, **kwargs)
         response.raise_for_status()

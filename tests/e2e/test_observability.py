@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_fullsms.campaigns.counts import read_asset_extra
 from airflow_provider_fullsms.sandbox.testing import SandboxProcess
 
 BIN = Path(sys.executable).parent
@@ -183,6 +184,6 @@ def test_dags_test_of_a_file_audience_send_emits_lineage_metrics_and_an_asset_ev
             "JOIN asset ON asset.id = asset_event.asset_id"
         ).fetchall()
     assert [uri for uri, _ in rows] == [f"fullsms://{host}/{DAG_ID}/send"]
-    extra = json.loads(rows[0][1])
+    extra = read_asset_extra(json.loads(rows[0][1]))
     assert {key: extra[key] for key in counts} == counts
     assert extra["campaign_ids"] == run_facet["campaign_ids"]

@@ -6,13 +6,17 @@ documented bodies; the end-to-end run of all of them is tests/e2e/test_observabi
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, ObjectStoragePath, TaskInstanceKey
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from airflow_provider_fullsms import metrics
+from airflow_provider_fullsms.campaigns.counts import asset_extra, read_asset_extra
 from airflow_provider_fullsms.operators.fullsms import (
     FullSmsGetBalanceOperator,
     FullSmsSendToListsOperator,
@@ -22,6 +26,7 @@ from airflow_provider_fullsms.operators.links import FullSmsCampaignLink
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL
+from tests.versions import alias_event_extras, outlet_events
 
 KEY = TaskInstanceKey(dag_id="crm_to_sms", task_id="send", run_id="manual__2026-01-01", try_number=1)
 
@@ -119,7 +124,41 @@ def test_a_finished_send_adds_its_campaign_to_its_alias_with_the_counts_in_extra
     assert event.dest_asset_key.uri == "fullsms://fullsms.test/crm_to_sms/send"
     assert event.extra["accepted"] == 2
     assert event.extra["invalid"] == 1
-    assert event.extra["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
+    assert read_asset_extra(event.extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
+
+
+@given(
+    campaign_ids=st.lists(st.uuids().map(str), max_size=5),
+    batches=st.fixed_dictionaries({"total": st.integers(0, 2_000), "accepted": st.integers(0, 2_000)}),
+    sent=st.integers(0, 1_000_000),
+)
+@example(campaign_ids=[], batches={"total": 0, "accepted": 0}, sent=0)
+def test_a_flat_asset_extra_can_be_hashed_and_reads_back_as_the_nested_one(
+    campaign_ids: list[str], batches: dict[str, int], sent: int
+) -> None:
+    summary = {"recipients": sent, "sent": sent, "campaign_ids": campaign_ids, "batches": batches}
+    flat = asset_extra(summary, nested=False)
+
+    frozenset(flat.items())  # what Airflow 2.11 and 3.0 do to an alias event's extra
+    assert read_asset_extra(flat) == read_asset_extra(asset_extra(summary)) == asset_extra(summary)
+
+
+def test_where_airflow_hashes_an_alias_events_extra_the_send_emits_it_flat(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_fullsms import version_compat
+
+    monkeypatch.setattr(version_compat, "ASSET_EVENT_EXTRA_NESTS", False)
+    with DAG("crm_to_sms", schedule=None, start_date=datetime(2026, 1, 1)):
+        send = FullSmsSendToNumbersOperator(
+            task_id="send", numbers=["+447700900001"], message="Hi", sender="COPERATO"
+        )
+    events = outlet_events()
+    send.execute({"task_state_store": MemoryStateStore(), "outlet_events": events})  # type: ignore[arg-type]
+
+    [extra] = alias_event_extras(events, AssetAlias(name="fullsms/crm_to_sms/send"))
+    frozenset(extra.items())  # no TypeError: unhashable type: 'list', so the task succeeds
+    assert read_asset_extra(extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
 
 
 @pytest.mark.parametrize(
