@@ -3,6 +3,10 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
 
 * :data:`needs_airflow_3` -- the test is about something Airflow 2.11 does not have at all (the
   Task SDK's api-server between a task and its state, the api-server that hosts the FullSMS page).
+* :func:`needs_airflow_3_1` -- the same for something that came with Airflow 3.1 (awaiting a
+  notifier, as a deadline alert's callback does).
+* :func:`callback_error`, :data:`CALLBACK_FAILURE_LOGGED` -- how a failing notifier surfaces,
+  which changed with Airflow 3.1.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde` -- Airflow's own pieces a test calls, from
   wherever the installed Airflow keeps them.
 """
@@ -13,12 +17,41 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 
 
 def needs_airflow_3(what: str) -> pytest.MarkDecorator:
     """Skipped, saying why, on Airflow 2.11: ``what`` names the Airflow 3 piece the test is about."""
     return pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason=f"Airflow 2.11 has no {what}")
+
+
+def needs_airflow_3_1(what: str) -> pytest.MarkDecorator:
+    """Skipped, saying why, before Airflow 3.1: ``what`` names the Airflow 3.1 piece the test is about."""
+    return pytest.mark.skipif(not AIRFLOW_V_3_1_PLUS, reason=f"Airflow before 3.1 has no {what}")
+
+
+#: What the log says when a notifier in a task callback fails: the task runner's words from Airflow
+#: 3.1 (BaseNotifier raises the error), BaseNotifier's own before (it logs the error and returns).
+CALLBACK_FAILURE_LOGGED = (
+    "Failed to run task callback" if AIRFLOW_V_3_1_PLUS else "Failed to send notification"
+)
+
+
+def callback_error(notifier: Any, context: Any, caplog: pytest.LogCaptureFixture) -> BaseException:
+    """
+    Call ``notifier`` as Airflow calls a callback; the error it hit, which BaseNotifier raises from
+    Airflow 3.1 and logs (returning) before.
+    """
+    if AIRFLOW_V_3_1_PLUS:
+        try:
+            notifier(context)
+        except Exception as error:
+            return error
+        raise AssertionError(f"{notifier!r} raised nothing")
+    notifier(context)
+    [record] = [r for r in caplog.records if r.exc_info and CALLBACK_FAILURE_LOGGED in r.getMessage()]
+    assert record.exc_info is not None
+    return record.exc_info[1] or AssertionError("logged without an exception")
 
 
 def deferral_timeout_kwargs() -> dict[str, object]:
@@ -64,3 +97,31 @@ def deadline_callbacks() -> tuple[Any, Any]:
     except ImportError:
         from airflow.sdk.definitions.deadline import AsyncCallback, SyncCallback
     return AsyncCallback, SyncCallback
+
+
+def register_dag(dag: Any) -> None:
+    """
+    Store ``dag`` serialised under the ``dags-folder`` bundle, as the DAG processor does for a file
+    (``dag.test()`` runs the serialised DAG).
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG, SerializedDAG
+    from airflow.utils.session import create_session
+
+    DagBundlesManager().sync_bundles_to_db()
+    with create_session() as session:
+        if hasattr(LazyDeserializedDAG, "from_dag"):  # Airflow 3.1+: parsed DAGs, and a parse duration
+            dags, more = [LazyDeserializedDAG.from_dag(dag)], {"parse_duration": None}
+        else:  # Airflow 3.0: what its DAG processor hands over, the path set as its DagBag sets it
+            dag.relative_fileloc = dag.relative_fileloc or dag.fileloc
+            dags, more = [LazyDeserializedDAG(data=SerializedDAG.to_dict(dag))], {}
+        update_dag_parsing_results_in_db(
+            bundle_name="dags-folder",
+            bundle_version=None,
+            dags=dags,
+            import_errors={},
+            warnings=set(),
+            session=session,
+            **more,
+        )
