@@ -7,13 +7,15 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
   notifier, as a deadline alert's callback does).
 * :func:`callback_error`, :data:`CALLBACK_FAILURE_LOGGED` -- how a failing notifier surfaces,
   which changed with Airflow 3.1.
+* :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde` -- Airflow's own pieces a test calls, from
   wherever the installed Airflow keeps them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -52,6 +54,32 @@ def callback_error(notifier: Any, context: Any, caplog: pytest.LogCaptureFixture
     [record] = [r for r in caplog.records if r.exc_info and CALLBACK_FAILURE_LOGGED in r.getMessage()]
     assert record.exc_info is not None
     return record.exc_info[1] or AssertionError("logged without an exception")
+
+
+class LogLine(NamedTuple):
+    """One printed log record: ``level`` in lower case, ``origin`` the logger and/or file:line."""
+
+    level: str
+    message: str
+    origin: str
+
+
+#: structlog's console line (Airflow 3.1+): ``when [level    ] message [logger] loc=file:line``.
+_STRUCTLOG_LINE = re.compile(
+    r"^\S+ \[(?P<level>\w+) *\] (?P<message>.*?) (?P<origin>\[[^\[\]]+\](?: \S+=\S+)*)$"
+)
+#: the logging module's line (Airflow 3.0, as 2.11): ``[when] {file:line} LEVEL - message``.
+_LOGGING_LINE = re.compile(r"^\[[^\]]+\] (?P<origin>\{[^}]+\}) (?P<level>[A-Z]+) - (?P<message>.*)$")
+
+
+def printed_log(out: str) -> list[LogLine]:
+    """The log records in ``out`` (captured stdout), as the installed Airflow prints them."""
+    lines = []
+    for line in out.splitlines():
+        match = _STRUCTLOG_LINE.match(line) or _LOGGING_LINE.match(line)
+        if match:
+            lines.append(LogLine(match["level"].lower(), match["message"], match["origin"]))
+    return lines
 
 
 def deferral_timeout_kwargs() -> dict[str, object]:
