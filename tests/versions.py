@@ -8,6 +8,7 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
 * :func:`callback_error`, :data:`CALLBACK_FAILURE_LOGGED` -- how a failing notifier surfaces,
   which changed with Airflow 3.1.
 * :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
+* :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde` -- Airflow's own pieces a test calls, from
   wherever the installed Airflow keeps them.
 """
@@ -153,3 +154,25 @@ def register_dag(dag: Any) -> None:
             session=session,
             **more,
         )
+
+
+def validate_reschedule_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    On Airflow 3.0, give a sensor under ``dag.test()`` its first reschedule date as a datetime.
+
+    3.0's API client builds the answer unvalidated (``TaskRescheduleStartDate.model_construct``,
+    the date left a string); a worker's supervisor sends it to the task process, which validates
+    it, but ``dag.test()`` hands it over in-process, so a reschedule-mode sensor failed at its
+    second poke there (``datetime - str``). Airflow 3.1's client validates it; so does this.
+    """
+    if not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_1_PLUS:
+        return
+    from airflow.sdk.api.client import TaskInstanceOperations
+    from airflow.sdk.execution_time.comms import TaskRescheduleStartDate
+
+    unvalidated = TaskInstanceOperations.get_reschedule_start_date
+
+    def validated(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return TaskRescheduleStartDate.model_validate(unvalidated(self, *args, **kwargs).model_dump())
+
+    monkeypatch.setattr(TaskInstanceOperations, "get_reschedule_start_date", validated)

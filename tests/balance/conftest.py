@@ -16,7 +16,7 @@ import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from tests.balance.triggerers import TRIGGERERS, InTriggerer, runner_for
-from tests.versions import register_dag
+from tests.versions import register_dag, validate_reschedule_dates
 
 
 @dataclass
@@ -30,8 +30,9 @@ class DagResult:
 
 
 @pytest.fixture
-def run_dag(airflow_db: None) -> Callable[[Any], DagResult]:
+def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], DagResult]:
     """Run a DAG with ``dag.test()`` and read back task states, return values and reschedules."""
+    validate_reschedule_dates(monkeypatch)
 
     def run(dag: Any) -> DagResult:
         from airflow.models.taskreschedule import TaskReschedule
