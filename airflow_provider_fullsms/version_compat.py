@@ -38,6 +38,11 @@ AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 ASSET_EVENT_EXTRA_NESTS: bool = get_base_airflow_version_tuple() >= (3, 1, 3)
 
 
+#: Whether an XCom may hold ``None``. Airflow 3.0's execution API refuses one (422, "Field
+#: required": the client posts no body); 2.11 writes it to the database, 3.1+ accepts it.
+XCOM_HOLDS_NONE: bool = not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_1_PLUS
+
+
 #: ``next_kwargs["error"]`` when Airflow resumes a task whose trigger timed out: Airflow 3's
 #: ``TriggerFailureReason.TRIGGER_TIMEOUT`` (a ``str`` enum, so ``==`` matches it), and the words of
 #: Airflow 2.11's scheduler, which has no exception of its own for it (a ``TaskDeferralError``).
@@ -66,6 +71,7 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "ASSET_EVENT_EXTRA_NESTS",
+    "XCOM_HOLDS_NONE",
     "AirflowTooOldError",
     "is_deferral_timeout",
 ]

@@ -3,22 +3,109 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
 
 * :data:`needs_airflow_3` -- the test is about something Airflow 2.11 does not have at all (the
   Task SDK's api-server between a task and its state, the api-server that hosts the FullSMS page).
+* :func:`needs_airflow_3_1` -- the same for something that came with Airflow 3.1 (awaiting a
+  notifier, as a deadline alert's callback does).
+* :func:`callback_error`, :data:`CALLBACK_FAILURE_LOGGED` -- how a failing notifier surfaces,
+  which changed with Airflow 3.1.
+* :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
+* :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it.
+* :func:`without_mask_requests` -- a task's output without Airflow 3.0's quotes of masked secrets.
+* :func:`needs_object_storage` -- the test builds an ``ObjectStoragePath``.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde`, :func:`outlet_events` -- Airflow's own
   pieces a test calls, from wherever the installed Airflow keeps them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 import pytest
 
-from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 
 
 def needs_airflow_3(what: str) -> pytest.MarkDecorator:
     """Skipped, saying why, on Airflow 2.11: ``what`` names the Airflow 3 piece the test is about."""
     return pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason=f"Airflow 2.11 has no {what}")
+
+
+def needs_airflow_3_1(what: str) -> pytest.MarkDecorator:
+    """Skipped, saying why, before Airflow 3.1: ``what`` names the Airflow 3.1 piece the test is about."""
+    return pytest.mark.skipif(not AIRFLOW_V_3_1_PLUS, reason=f"Airflow before 3.1 has no {what}")
+
+
+#: What the log says when a notifier in a task callback fails: the task runner's words from Airflow
+#: 3.1 (BaseNotifier raises the error), BaseNotifier's own before (it logs the error and returns).
+CALLBACK_FAILURE_LOGGED = (
+    "Failed to run task callback" if AIRFLOW_V_3_1_PLUS else "Failed to send notification"
+)
+
+
+def callback_error(notifier: Any, context: Any, caplog: pytest.LogCaptureFixture) -> BaseException:
+    """
+    Call ``notifier`` as Airflow calls a callback; the error it hit, which BaseNotifier raises from
+    Airflow 3.1 and logs (returning) before.
+    """
+    if AIRFLOW_V_3_1_PLUS:
+        try:
+            notifier(context)
+        except Exception as error:
+            return error
+        raise AssertionError(f"{notifier!r} raised nothing")
+    notifier(context)
+    [record] = [r for r in caplog.records if r.exc_info and CALLBACK_FAILURE_LOGGED in r.getMessage()]
+    assert record.exc_info is not None
+    return record.exc_info[1] or AssertionError("logged without an exception")
+
+
+class LogLine(NamedTuple):
+    """One printed log record: ``level`` in lower case, ``origin`` the logger and/or file:line."""
+
+    level: str
+    message: str
+    origin: str
+
+
+#: structlog's console line (Airflow 3.1+): ``when [level    ] message [logger] loc=file:line``.
+_STRUCTLOG_LINE = re.compile(
+    r"^\S+ \[(?P<level>\w+) *\] (?P<message>.*?) (?P<origin>\[[^\[\]]+\](?: \S+=\S+)*)$"
+)
+#: the logging module's line (Airflow 3.0, as 2.11): ``[when] {file:line} LEVEL - message``.
+_LOGGING_LINE = re.compile(r"^\[[^\]]+\] (?P<origin>\{[^}]+\}) (?P<level>[A-Z]+) - (?P<message>.*)$")
+
+
+def printed_log(out: str) -> list[LogLine]:
+    """The log records in ``out`` (captured stdout), as the installed Airflow prints them."""
+    lines = []
+    for line in out.splitlines():
+        match = _STRUCTLOG_LINE.match(line) or _LOGGING_LINE.match(line)
+        if match:
+            lines.append(LogLine(match["level"].lower(), match["message"], match["origin"]))
+    return lines
+
+
+def _object_storage_broken() -> str | None:
+    """Why this install's ``ObjectStoragePath`` cannot be built at all, or ``None`` if it can."""
+    from importlib.metadata import version
+
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    try:
+        ObjectStoragePath("file:///tmp")
+    except TypeError as error:  # upath's _IncompatibleProtocolError
+        return (
+            f"this Airflow's ObjectStoragePath does not work with the installed universal-pathlib "
+            f"{version('universal-pathlib')} ({error}); Airflow 3.0 predates universal-pathlib 0.3, "
+            "which Airflow 3.1 caps below"
+        )
+    return None
+
+
+def needs_object_storage() -> pytest.MarkDecorator:
+    """Skipped, saying why, where Airflow's ``ObjectStoragePath`` cannot be built for any URL."""
+    reason = _object_storage_broken()
+    return pytest.mark.skipif(reason is not None, reason=reason or "")
 
 
 def deferral_timeout_kwargs() -> dict[str, object]:
@@ -81,3 +168,64 @@ def alias_event_extras(events: Any, alias: Any) -> list[dict[str, Any]]:
     if hasattr(accessor, "asset_alias_events"):
         return [event.extra for event in accessor.asset_alias_events]
     return [event["extra"] for event in accessor.dataset_alias_events]  # Airflow 2.11: dicts
+
+
+def register_dag(dag: Any) -> None:
+    """
+    Store ``dag`` serialised under the ``dags-folder`` bundle, as the DAG processor does for a file
+    (``dag.test()`` runs the serialised DAG).
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG, SerializedDAG
+    from airflow.utils.session import create_session
+
+    DagBundlesManager().sync_bundles_to_db()
+    with create_session() as session:
+        if hasattr(LazyDeserializedDAG, "from_dag"):  # Airflow 3.1+: parsed DAGs, and a parse duration
+            dags, more = [LazyDeserializedDAG.from_dag(dag)], {"parse_duration": None}
+        else:  # Airflow 3.0: what its DAG processor hands over, the path set as its DagBag sets it
+            dag.relative_fileloc = dag.relative_fileloc or dag.fileloc
+            dags, more = [LazyDeserializedDAG(data=SerializedDAG.to_dict(dag))], {}
+        update_dag_parsing_results_in_db(
+            bundle_name="dags-folder",
+            bundle_version=None,
+            dags=dags,
+            import_errors={},
+            warnings=set(),
+            session=session,
+            **more,
+        )
+
+
+def validate_reschedule_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    On Airflow 3.0, give a sensor under ``dag.test()`` its first reschedule date as a datetime.
+
+    3.0's API client builds the answer unvalidated (``TaskRescheduleStartDate.model_construct``,
+    the date left a string); a worker's supervisor sends it to the task process, which validates
+    it, but ``dag.test()`` hands it over in-process, so a reschedule-mode sensor failed at its
+    second poke there (``datetime - str``). Airflow 3.1's client validates it; so does this.
+    """
+    if not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_1_PLUS:
+        return
+    from airflow.sdk.api.client import TaskInstanceOperations
+    from airflow.sdk.execution_time.comms import TaskRescheduleStartDate
+
+    unvalidated = TaskInstanceOperations.get_reschedule_start_date
+
+    def validated(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return TaskRescheduleStartDate.model_validate(unvalidated(self, *args, **kwargs).model_dump())
+
+    monkeypatch.setattr(TaskInstanceOperations, "get_reschedule_start_date", validated)
+
+
+def without_mask_requests(out: str) -> str:
+    """
+    ``out`` without the debug lines in which Airflow 3.0's supervisor quotes each secret a task
+    asks it to mask (``msg=MaskSecret(value='...')``): Airflow's own, not the task's, and from 3.1
+    logged with the body omitted. Unchanged on other versions.
+    """
+    if not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_1_PLUS:
+        return out
+    return "\n".join(line for line in out.splitlines() if "msg=MaskSecret(value=" not in line)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from airflow.providers.common.compat.notifier import BaseNotifier
 
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
+from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_1_PLUS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -92,7 +93,8 @@ class FullSmsNotifier(BaseNotifier):
     :param fullsms_conn_id: connection of type ``fullsms``.
     :param context: the context to render against when the notifier is awaited rather than called:
         a deadline alert's ``AsyncCallback`` passes the missed run's here (``dag_run``,
-        ``deadline``); nobody else needs it.
+        ``deadline``); nobody else needs it. Airflow 3.1+ only (before, nothing awaits a
+        notifier and this is ignored).
     """
 
     template_fields: Sequence[str] = ("numbers", "message", "sender")
@@ -106,7 +108,10 @@ class FullSmsNotifier(BaseNotifier):
         fullsms_conn_id: str = DEFAULT_CONN_ID,
         context: Context | None = None,
     ) -> None:
-        super().__init__(context)
+        if AIRFLOW_V_3_1_PLUS:
+            super().__init__(context=context)
+        else:  # Airflow 2.11 and 3.0's BaseNotifier takes no context: nothing awaits a notifier there.
+            super().__init__()
         # A generator would be used up by the first alert; keep something renderable twice.
         self.numbers: str | list[str] = numbers if isinstance(numbers, str) else list(numbers)
         self.message = message

@@ -15,6 +15,7 @@ from airflow_provider_fullsms.connection import DEFAULT_CONN_ID, check_write_win
 from airflow_provider_fullsms.operators.low_balance import LowBalancePauseMixin
 from airflow_provider_fullsms.operators.observability import CampaignObservabilityMixin
 from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY, raise_for, raise_for_report
+from airflow_provider_fullsms.version_compat import XCOM_HOLDS_NONE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -119,7 +120,7 @@ class FullSmsBaseSendOperator(CampaignObservabilityMixin, LowBalancePauseMixin, 
         self.ledger_retention = ledger_retention
         if dry_run:
             # Each figure of the plan is its own XCom too: plan.output["required_balance"].
-            kwargs.setdefault("multiple_outputs", True)
+            kwargs.setdefault("multiple_outputs", XCOM_HOLDS_NONE)
         super().__init__(**kwargs)
         if (
             isinstance(stop_after_unknown, bool)
@@ -146,6 +147,14 @@ class FullSmsBaseSendOperator(CampaignObservabilityMixin, LowBalancePauseMixin, 
         self.price_per_segment = price_per_segment
         self.expected_fingerprint = expected_fingerprint
         self._add_campaign_alias()
+
+    def execute(self, context: Context) -> Any:
+        result = super().execute(context)
+        ti = context.get("ti") if self.dry_run and not XCOM_HOLDS_NONE else None
+        if ti is not None:  # the plan's figures, as multiple_outputs would push them, but None
+            for key in [key for key, value in result.items() if value is not None]:
+                ti.xcom_push(key=key, value=result[key])
+        return result
 
     def _ledger(self, context: Context) -> Ledger:
         from airflow_provider_fullsms.campaigns import Ledger

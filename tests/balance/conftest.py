@@ -16,6 +16,7 @@ import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from tests.balance.triggerers import TRIGGERERS, InTriggerer, runner_for
+from tests.versions import register_dag, validate_reschedule_dates
 
 
 @dataclass
@@ -28,22 +29,10 @@ class DagResult:
     reschedules: dict[str, int] = field(default_factory=dict)
 
 
-def _register(dag: Any) -> None:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    DagBundlesManager().sync_bundles_to_db()
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
-
-
 @pytest.fixture
-def run_dag(airflow_db: None) -> Callable[[Any], DagResult]:
+def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], DagResult]:
     """Run a DAG with ``dag.test()`` and read back task states, return values and reschedules."""
+    validate_reschedule_dates(monkeypatch)
 
     def run(dag: Any) -> DagResult:
         from airflow.models.taskreschedule import TaskReschedule
@@ -51,7 +40,7 @@ def run_dag(airflow_db: None) -> Callable[[Any], DagResult]:
         from airflow.utils.session import create_session
         from sqlalchemy import func, select
 
-        _register(dag)
+        register_dag(dag)
         dag_run = dag.test()
         with create_session() as session:
             tis = dag_run.get_task_instances(session=session)

@@ -20,6 +20,7 @@ from airflow_provider_fullsms.operators.fullsms import (
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from airflow_provider_fullsms.sensors.fullsms import FullSmsBalanceSensor
 from tests.conftest import SANDBOX_TOKEN, connection_json
+from tests.versions import printed_log
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.sandbox.testing import SandboxClient
@@ -126,7 +127,9 @@ def test_without_a_price_the_plan_says_why_it_has_no_cost(
     assert plan["segments"] == 1
     logged = capsys.readouterr()
     warning = next(
-        line for line in (logged.out + logged.err).splitlines() if "[warning" in line and "plan" in line
+        line.message
+        for line in printed_log(logged.out + logged.err)
+        if line.level == "warning" and "plan" in line.message
     )
     assert "no estimated_cost and no required_balance" in warning
     assert "set the connection's 'price_per_segment' extra" in warning

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_fullsms import exceptions as exc
 from airflow_provider_fullsms.hooks.fullsms import FullSmsAsyncHook
@@ -19,13 +20,17 @@ from airflow_provider_fullsms.notifications.fullsms import (
 from airflow_provider_fullsms.sms import analyse_message
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL
+from tests.versions import callback_error, needs_airflow_3_1
 
 SEND_URL = f"{FAKE_URL}/messages/send/to_numbers"
 
 
 def callback_context() -> dict[str, Any]:
-    """The parts of a task callback's context the templates below use."""
-    return {"ti": SimpleNamespace(dag_id="nightly_load", task_id="extract", try_number=2)}
+    """The parts of a task callback's context the templates below use, and the DAG (always there)."""
+    return {
+        "dag": DAG(dag_id="nightly_load", schedule=None),
+        "ti": SimpleNamespace(dag_id="nightly_load", task_id="extract", try_number=2),
+    }
 
 
 def test_alias_and_template_fields() -> None:
@@ -116,23 +121,30 @@ def test_sender_is_templated_and_overrides_the_default(fullsms_conn: str, reques
     assert requests_mock.last_request.json()["from"] == "ALERTS"
 
 
-def test_a_send_of_unknown_outcome_is_never_repeated(fullsms_conn: str, requests_mock: Any) -> None:
+def test_a_send_of_unknown_outcome_is_never_repeated(
+    fullsms_conn: str, requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     requests_mock.post(SEND_URL, status_code=500, json=docs.SERVER_ERROR)
-    with pytest.raises(exc.FullSmsOutcomeUnknownError):
-        FullSmsNotifier(numbers=["441111111111"], message="hi")(callback_context())
+    notifier = FullSmsNotifier(numbers=["441111111111"], message="hi")
+    assert isinstance(callback_error(notifier, callback_context(), caplog), exc.FullSmsOutcomeUnknownError)
     assert requests_mock.call_count == 1
 
 
-def test_a_refused_send_fails_with_the_servers_message(fullsms_conn: str, requests_mock: Any) -> None:
+def test_a_refused_send_fails_with_the_servers_message(
+    fullsms_conn: str, requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     requests_mock.post(SEND_URL, status_code=403, json=docs.SENDER_NOT_APPROVED)
-    with pytest.raises(exc.FullSmsSenderIdNotApprovedError, match="Sender ID is not approved"):
-        FullSmsNotifier(numbers=["441111111111"], message="hi", sender="NOPE")(callback_context())
+    notifier = FullSmsNotifier(numbers=["441111111111"], message="hi", sender="NOPE")
+    error = callback_error(notifier, callback_context(), caplog)
+    assert isinstance(error, exc.FullSmsSenderIdNotApprovedError)
+    assert "Sender ID is not approved" in str(error)
     assert requests_mock.call_count == 1
 
 
 # -- notify and async_notify send the same alert ------------------------------------------------
 
 
+@needs_airflow_3_1("awaitable notifiers (BaseNotifier.__await__, what a deadline alert's AsyncCallback uses)")
 def test_notify_and_async_notify_send_the_same_alert(
     fullsms_conn: str, requests_mock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

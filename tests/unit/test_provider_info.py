@@ -55,7 +55,9 @@ def test_airflow_lists_the_balance_triggers_among_the_providers_triggers() -> No
         env=os.environ,
         check=True,
     )
-    ours = [t["class"] for t in json.loads(result.stdout) if t["package_name"] == "airflow-provider-fullsms"]
+    # The JSON is the last line: Airflow 3.0 prints log records (alembic's plugins) before it.
+    listed = json.loads(result.stdout.strip().splitlines()[-1])
+    ours = [t["class"] for t in listed if t["package_name"] == "airflow-provider-fullsms"]
     assert sorted(ours) == [
         "airflow_provider_fullsms.triggers.fullsms",
         "airflow_provider_fullsms.triggers.top_up",

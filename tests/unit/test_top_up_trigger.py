@@ -19,7 +19,7 @@ from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from airflow_provider_fullsms.triggers.top_up import FullSmsBalanceTopUpTrigger
 from tests.conftest import SECRET_TOKEN
-from tests.versions import import_string, serde
+from tests.versions import import_string, printed_log, serde
 
 CLASSPATH = "airflow_provider_fullsms.triggers.top_up.FullSmsBalanceTopUpTrigger"
 
@@ -111,14 +111,12 @@ def fired(
 
 def logged_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
     """The trigger's log lines as ``level message`` (without the "checking every" tail)."""
-    lines = []
-    for line in capsys.readouterr().out.splitlines():
-        if "FullSmsBalanceTopUpTrigger" in line:
-            level, message = line.split("[", 1)[1].split("]", 1)
-            lines.append(
-                f"{level.strip()} {message.split('; checking every', 1)[0].rsplit(' [', 1)[0].strip()}"
-            )
-    return lines
+    return [
+        f"{line.level} {line.message.split('; checking every', 1)[0]}"
+        for line in printed_log(capsys.readouterr().out)
+        # the logger's name from Airflow 3.1, the module's file on 3.0
+        if "FullSmsBalanceTopUpTrigger" in line.origin or "{top_up.py:" in line.origin
+    ]
 
 
 def event(balance: float, min_balance: float = 100.0) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from airflow_provider_fullsms import exceptions as exc
 from airflow_provider_fullsms.hooks.fullsms_async import FullSmsAsyncHook
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
 from tests.conftest import SECRET_TOKEN
-from tests.versions import import_string, serde
+from tests.versions import import_string, printed_log, serde
 
 
 def run_to_event(trigger: FullSmsBalanceTrigger) -> dict[str, Any]:
@@ -168,8 +168,10 @@ def test_logs_each_change_not_every_check(script: Script, capsys: pytest.Capture
 
     assert event["status"] == "success"
     assert script.calls == 8
-    lines = [line for line in capsys.readouterr().out.splitlines() if "FullSMS balance" in line]
-    said = [line.split("] ", 1)[1].split("; checking", 1)[0] for line in lines]
+    lines = [
+        line.message for line in printed_log(capsys.readouterr().out) if "FullSMS balance" in line.message
+    ]
+    said = [line.split("; checking", 1)[0] for line in lines]
     assert said == [
         "FullSMS balance is 49, below the 50 needed",
         "Could not read the FullSMS balance (FullSMS answered 503: Service Unavailable)",

@@ -119,7 +119,12 @@ def campaigns(count: int, store: str, dag_id: str = "ui_store") -> Iterator[None
         with create_session() as session:
             session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
             if store == "variables":
-                session.execute(delete(Variable).where(Variable.key.startswith(VARIABLE_PREFIX)))
+                # Nothing loaded to keep in step; SQLAlchemy 1.4 (Airflow 3.0) cannot "evaluate" startswith.
+                session.execute(
+                    delete(Variable)
+                    .where(Variable.key.startswith(VARIABLE_PREFIX))
+                    .execution_options(synchronize_session=False)
+                )
             else:
                 session.execute(delete(_table(store)).where(_table(store).c.dag_id == dag_id))
 
