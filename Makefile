@@ -77,8 +77,8 @@ clean:
 # The suites are named here; every other folder of tests/ must be named in NOT_IN_MATRIX (they need
 # servers, browsers or real Airflow processes and run once, in `make test`).
 MATRIX_PYTHONS ?= 3.12 3.13
-MATRIX_AIRFLOWS ?= 3.2 3.1
-MATRIX_AIRFLOWS_BY_HAND ?= 3.0 2.11
+MATRIX_AIRFLOWS ?= 3.2 3.1 3.0
+MATRIX_AIRFLOWS_BY_HAND ?= 2.11
 PYTHON_FOR_AIRFLOW_2.11 := 3.11
 PYTHON_FOR_AIRFLOW_3.0 := 3.12
 PYTHON_FOR_AIRFLOW_3.1 := 3.12
