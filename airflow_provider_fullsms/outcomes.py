@@ -26,6 +26,8 @@ from airflow_provider_fullsms.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
     from airflow_provider_fullsms.campaigns.report import CampaignReport
 
 #: XCom key of the send summary, pushed also when the task fails (the return value is not).
@@ -189,3 +191,28 @@ def campaign_page_path(dag_id: str, run_id: str, task_id: str, map_index: int = 
 
     query = urlencode({"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index})
     return f"{URL_PREFIX}/campaign?{query}"
+
+
+def settle_options(context: Context) -> str:
+    """The settle CLI's options naming the context's task instance (``--dag-id d --run-id r --task-id t``)."""
+    ti = _task_instance(context)
+    if ti is None:
+        return ""
+    dag_id, run_id, task_id, map_index = ti
+    options = f"--dag-id {dag_id} --run-id {run_id} --task-id {task_id}"
+    return options if map_index == -1 else f"{options} --map-index {map_index}"
+
+
+def campaign_page(context: Context) -> str:
+    """The path of the context's campaign on the FullSMS page (``""`` outside a task run)."""
+    ti = _task_instance(context)
+    return "" if ti is None else campaign_page_path(*ti)
+
+
+def _task_instance(context: Context) -> tuple[str, str, str, int] | None:
+    """The context's task instance as DAG, run, task and map index (-1 unmapped), or ``None``."""
+    ti = context.get("ti")
+    if ti is None:
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    return ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index

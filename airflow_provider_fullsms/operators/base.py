@@ -14,7 +14,13 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID, check_write_window
 from airflow_provider_fullsms.operators.low_balance import LowBalancePauseMixin
 from airflow_provider_fullsms.operators.observability import CampaignObservabilityMixin
-from airflow_provider_fullsms.outcomes import SUMMARY_XCOM_KEY, raise_for, raise_for_report
+from airflow_provider_fullsms.outcomes import (
+    SUMMARY_XCOM_KEY,
+    campaign_page,
+    raise_for,
+    raise_for_report,
+    settle_options,
+)
 from airflow_provider_fullsms.version_compat import XCOM_HOLDS_NONE
 
 if TYPE_CHECKING:
@@ -152,8 +158,9 @@ class FullSmsBaseSendOperator(CampaignObservabilityMixin, LowBalancePauseMixin, 
         result = super().execute(context)
         ti = context.get("ti") if self.dry_run and not XCOM_HOLDS_NONE else None
         if ti is not None:  # the plan's figures, as multiple_outputs would push them, but None
-            for key in [key for key, value in result.items() if value is not None]:
-                ti.xcom_push(key=key, value=result[key])
+            for key, value in result.items():
+                if value is not None:
+                    ti.xcom_push(key=key, value=value)
         return result
 
     def _ledger(self, context: Context) -> Ledger:
@@ -378,7 +385,7 @@ class FullSmsBaseSendOperator(CampaignObservabilityMixin, LowBalancePauseMixin, 
         summary["send_at_utc"] = utc_send_at(send_at, self.hook.config.tz) if send_at else None
         self._report(context, summary)
         advice = self._credit_advice(report, tally)
-        raise_for_report(report, task=_task_options(context), page=_campaign_page(context), advice=advice)
+        raise_for_report(report, task=settle_options(context), page=campaign_page(context), advice=advice)
         self._observe_finished(context, summary)
         return summary
 
@@ -408,27 +415,6 @@ class FullSmsBaseSendOperator(CampaignObservabilityMixin, LowBalancePauseMixin, 
                 ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
             except Exception:
                 self.log.warning("Could not push the summary to XCom", exc_info=True)
-
-
-def _task_options(context: Context) -> str:
-    """The settle CLI's options naming this task instance, e.g. ``--dag-id d --run-id r --task-id t``."""
-    ti = context.get("ti")
-    if ti is None:
-        return ""
-    options = f"--dag-id {ti.dag_id} --run-id {ti.run_id} --task-id {ti.task_id}"
-    map_index = getattr(ti, "map_index", -1)
-    return options if map_index in (-1, None) else f"{options} --map-index {map_index}"
-
-
-def _campaign_page(context: Context) -> str:
-    """The path of this task's campaign on the FullSMS page (``""`` outside a task run)."""
-    from airflow_provider_fullsms.outcomes import campaign_page_path
-
-    ti = context.get("ti")
-    if ti is None:
-        return ""
-    map_index = getattr(ti, "map_index", -1)
-    return campaign_page_path(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index)
 
 
 def _ledger_store(context: Context) -> StateStore | None:
