@@ -239,12 +239,14 @@ def test_a_retry_resumes_after_send_at_has_passed(api: Api) -> None:
 def test_a_retry_long_after_send_at_finishes_the_started_campaign(api: Api) -> None:
     # Try 1 schedules batch 0 and stops on 429s; the retry comes after send_at_tolerance has run
     # out. Part of the audience has the text, so the rest goes out now instead of never.
-    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    # 3 s ahead: try 1 must start before send_at, also in a fresh worker still importing Airflow.
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
     for call in range(1, 6):
         api.script[call] = (429, {"message": "Too Many Attempts."})
     store = MemoryStateStore()
-    with pytest.raises(AirflowException):
+    with pytest.raises(AirflowException) as first_try:
         send_op(numbers=numbers(1500), send_at=when.isoformat(), send_at_tolerance=0).execute(context(store))
+    assert "in the past" not in str(first_try.value), "try 1 must start before send_at"
     threading.Event().wait(max(0.0, (when - datetime.now(UTC)).total_seconds()) + 1.2)
     api.payloads.clear()
     api.script.clear()
