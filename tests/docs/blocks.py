@@ -117,12 +117,12 @@ def named(doc: str, completion: str) -> Block:
 
 def pytest_plugin_example() -> tuple[str, str]:
     """
-    The README's DAG file and DAG test for the ``fullsms_sandbox`` fixture, as a user copies them;
-    on Airflow 2.11 with the one change the README names (``from airflow import DAG``).
+    docs/sandbox.md's DAG file and DAG test for the ``fullsms_sandbox`` fixture, as a user copies
+    them; on Airflow 2.11 with the one change it names (``from airflow import DAG``).
     """
     from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
 
-    dag = named("README.md", "dags/spring_campaign.py").text
+    dag = named("docs/sandbox.md", "dags/spring_campaign.py").text
     if not AIRFLOW_V_3_0_PLUS:
         dag = dag.replace("from airflow.sdk import DAG", "from airflow import DAG")
-    return dag, named("README.md", "tests/test_dags.py").text
+    return dag, named("docs/sandbox.md", "tests/test_dags.py").text
