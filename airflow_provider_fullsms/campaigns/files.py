@@ -69,15 +69,26 @@ def read_audience_file(
     return _jsonl_entries(stream, number_column=number_column, rows=rows, name=name)
 
 
+def _lines(stream: IO[str]) -> Iterator[str]:
+    """
+    The lines of ``stream``. Airflow 2.11 opens an ``ObjectStoragePath`` in a wrapper with no
+    ``__iter__`` but a ``__getitem__``, which Python would iterate by index (``file[0]``, a
+    ``TypeError``); its ``readline`` works on every Airflow.
+    """
+    if hasattr(type(stream), "__iter__"):
+        return iter(stream)
+    return iter(stream.readline, "")
+
+
 def _line_entries(stream: IO[str]) -> Iterator[Entry]:
-    for line_number, line in enumerate(stream, start=1):
+    for line_number, line in enumerate(_lines(stream), start=1):
         text = line.strip()
         if text and not (line_number == 1 and not any(c.isdigit() for c in text)):
             yield text, None
 
 
 def _csv_entries(stream: IO[str], *, number_column: str, rows: bool, name: str) -> Iterator[Entry]:
-    reader = csv.reader(stream)
+    reader = csv.reader(_lines(stream))
     header: list[str] | None = None
     ended = 0  # the line the last whole record ended on: a record may span lines (quoted newlines)
     try:
@@ -140,7 +151,7 @@ def _overlong_cell(stream: IO[str], start: int, limit: int) -> tuple[int, bool] 
         stream.seek(0)
         text = []
         read = 0
-        for line_number, line in enumerate(stream, start=1):
+        for line_number, line in enumerate(_lines(stream), start=1):
             if line_number < start:
                 continue
             text.append(line)
@@ -175,7 +186,7 @@ def _overlong_cell(stream: IO[str], start: int, limit: int) -> tuple[int, bool] 
 
 
 def _jsonl_entries(stream: IO[str], *, number_column: str, rows: bool, name: str) -> Iterator[Entry]:
-    for line_number, line in enumerate(stream, start=1):
+    for line_number, line in enumerate(_lines(stream), start=1):
         text = line.strip()
         if not text:
             continue
