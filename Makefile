@@ -88,8 +88,9 @@ PYTHON_FOR_AIRFLOW_3.2 := 3.13
 # then cannot be read); Airflow 3.0's execution API fails every task start on cadwyn 9 / FastAPI 0.165,
 # and Airflow 3.2's on FastAPI >= 0.137 (a pydantic discriminator error) and on svcs 26.2, whose lifespan
 # takes back the registry that 3.2's in-process execution API (dag.test()) reads from app.state.
+# Airflow 3.0's ObjectStoragePath cannot be built with universal-pathlib 0.3 (3.1 caps it below 0.3).
 PIN_CAPS_2.11 := "cryptography<51"
-PIN_CAPS_3.0 := "cryptography<51" "cadwyn<6" "fastapi<0.118"
+PIN_CAPS_3.0 := "cryptography<51" "cadwyn<6" "fastapi<0.118" "universal-pathlib<0.3"
 PIN_CAPS_3.1 := "cryptography<51"
 PIN_CAPS_3.2 := "svcs<26.2" "cadwyn<8" "fastapi<0.137"
 MATRIX_SUITES := tests/unit tests/sandbox tests/integration tests/balance tests/dags

@@ -10,7 +10,6 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
 * :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
 * :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it.
 * :func:`without_mask_requests` -- a task's output without Airflow 3.0's quotes of masked secrets.
-* :func:`needs_object_storage` -- the test builds an ``ObjectStoragePath``.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde`, :func:`outlet_events` -- Airflow's own
   pieces a test calls, from wherever the installed Airflow keeps them.
 """
@@ -83,29 +82,6 @@ def printed_log(out: str) -> list[LogLine]:
         if match:
             lines.append(LogLine(match["level"].lower(), match["message"], match["origin"]))
     return lines
-
-
-def _object_storage_broken() -> str | None:
-    """Why this install's ``ObjectStoragePath`` cannot be built at all, or ``None`` if it can."""
-    from importlib.metadata import version
-
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-    try:
-        ObjectStoragePath("file:///tmp")
-    except TypeError as error:  # upath's _IncompatibleProtocolError
-        return (
-            f"this Airflow's ObjectStoragePath does not work with the installed universal-pathlib "
-            f"{version('universal-pathlib')} ({error}); Airflow 3.0 predates universal-pathlib 0.3, "
-            "which Airflow 3.1 caps below"
-        )
-    return None
-
-
-def needs_object_storage() -> pytest.MarkDecorator:
-    """Skipped, saying why, where Airflow's ``ObjectStoragePath`` cannot be built for any URL."""
-    reason = _object_storage_broken()
-    return pytest.mark.skipif(reason is not None, reason=reason or "")
 
 
 def deferral_timeout_kwargs() -> dict[str, object]:

@@ -26,7 +26,7 @@ from airflow_provider_fullsms.operators.links import FullSmsCampaignLink
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL
-from tests.versions import alias_event_extras, needs_object_storage, outlet_events
+from tests.versions import alias_event_extras, outlet_events
 
 KEY = TaskInstanceKey(dag_id="crm_to_sms", task_id="send", run_id="manual__2026-01-01", try_number=1)
 
@@ -214,7 +214,6 @@ def test_outside_a_running_task_airflow_cannot_say_whether_an_asset_exists() -> 
 # -- OpenLineage ---------------------------------------------------------------------------------
 
 
-@needs_object_storage()
 def test_lineage_names_the_audience_and_opt_out_files_with_their_columns_and_the_campaign_out(
     api: Any, tmp_path: Path
 ) -> None:

@@ -21,7 +21,6 @@ from airflow_provider_fullsms.operators.fullsms import (
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL, SECRET_TOKEN
-from tests.versions import needs_object_storage
 
 SEND_PATH = f"{FAKE_URL}/messages/send/to_numbers"
 
@@ -179,7 +178,6 @@ def test_a_csv_file_is_streamed_with_its_columns(api: Api, tmp_path: Path) -> No
     assert summary["duplicates"] == 1
 
 
-@needs_object_storage()
 @pytest.mark.parametrize("as_object", [True, False], ids=["ObjectStoragePath", "URL string"])
 def test_an_object_storage_file_is_streamed(api: Api, tmp_path: Path, as_object: bool) -> None:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
