@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
-from airflow_provider_fullsms.exceptions import FullSmsUnexpectedResponseError, redact, snippet
+from airflow_provider_fullsms.error_responses import redact, snippet
+from airflow_provider_fullsms.exceptions import FullSmsUnexpectedResponseError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ def read_body(body: Any, what: str, reader: Callable[[Any], T]) -> T:
     """
     Apply ``reader`` to a body, turning a missing or mistyped field into a clear error.
 
-    The error quotes the body :func:`~airflow_provider_fullsms.exceptions.redact`-ed.
+    The error quotes the body :func:`~airflow_provider_fullsms.error_responses.redact`-ed.
     """
     try:
         return reader(body)

@@ -37,14 +37,13 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_fullsms.error_responses import decode_json, error_from_response
 from airflow_provider_fullsms.exceptions import (
     FullSmsConnectionError,
     FullSmsError,
     FullSmsOutcomeUnknownError,
     FullSmsRateLimitError,
     FullSmsServerError,
-    decode_json,
-    error_from_response,
 )
 
 if TYPE_CHECKING:

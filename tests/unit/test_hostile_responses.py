@@ -107,7 +107,7 @@ def test_retry_after_as_an_http_date_is_honoured(
     hook: FullSmsHook, requests_mock: Any, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
-    monkeypatch.setattr("airflow_provider_fullsms.exceptions.time.time", now.timestamp)
+    monkeypatch.setattr("airflow_provider_fullsms.error_responses.time.time", now.timestamp)
     later = format_datetime(now.replace(second=2), usegmt=True)  # "Sun, 01 Jun 2025 12:00:02 GMT"
     requests_mock.get(
         BALANCE_URL,
@@ -126,7 +126,7 @@ def test_a_longer_retry_after_than_the_hook_waits_ends_the_call_saying_how_long(
     retry_after: str,
 ) -> None:
     now = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
-    monkeypatch.setattr("airflow_provider_fullsms.exceptions.time.time", now.timestamp)
+    monkeypatch.setattr("airflow_provider_fullsms.error_responses.time.time", now.timestamp)
     requests_mock.post(SEND_URL, status_code=429, headers={"Retry-After": retry_after}, text=NGINX_429)
     with pytest.raises(exc.FullSmsRateLimitError, match=r"asked to wait 3600s") as raised:
         hook.send_to_numbers(["972541111111"], message="hi")
