@@ -34,6 +34,8 @@ from typing import Any
 
 import requests
 
+from airflow_provider_fullsms.settlement import AirflowApi, TaskAddress
+from airflow_provider_fullsms.variable_ledger import VariableLedger
 from tests.e2e import worker_hostname
 from tests.e2e.processes import free_port, kill_like_a_dead_machine, process_groups, spawn, stop
 
@@ -46,6 +48,12 @@ PROCESSES = (
     if AIRFLOW_2
     else ("api-server", "scheduler", "triggerer", "dag-processor")
 )
+#: Whether that Airflow keeps task state stores (3.3+); before, the provider's ledger is in Variables.
+TASK_STATE_STORE = tuple(int(part) for part in version("apache-airflow").split(".")[:2]) >= (3, 3)
+#: Whether ``airflow celery worker --celery-hostname`` starts a working pool (Celery provider 3.20+).
+CELERY_NAMES_WORKERS_SAFELY = tuple(
+    int(part) for part in version("apache-airflow-providers-celery").split(".")[:2]
+) >= (3, 20)
 #: The user the stack creates on Airflow 2, whose REST API needs one (basic auth).
 AIRFLOW_2_USER = ("e2e-admin", "e2e-only-password")
 
@@ -258,7 +266,12 @@ class AirflowStack:
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{worker_hostname.__name__}.from_environment",
             worker_hostname.VARIABLE: name,
         }
-        self._start(name, ["celery", "worker", "--celery-hostname", name], env)
+        # The Celery provider before 3.20 (all Airflow 3.0 can run) asks the broker whether a worker
+        # of that name is up, before forking its pool: the pool's processes then hang for good on
+        # the inherited Redis connection (celery/celery#8874). Its Celery node name stays the
+        # default there; the task's hostname, which the tests read, is ``name`` either way.
+        named = ["--celery-hostname", name] if CELERY_NAMES_WORKERS_SAFELY else []
+        self._start(name, ["celery", "worker", *named], env)
 
     def stop_worker(self, name: str) -> None:
         """Stop the worker ``name`` the way an operator would (warm shutdown)."""
@@ -389,15 +402,32 @@ class AirflowStack:
         return list(self.api("GET", path)["task_instances"])
 
     def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
-        """A task instance's ``task_state_store``: ``{key: value}``."""
+        """
+        A task instance's ``task_state_store``: ``{key: value}``; before Airflow 3.3, the ledger
+        Variables the provider keeps in its place, read as ``fullsms-batches`` reads them.
+        """
+        if not TASK_STATE_STORE:
+            task = TaskAddress(dag_id, run_id, task_id, map_index)
+            return {key: entry["value"] for key, entry in self._variables().entries(task).items()}
         path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store"
         body = self.api("GET", path, params={"map_index": map_index, "limit": 1000})
         return {entry["key"]: entry["value"] for entry in body["task_state_store"]}
 
     def set_state(self, dag_id: str, run_id: str, task_id: str, key: str, value: Any) -> None:
-        """Write one key of a (not mapped) task instance's ``task_state_store``."""
+        """Write one key of a (not mapped) task instance's ``task_state_store`` (or its Variables)."""
+        if not TASK_STATE_STORE:
+            self._variables().write(TaskAddress(dag_id, run_id, task_id), key, value, expires_at=None)
+            return
         path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
         self.api("PUT", path, json={"value": value})
+
+    def _variables(self) -> VariableLedger:
+        """The provider's ledger Variables, through this stack's REST API (Airflow before 3.3)."""
+        if AIRFLOW_2:
+            api = AirflowApi(self.url, None, basic_auth=AIRFLOW_2_USER)
+        else:
+            api = AirflowApi(self.url, self.token())
+        return api.variables
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """An XCom value of a (not mapped) task instance, as JSON."""
