@@ -53,6 +53,8 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,7 +71,7 @@ from benchmarks._common import (
     numbers,
     report,
 )
-from benchmarks.bench_throughput import CONCURRENCY, LATENCY_MS, REPEAT, TEXT, SideBySide
+from benchmarks.bench_throughput import CONCURRENCY, LATENCY_MS, REPEAT, SideBySide
 
 if TYPE_CHECKING:
     from airflow_provider_fullsms.sandbox.testing import SandboxProcess
@@ -99,49 +101,8 @@ LABELS = {
     "ledger_writes": "ledger writes alone, no send",
 }
 RUN_TIMEOUT = 600
-
-
-def dag_file(batches: int, read_first: bool = True) -> str:
-    """
-    The benchmark's DAG file: one DAG per side, one task each, the audience file in ``conf``.
-
-    :param batches: the campaign's batches, for the ledger-writes-alone DAG (a plan, then two per batch).
-    :param read_first: the provider's task reads the file before its clock starts, as the limit's
-        does (:class:`~benchmarks.stack_tasks.TimedSendToNumbersOperator`).
-    """
-    return f"""
-from datetime import datetime
-
-from airflow.providers.common.compat.sdk import DAG
-
-from benchmarks.stack_tasks import LedgerWritesOperator, LimitSendOperator, TimedSendToNumbersOperator
-
-AUDIENCE = "{{{{ dag_run.conf['file'] }}}}"
-TEXT = {TEXT!r}
-DAG_ARGS = dict(schedule=None, start_date=datetime(2025, 1, 1), catchup=False)
-
-with DAG({DAGS["provider"]!r}, **DAG_ARGS):
-    TimedSendToNumbersOperator(
-        task_id={TASK_ID!r},
-        numbers_file=AUDIENCE,
-        message=TEXT,
-        max_concurrency={CONCURRENCY},
-        read_first={read_first},
-    )
-with DAG({DAGS["limit"]!r}, **DAG_ARGS):
-    LimitSendOperator(task_id={TASK_ID!r}, numbers_file=AUDIENCE, message=TEXT, concurrency={CONCURRENCY})
-with DAG({DAGS["memory_ledger"]!r}, **DAG_ARGS):
-    TimedSendToNumbersOperator(
-        task_id={TASK_ID!r},
-        numbers_file=AUDIENCE,
-        message=TEXT,
-        max_concurrency={CONCURRENCY},
-        read_first={read_first},
-        in_memory_ledger=True,
-    )
-with DAG({DAGS["ledger_writes"]!r}, **DAG_ARGS):
-    LedgerWritesOperator(task_id={TASK_ID!r}, writes={1 + 2 * batches})
-"""
+#: The DAGs, one per side (:data:`DAGS`), copied into the stack's DAGs folder.
+DAG_FILE = Path(__file__).with_name("stack_dags") / "bench_throughput_stack.py"
 
 
 def write_audience(path: Path, count: int, start: int = 447_700_000_000) -> Path:
@@ -187,12 +148,25 @@ class Sides:
         result = dict(self.stack.xcom(dag_id, run_id, TASK_ID, key="bench"))
         result["label"] = label
         result["requests"] = self.sandbox.client.requests_count(SEND_PATH)
-        result["task_seconds"] = self.stack.task_instance(dag_id, run_id, TASK_ID).get("duration")
+        result["task_seconds"] = _start_to_end(self.stack.task_instance(dag_id, run_id, TASK_ID))
         expected = 0 if side == "ledger_writes" else size
         if result["sent"] != expected:
             raise RuntimeError(f"{label}: sent {result['sent']} of {expected}")
         result["recipients_per_s"] = result["sent"] / result["seconds"]
         return result
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a run measured on, for the printed section."""
+
+    recipients: int
+    latency_ms: float
+    database: str = "SQLite"
+    warmed_up: bool = True
+    file_audience: bool = False
+    #: The load average (1, 5, 15 minutes) before and after the run.
+    load: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
 
 
 def run(
@@ -208,6 +182,8 @@ def run(
     """
     Start the stack and the sandbox, warm up, then measure (c) and (a) alternately ``repeat`` times.
 
+    :param diagnose: in each pair, (a0) too (the provider with its ledger in memory) after (a); then
+        the ledger's writes alone, once.
     :param postgres: the metadata database on PostgreSQL (:class:`tests.e2e.servers.PostgresServer`:
         a throw-away server that never waits for the disk) instead of SQLite.
     :param file_audience: the provider reads the audience file itself, on its clock (both sides
@@ -225,113 +201,111 @@ def run(
     load_before = os.getloadavg()
     batches = -(-recipients // 500)
     root = Path(tempfile.mkdtemp(prefix="fullsms-bench-stack-"))
+    provider: list[dict[str, Any]] = []
+    limit: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    writes_alone = None
     try:
         dags, home = root / "dags", root / "airflow"
         dags.mkdir()
         home.mkdir()
-        (dags / "bench_throughput_stack.py").write_text(
-            dag_file(batches, read_first=not file_audience), encoding="utf-8"
-        )
+        shutil.copy(DAG_FILE, dags)
         audience = write_audience(root / "audience.csv", recipients)
         small = write_audience(root / "warm_up.csv", WARM_UP_RECIPIENTS, start=447_800_000_000)
         with contextlib.ExitStack() as servers:
             sandbox = servers.enter_context(SandboxProcess(balance=BIG_BALANCE, token=BENCH_TOKEN))
-            env = {"AIRFLOW_CONN_FULLSMS_DEFAULT": connection_json(sandbox.url, sandbox.token)}
+            env = {
+                "AIRFLOW_CONN_FULLSMS_DEFAULT": connection_json(sandbox.url, sandbox.token),
+                "FULLSMS_BENCH_READ_FIRST": "0" if file_audience else "1",
+                "FULLSMS_BENCH_LEDGER_WRITES": str(1 + 2 * batches),
+            }
             if postgres:
                 env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = servers.enter_context(PostgresServer()).url
-            with AirflowStack(home, dags, env) as stack:
-                for dag_id in DAGS.values():
-                    stack.wait_for_dag(dag_id)
-                sides = Sides(stack, sandbox, latency_ms)
-                if warm_up:  # each DAG's first task pays for cold caches: not what is measured
-                    for side in ("limit", "provider"):
-                        sides.measure(side, small, WARM_UP_RECIPIENTS, label=f"warm-up {side}")
-                pairs = SideBySide.run(
-                    repeat,
-                    lambda: sides.measure("provider", audience, recipients),
-                    lambda: sides.measure("limit", audience, recipients),
-                )
-                extra = []
+            stack = servers.enter_context(AirflowStack(home, dags, env))
+            for dag_id in DAGS.values():
+                stack.wait_for_dag(dag_id)
+            sides = Sides(stack, sandbox, latency_ms)
+            if warm_up:  # each DAG's first task pays for cold caches: not what is measured
+                for side in ("limit", "provider", *(("memory_ledger",) if diagnose else ())):
+                    sides.measure(side, small, WARM_UP_RECIPIENTS, label=f"warm-up {side}")
+            for _ in range(max(1, repeat)):
+                limit.append(sides.measure("limit", audience, recipients))
+                provider.append(sides.measure("provider", audience, recipients))
                 if diagnose:
-                    extra = [
-                        sides.measure("memory_ledger", audience, recipients),
-                        sides.measure(
-                            "ledger_writes",
-                            audience,
-                            0,
-                            label=f"(w) {1 + 2 * batches} {LABELS['ledger_writes']}",
-                        ),
-                    ]
+                    memory.append(sides.measure("memory_ledger", audience, recipients))
+            if diagnose:
+                label = f"(w) {1 + 2 * batches} {LABELS['ledger_writes']}"
+                writes_alone = sides.measure("ledger_writes", audience, 0, label=label)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    database = "PostgreSQL (fsync off)" if postgres else "SQLite"
-    setup = {"database": database, "warmed_up": warm_up, "file_audience": file_audience}
-    return section(recipients, latency_ms, pairs, extra, (load_before, os.getloadavg()), **setup)
+    setup = Setup(
+        recipients,
+        latency_ms,
+        database="PostgreSQL (fsync off)" if postgres else "SQLite",
+        warmed_up=warm_up,
+        file_audience=file_audience,
+        load=(load_before, os.getloadavg()),
+    )
+    diagnosis = (SideBySide(memory, limit), writes_alone) if diagnose else None
+    return section(setup, SideBySide(provider, limit), diagnosis)
 
 
 def section(
-    recipients: int,
-    latency_ms: float,
+    setup: Setup,
     pairs: SideBySide,
-    extra: list[dict[str, Any]],
-    load: tuple[tuple[float, ...], tuple[float, ...]],
-    database: str = "SQLite",
-    warmed_up: bool = True,
-    file_audience: bool = False,
+    diagnosis: tuple[SideBySide, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
-    """The printed section: each side's fastest run, every pair, the target, the ledger's figures."""
+    """
+    The printed section: each side's fastest run, every pair, the target, the ledger's figures.
+
+    :param diagnosis: (a0) against the same runs of (c), and the ledger's writes alone.
+    """
     state_store = has_state_store()
     target = TARGET_STATE_STORE if state_store else TARGET_VARIABLES
     ledger = "task_state_store" if state_store else "Airflow Variables (Task SDK)"
     a, c = pairs.best
-    rows = [a, c, *extra]
-
-    def ledger_cells(r: dict[str, Any]) -> tuple[str, str, str]:
-        if "sets" not in r:
-            return ("-", "-", "-")
-        return (
-            f"{r['sets']:,}",
-            f"{r['set_seconds']:.2f}",
-            f"{r['set_median_ms']:.1f} / {r['set_p95_ms']:.1f}",
-        )
-
+    rows = [a, c]
+    if diagnosis is not None:
+        memory, writes_alone = diagnosis
+        rows += [memory.best[0], *([writes_alone] if writes_alone else [])]
     sides = markdown_table(
         [
             "side",
             "requests",
             "seconds (in execute)",
             "recipients/s",
-            "task (Airflow's duration) s",
+            "task (Airflow's start to end) s",
             "ledger writes",
             "in writes s",
             "write median / p95 ms",
         ],
-        [
-            (
-                r["label"],
-                f"{r['requests']:,}",
-                f"{r['seconds']:.2f}",
-                f"{r['recipients_per_s']:,.0f}" if r["sent"] else "-",
-                f"{r['task_seconds']:.1f}" if r.get("task_seconds") is not None else "?",
-                *ledger_cells(r),
-            )
-            for r in rows
-        ],
+        [_row(r) for r in rows],
     )
     by_pair = markdown_table(
-        ["pair", "(c) s", "(a) s", "(a) / (c)", "(a) ledger writes s", "(a) write median ms"],
+        [
+            "pair",
+            "(c) s",
+            "(a) s",
+            "(a) / (c)",
+            "(a) ledger writes s",
+            "(a) write median ms",
+            *(["(a0) s", "(a0) / (c)"] if diagnosis else []),
+        ],
         [
             (
-                str(n),
-                f"{limit['seconds']:.2f}",
-                f"{provider['seconds']:.2f}",
-                f"{ratio:.3f}",
-                f"{provider.get('set_seconds', 0):.2f}",
-                f"{provider.get('set_median_ms', 0):.1f}",
+                str(i + 1),
+                f"{pairs.limit[i]['seconds']:.2f}",
+                f"{pairs.provider[i]['seconds']:.2f}",
+                f"{pairs.pairs[i]:.3f}",
+                f"{pairs.provider[i].get('set_seconds', 0):.2f}",
+                f"{pairs.provider[i].get('set_median_ms', 0):.1f}",
+                *(
+                    [f"{diagnosis[0].provider[i]['seconds']:.2f}", f"{diagnosis[0].pairs[i]:.3f}"]
+                    if diagnosis
+                    else []
+                ),
             )
-            for n, (provider, limit, ratio) in enumerate(
-                zip(pairs.provider, pairs.limit, pairs.pairs, strict=True), start=1
-            )
+            for i in range(len(pairs.pairs))
         ],
     )
     checks = [
@@ -343,39 +317,85 @@ def section(
         )
     ]
     writes = a.get("sets", 0)
-    warmed = ", after a warm-up run of each" if warmed_up else ""
+    budget_ms = 1000 * c["seconds"] / writes if writes else 0.0
     reading = (
         "the provider reads it on its clock, twice: to check every number, then to send"
-        if file_audience
+        if setup.file_audience
         else "each task reads it into a list before its clock starts"
     )
-    budget_ms = 1000 * c["seconds"] / writes if writes else 0.0
-    note = (
-        f"Airflow {airflow_version()}, LocalExecutor on {database}: api-server, scheduler, dag-processor and "
-        f"triggerer running, the sandbox beside them. {recipients:,} recipients from a CSV file "
-        f"({reading}), one text, "
-        f"{latency_ms:g} ms added by the sandbox to every send request. Each side is a real task, timed from "
-        f"inside its `execute` (Airflow's task start-up is not in either; its duration of the task is "
-        f"printed beside). (a)'s ledger: {ledger} ({a.get('store', '?')}), every write from the task "
-        f"through its supervisor and the api-server's execution API; {writes:,} writes and "
-        f"{a.get('gets', 0)} reads, {a.get('set_seconds', 0):.2f} s of writes in the fastest run. Only the "
-        f"task's main thread writes the ledger, one write at a time, so to keep up with (c) a write may "
-        f"take at most (c)'s time over the writes: {budget_ms:.1f} ms; the median write took "
-        f"{a.get('set_median_ms', 0):.1f} ms. Table: the fastest of {len(pairs.provider)} runs of each side, "
-        f"alternating{warmed}. Spread: {pairs.spread()}. Load average (1, 5, 15 min) "
-        f"before {_load(load[0])}, after {_load(load[1])}; the machine's other work shares its cores."
+    parts = [
+        f"Airflow {airflow_version()}, LocalExecutor on {setup.database}: api-server, scheduler, "
+        "dag-processor and triggerer running, the sandbox beside them. "
+        f"{setup.recipients:,} recipients from a CSV file ({reading}), one text, {setup.latency_ms:g} ms "
+        "added by the sandbox to every send request. Each side is a real task, timed from inside its "
+        "`execute`: Airflow's task start-up is in neither (its start-to-end time of the task is printed "
+        "beside).",
+        f"(a)'s ledger: {ledger} (`{a.get('store', '?')}`), every write from the task through its "
+        f"supervisor and the api-server's execution API: {writes:,} writes and {a.get('gets', 0)} read, "
+        f"{a.get('set_seconds', 0):.2f} s of writes in the fastest run. The task's main thread writes the "
+        "ledger one write at a time (and its supervisor makes one request at a time), so to keep up "
+        f"with (c) a write may take at most (c)'s time over the writes, {budget_ms:.1f} ms; the median "
+        f"write took {a.get('set_median_ms', 0):.1f} ms.",
+    ]
+    if diagnosis is not None:
+        memory, writes_alone = diagnosis
+        parts.append(
+            f"Diagnosis: (a0), the same task with its ledger in a dict in its memory, ran after (a) in "
+            f"each pair: (a0)/(c) median {memory.ratio:.3f}"
+            + (
+                f"; the {writes_alone['sets']:,} writes alone, no send, took {writes_alone['seconds']:.2f} s "
+                f"(median {writes_alone['set_median_ms']:.1f} ms a write)."
+                if writes_alone
+                else "."
+            )
+        )
+    warmed = ", after a warm-up run of each" if setup.warmed_up else ""
+    before, after = setup.load
+    parts.append(
+        f"Table: the fastest of {len(pairs.provider)} runs of each side, alternating{warmed}. Spread: "
+        f"{pairs.spread()}. Load average (1, 5, 15 min) before {_load(before)}, after {_load(after)}: "
+        "other work shares the machine's cores."
     )
     options = (
-        ("" if recipients == FULL_RECIPIENTS else f" --recipients {recipients}")
-        + (" --postgres" if database != "SQLite" else "")
-        + (" --file-audience" if file_audience else "")
+        ("" if setup.recipients == FULL_RECIPIENTS else f" --recipients {setup.recipients}")
+        + (" --postgres" if setup.database != "SQLite" else "")
+        + (" --file-audience" if setup.file_audience else "")
+        + (" --diagnose" if diagnosis else "")
     )
     title = (
         "Campaign throughput in real tasks, ledger through the api-server: "
-        f"Airflow {airflow_version()}, {database}"
+        f"Airflow {airflow_version()}, {setup.database}"
     )
-    text = report(title, f"{sides}\n\n{by_pair}", checks, COMMAND + options, note)
+    text = report(title, f"{sides}\n\n{by_pair}", checks, COMMAND + options, " ".join(parts))
     return {"rows": rows, "pairs": pairs, "checks": checks, "text": text}
+
+
+def _row(r: dict[str, Any]) -> tuple[str, ...]:
+    """One side's cells: requests, seconds, rate, Airflow's time of the task, the ledger's figures."""
+    ledger = (
+        (f"{r['sets']:,}", f"{r['set_seconds']:.2f}", f"{r['set_median_ms']:.1f} / {r['set_p95_ms']:.1f}")
+        if "sets" in r
+        else ("-", "-", "-")
+    )
+    return (
+        r["label"],
+        f"{r['requests']:,}",
+        f"{r['seconds']:.2f}",
+        f"{r['recipients_per_s']:,.0f}" if r["sent"] else "-",
+        f"{r['task_seconds']:.1f}" if r.get("task_seconds") is not None else "?",
+        *ledger,
+    )
+
+
+def _start_to_end(ti: dict[str, Any]) -> float | None:
+    """
+    Seconds from a task instance's start to its end, as Airflow recorded them (not its ``duration``:
+    Airflow 3.0 reports one that can be negative).
+    """
+    if not ti.get("start_date") or not ti.get("end_date"):
+        return None
+    start, end = (datetime.fromisoformat(ti[k].replace("Z", "+00:00")) for k in ("start_date", "end_date"))
+    return (end - start).total_seconds()
 
 
 def _load(values: tuple[float, ...]) -> str:

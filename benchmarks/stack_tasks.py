@@ -12,8 +12,8 @@ The tasks of :mod:`benchmarks.bench_throughput_stack`, run by a real Airflow: ea
 * :class:`LedgerWritesOperator` (diagnosis): the ledger's writes of a campaign alone, no send --
   what each write costs through the api-server when nothing else competes.
 
-Each pushes its figures to the XCom ``bench``. The DAG file that uses them is written by
-:func:`benchmarks.bench_throughput_stack.dag_file`; the stack puts this checkout on ``PYTHONPATH``.
+Each pushes its figures to the XCom ``bench``. The DAG file that uses them is
+``benchmarks/stack_dags/bench_throughput_stack.py``; the stack puts this checkout on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
