@@ -10,7 +10,7 @@ The tasks of :mod:`benchmarks.bench_throughput_stack`, run by a real Airflow: ea
   first, untimed, then only the sending timed -- 8 threads over keep-alive connections
   (:func:`benchmarks.bench_throughput.run_limit`), nothing else.
 * :class:`LedgerWritesOperator` (diagnosis): the ledger's writes of a campaign alone, no send --
-  what each write costs through the api-server when nothing else competes.
+  what each write costs through the api-server when no send competes.
 
 Each pushes its figures to the XCom ``bench``. The DAG file that uses them is
 ``benchmarks/stack_dags/bench_throughput_stack.py``; the stack puts this checkout on ``PYTHONPATH``.
