@@ -35,6 +35,11 @@ debian-packages:
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# The throughput benchmark in real tasks (ledger through the api-server) on an older Airflow, in its
+# matrix venv: `make bench-airflow-3.0` (ledger in Variables). BENCH_ARGS e.g. --small, --diagnose.
+bench-airflow-%: .venv-airflow-%/.installed
+	.venv-airflow-$*/bin/python -m benchmarks.bench_throughput_stack $(BENCH_ARGS)
+
 # The property tests and state machines (marker `property`) with many more, random examples than
 # make test's fixed profile: FUZZ_EXAMPLES per test (default 5000, about ten minutes on 2 cores).
 fuzz: $(STAMP)

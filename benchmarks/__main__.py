@@ -34,6 +34,14 @@ def _throughput(small: bool) -> dict[str, Any]:
     return bench_throughput.run(size, repeat=1 if small else bench_throughput.REPEAT)
 
 
+def _throughput_stack(small: bool) -> dict[str, Any]:
+    from benchmarks import bench_throughput_stack as bench
+
+    if small:
+        return bench.run(bench.SMALL_RECIPIENTS, repeat=1, warm_up=False)
+    return bench.run(bench.FULL_RECIPIENTS)
+
+
 def _personalised(small: bool) -> dict[str, Any]:
     from benchmarks import bench_personalised
 
@@ -116,6 +124,7 @@ def _triggerer(small: bool) -> dict[str, Any]:
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "sandbox": _sandbox,
     "throughput": _throughput,
+    "throughput_stack": _throughput_stack,
     "personalised": _personalised,
     "parse": _parse,
     "numbers": _numbers,

@@ -264,3 +264,29 @@ def test_celery_shards_verdict_is_the_median_of_alternating_pairs_each_printed()
     assert phones.passed
     assert "0.50x, 0.70x, 0.55x (median 0.55x)" in section["text"]
     assert len([line for line in section["text"].splitlines() if "| two workers |" in line]) == 3
+
+
+@pytest.mark.slow
+def test_throughput_stack_runs_both_sides_as_real_tasks_and_counts_the_ledger_writes() -> None:
+    from benchmarks import bench_throughput_stack as bench
+
+    result = bench.run(2_000, repeat=1, warm_up=False)
+
+    assert header(result["text"], "side")[:4] == ["side", "requests", "seconds (in execute)", "recipients/s"]
+    assert header(result["text"], "pair") == [
+        "pair",
+        "(c) s",
+        "(a) s",
+        "(a) / (c)",
+        "(a) ledger writes s",
+        "(a) write median ms",
+    ]
+    provider, limit = result["rows"]
+    assert [r["label"].split()[0] for r in (provider, limit)] == ["(a)", "(c)"]
+    assert [(r["requests"], r["sent"]) for r in (provider, limit)] == [(4, 2_000), (4, 2_000)]
+    # Through the store Airflow gives the task: the plan, then in flight and accepted per batch.
+    assert provider["sets"] == 1 + 2 * 4
+    store = "TaskStateStoreAccessor" if bench.has_state_store() else "VariableStore"
+    assert provider["store"].endswith(store)
+    assert len(verdicts(result)) == 1
+    assert "-m benchmarks.bench_throughput_stack --recipients 2000`" in result["text"]
