@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient, SandboxProcess
+from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_1_PLUS
 from benchmarks import bench_celery_shards
 from benchmarks._common import connection_json
 from tests.conftest import SANDBOX_TOKEN
-from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_1_PLUS
 from tests.e2e.airflow_stack import AirflowStack, celery_stack
 from tests.versions import needs_airflow_3_1
 
