@@ -22,27 +22,20 @@ AUDIENCE = "{{ dag_run.conf['file'] }}"
 READ_FIRST = os.environ.get("FULLSMS_BENCH_READ_FIRST", "1") == "1"
 ARGS = {"schedule": None, "start_date": datetime(2025, 1, 1), "catchup": False}
 
-with DAG(DAGS["provider"], **ARGS):
-    TimedSendToNumbersOperator(
-        task_id=TASK_ID,
-        numbers_file=AUDIENCE,
-        message=TEXT,
-        max_concurrency=CONCURRENCY,
-        read_first=READ_FIRST,
-    )
+# (a) the provider, its ledger through the api-server; (a0) the same, its ledger in the task's memory.
+for dag_id, in_memory_ledger in ((DAGS["provider"], False), (DAGS["memory_ledger"], True)):
+    with DAG(dag_id, **ARGS):
+        TimedSendToNumbersOperator(
+            task_id=TASK_ID,
+            numbers_file=AUDIENCE,
+            message=TEXT,
+            max_concurrency=CONCURRENCY,
+            read_first=READ_FIRST,
+            in_memory_ledger=in_memory_ledger,
+        )
 
 with DAG(DAGS["limit"], **ARGS):
     LimitSendOperator(task_id=TASK_ID, numbers_file=AUDIENCE, message=TEXT, concurrency=CONCURRENCY)
-
-with DAG(DAGS["memory_ledger"], **ARGS):
-    TimedSendToNumbersOperator(
-        task_id=TASK_ID,
-        numbers_file=AUDIENCE,
-        message=TEXT,
-        max_concurrency=CONCURRENCY,
-        read_first=READ_FIRST,
-        in_memory_ledger=True,
-    )
 
 with DAG(DAGS["ledger_writes"], **ARGS):
     LedgerWritesOperator(task_id=TASK_ID, writes=int(os.environ.get("FULLSMS_BENCH_LEDGER_WRITES", "801")))
