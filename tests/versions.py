@@ -7,6 +7,7 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
   notifier, as a deadline alert's callback does).
 * :func:`callback_error`, :data:`CALLBACK_FAILURE_LOGGED` -- how a failing notifier surfaces,
   which changed with Airflow 3.1.
+* :data:`POSITIONAL_ARGUMENTS_ERROR` -- what an operator built with positional arguments raises.
 * :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
 * :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it.
 * :func:`without_mask_requests` -- a task's output without Airflow 3.0's quotes of masked secrets.
@@ -20,6 +21,7 @@ import re
 from typing import Any, NamedTuple
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 
@@ -32,6 +34,11 @@ def needs_airflow_3(what: str) -> pytest.MarkDecorator:
 def needs_airflow_3_1(what: str) -> pytest.MarkDecorator:
     """Skipped, saying why, before Airflow 3.1: ``what`` names the Airflow 3.1 piece the test is about."""
     return pytest.mark.skipif(not AIRFLOW_V_3_1_PLUS, reason=f"Airflow before 3.1 has no {what}")
+
+
+#: What constructing an operator with positional arguments raises: a ``TypeError`` from the Task SDK
+#: (Airflow 3), an ``AirflowException`` from 2.11's ``apply_defaults``; both say "Use keyword arguments".
+POSITIONAL_ARGUMENTS_ERROR: type[Exception] = TypeError if AIRFLOW_V_3_0_PLUS else AirflowException
 
 
 #: What the log says when a notifier in a task callback fails: the task runner's words from Airflow
