@@ -9,7 +9,8 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
   which changed with Airflow 3.1.
 * :data:`POSITIONAL_ARGUMENTS_ERROR` -- what an operator built with positional arguments raises.
 * :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
-* :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it.
+* :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it;
+  :func:`return_values`, :func:`reschedules_of` -- what a run left, where this Airflow keeps it.
 * :func:`without_mask_requests` -- a task's output without Airflow 3.0's quotes of masked secrets.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde`, :func:`outlet_events` -- Airflow's own
   pieces a test calls, from wherever the installed Airflow keeps them.
@@ -153,11 +154,51 @@ def alias_event_extras(events: Any, alias: Any) -> list[dict[str, Any]]:
     return [event["extra"] for event in accessor.dataset_alias_events]  # Airflow 2.11: dicts
 
 
+def return_values(session: Any, dag_run: Any) -> list[tuple[str, int, Any]]:
+    """``(task_id, map_index, value)`` of each return value a DAG run's tasks left in XCom."""
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2.11: the model is XCom, its rows' values deserialised as loaded
+        from airflow.models.xcom import XCom
+
+        query = XCom.get_many(
+            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value", session=session
+        )
+        return [(row.task_id, row.map_index, row.value) for row in query.all()]
+    rows = session.scalars(
+        XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value")
+    )
+    return [(row.task_id, row.map_index, XComModel.deserialize_value(row)) for row in rows]
+
+
+def reschedules_of(session: Any, ti: Any) -> int:
+    """How many times ``ti`` was rescheduled (a sensor in ``reschedule`` mode), on every Airflow."""
+    from airflow.models.taskreschedule import TaskReschedule
+    from sqlalchemy import func, select
+
+    query = select(func.count()).select_from(TaskReschedule)
+    if hasattr(TaskReschedule, "ti_id"):
+        query = query.where(TaskReschedule.ti_id == ti.id)
+    else:  # Airflow 2.11: rows keyed by the task instance's parts
+        query = query.where(
+            TaskReschedule.dag_id == ti.dag_id,
+            TaskReschedule.run_id == ti.run_id,
+            TaskReschedule.task_id == ti.task_id,
+            TaskReschedule.map_index == ti.map_index,
+        )
+    return session.scalar(query) or 0
+
+
 def register_dag(dag: Any) -> None:
     """
     Store ``dag`` serialised under the ``dags-folder`` bundle, as the DAG processor does for a file
-    (``dag.test()`` runs the serialised DAG).
+    (``dag.test()`` runs the serialised DAG). On Airflow 2.11, which has no bundles and whose
+    ``dag.test()`` runs the DAG object itself: the DAG's rows (its datasets and aliases too), as its
+    DAG processor writes them.
     """
+    if not AIRFLOW_V_3_0_PLUS:
+        dag.sync_to_db()
+        return
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.collection import update_dag_parsing_results_in_db
     from airflow.serialization.serialized_objects import LazyDeserializedDAG, SerializedDAG
