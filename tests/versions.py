@@ -10,10 +10,12 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
 * :data:`POSITIONAL_ARGUMENTS_ERROR` -- what an operator built with positional arguments raises.
 * :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
 * :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it;
-  :func:`return_values`, :func:`reschedules_of` -- what a run left, where this Airflow keeps it.
+  :func:`return_values`, :func:`reschedules_of`, :func:`recorded_asset_events` -- what a run
+  left, where this Airflow keeps it.
 * :func:`without_mask_requests` -- a task's output without Airflow 3.0's quotes of masked secrets.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde`, :func:`outlet_events` -- Airflow's own
-  pieces a test calls, from wherever the installed Airflow keeps them.
+  pieces a test calls, from wherever the installed Airflow keeps them; :func:`alias_events` -- what
+  a task added to ``outlet_events`` through an alias (Airflow 2.11 calls assets "datasets").
 """
 
 from __future__ import annotations
@@ -146,12 +148,13 @@ def outlet_events() -> Any:
     return OutletEventAccessors()
 
 
-def alias_event_extras(events: Any, alias: Any) -> list[dict[str, Any]]:
-    """The ``extra`` of each event a task added through ``alias`` to :func:`outlet_events`."""
+def alias_events(events: Any, alias: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The ``(asset URI, extra)`` of each event a task added through ``alias`` to :func:`outlet_events`."""
     accessor = events[alias]
     if hasattr(accessor, "asset_alias_events"):
-        return [event.extra for event in accessor.asset_alias_events]
-    return [event["extra"] for event in accessor.dataset_alias_events]  # Airflow 2.11: dicts
+        return [(event.dest_asset_key.uri, event.extra) for event in accessor.asset_alias_events]
+    # Airflow 2.11: datasets, each event a dict
+    return [(event["dest_dataset_uri"], event["extra"]) for event in accessor.dataset_alias_events]
 
 
 def return_values(session: Any, dag_run: Any) -> list[tuple[str, int, Any]]:
@@ -187,6 +190,25 @@ def reschedules_of(session: Any, ti: Any) -> int:
             TaskReschedule.map_index == ti.map_index,
         )
     return session.scalar(query) or 0
+
+
+def recorded_asset_events(uri: str) -> list[dict[str, Any]]:
+    """The ``extra`` of each event Airflow recorded for the asset ``uri`` (on 2.11: the dataset)."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        from airflow.models.asset import AssetEvent, AssetModel
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dataset import DatasetEvent, DatasetModel
+
+        query = select(DatasetEvent.extra).join(DatasetModel, DatasetEvent.dataset_id == DatasetModel.id)
+        query = query.where(DatasetModel.uri == uri).order_by(DatasetEvent.id)
+    else:
+        query = select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        query = query.where(AssetModel.uri == uri).order_by(AssetEvent.id)
+    with create_session() as session:
+        return list(session.scalars(query))
 
 
 def register_dag(dag: Any) -> None:
