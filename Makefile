@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-airflow matrix-pythons matrix-suites matrix-install-3.3 fuzz dist docs
+.PHONY: demo test lint unit bench reliability chaos sandbox clean debian-packages matrix matrix-pythons matrix-suites matrix-install-3.3 fuzz dist docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,18 +72,16 @@ clean:
 # -- The matrix -----------------------------------------------------------------------------------
 # `make matrix` (CI): the unit, sandbox, balance and DAG suites, then the LocalExecutor retry test
 # on a real scheduler (and the Celery kill test on 3.0), on each Airflow minor in MATRIX_AIRFLOWS, each leg in its own venv
-# (.venv-airflow-X.Y, on one Python: 3.12 or 3.13, so CI runs every Python we support) from its
+# (.venv-airflow-X.Y, on one Python: 3.11, 3.12 or 3.13, so CI runs every Python we support) from its
 # pinned constraints file (make pin-airflow-X.Y) and beginning with the check that installing the
 # provider keeps that Airflow; then that check on Airflow 3.3, whose suites run in `make test`.
-# MATRIX_AIRFLOWS_BY_HAND are the minors whose leg is not green yet (issue 23): `make matrix-airflow`
-# runs them all, `make matrix-airflow-3.0` one. `make matrix-pythons`: Airflow 3.3's suites on
+# `make matrix-airflow-2.11` runs one leg. `make matrix-pythons`: Airflow 3.3's suites on
 # Python 3.12 and 3.13 (.venv-3.12, .venv-3.13 from constraints-3.12.txt / -3.13.txt).
 # README.md ("Airflow versions") says what each minor gets and which test checks it.
 # The suites are named here; every other folder of tests/ must be named in NOT_IN_MATRIX (they need
 # servers, browsers or real Airflow processes and run once, in `make test`).
 MATRIX_PYTHONS ?= 3.12 3.13
-MATRIX_AIRFLOWS ?= 3.2 3.1 3.0
-MATRIX_AIRFLOWS_BY_HAND ?= 2.11
+MATRIX_AIRFLOWS ?= 3.2 3.1 3.0 2.11
 PYTHON_FOR_AIRFLOW_2.11 := 3.11
 PYTHON_FOR_AIRFLOW_3.0 := 3.12
 PYTHON_FOR_AIRFLOW_3.1 := 3.12
@@ -119,8 +117,6 @@ MATRIX_E2E_3.0 := tests/e2e/test_celery_executor.py
 
 matrix: matrix-suites $(addprefix matrix-airflow-,$(MATRIX_AIRFLOWS)) matrix-install-3.3
 
-matrix-airflow: matrix-suites $(addprefix matrix-airflow-,$(MATRIX_AIRFLOWS) $(MATRIX_AIRFLOWS_BY_HAND))
-
 matrix-pythons: matrix-suites $(addprefix matrix-,$(MATRIX_PYTHONS))
 
 # Fails when a folder of tests/ is in neither list, so no suite is left out unnoticed.
@@ -129,7 +125,7 @@ matrix-suites:
 	  case " $(IN_PROCESS) $(NOT_IN_MATRIX) " in *" $$suite "*) ;; \
 	  *) echo "make matrix: $$suite is in neither IN_PROCESS nor NOT_IN_MATRIX (Makefile)" >&2; exit 1;; esac; \
 	done
-	@echo "make matrix: $(MATRIX_SUITES) on Airflow $(MATRIX_AIRFLOWS) (by hand: $(MATRIX_AIRFLOWS_BY_HAND)); not in the matrix: $(NOT_IN_MATRIX)"
+	@echo "make matrix: $(MATRIX_SUITES) on Airflow $(MATRIX_AIRFLOWS); not in the matrix: $(NOT_IN_MATRIX)"
 
 # One leg: installing the provider keeps that Airflow, then the suites.
 matrix-airflow-%: .venv-airflow-%/.installed debian-packages

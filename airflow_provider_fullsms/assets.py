@@ -99,3 +99,31 @@ def asset_exists(uri: str) -> bool | None:
     if isinstance(answer, ErrorResponse):
         return False if answer.error == ErrorType.ASSET_NOT_FOUND else None
     return True
+
+
+def asset_alias_exists(name: str) -> bool | None:
+    """
+    Whether Airflow 2.11 has a record of the asset alias ``name``, asked from inside a running task;
+    ``None`` when it cannot say (outside a task, no metadata database, or Airflow 3, whose worker
+    has no such question to ask).
+
+    Airflow 2.11 has one when a stored DAG names the alias, as an outlet or in its schedule: so
+    where it has none, no DAG is scheduled on it, and 2.11 fails a task whose event goes through
+    it (see :data:`~airflow_provider_fullsms.version_compat.ASSET_EVENT_RECORDS_UNKNOWN_ALIAS`).
+    """
+    from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
+
+    if AIRFLOW_V_3_0_PLUS:
+        return None
+    try:
+        from airflow.models.dataset import DatasetAliasModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            found = session.scalar(
+                select(DatasetAliasModel.id).where(DatasetAliasModel.name == name).limit(1)
+            )
+    except Exception:
+        return None
+    return found is not None

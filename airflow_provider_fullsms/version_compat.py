@@ -38,6 +38,14 @@ AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 ASSET_EVENT_EXTRA_NESTS: bool = get_base_airflow_version_tuple() >= (3, 1, 3)
 
 
+#: Whether Airflow records an asset event that goes through an alias it has no record of (it
+#: creates the alias, from 3.0). Airflow 2.11 fails the emitting task instead, after its work is
+#: done (``FlushError: Can't flush None value found in collection DatasetModel.aliases``,
+#: apache/airflow#42495). An alias is recorded when a DAG that names it is written to the metadata
+#: database: by the DAG processor, never by 2.11's ``dag.test()`` or ``airflow dags test``.
+ASSET_EVENT_RECORDS_UNKNOWN_ALIAS: bool = AIRFLOW_V_3_0_PLUS
+
+
 #: Whether an XCom may hold ``None``. Airflow 3.0's execution API refuses one (422, "Field
 #: required": the client posts no body); 2.11 writes it to the database, 3.1+ accepts it.
 XCOM_HOLDS_NONE: bool = not AIRFLOW_V_3_0_PLUS or AIRFLOW_V_3_1_PLUS
@@ -71,6 +79,7 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "ASSET_EVENT_EXTRA_NESTS",
+    "ASSET_EVENT_RECORDS_UNKNOWN_ALIAS",
     "XCOM_HOLDS_NONE",
     "AirflowTooOldError",
     "is_deferral_timeout",

@@ -14,6 +14,7 @@ numbers were bad or opted out, and what it cost, without polling FullSMS or read
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AssetAlias, dag, task
@@ -38,7 +39,13 @@ def campaign_report(extras: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-@dag(dag_id="fullsms_campaign_report", schedule=CAMPAIGN, tags=["fullsms", "example"], doc_md=__doc__)
+@dag(
+    dag_id="fullsms_campaign_report",
+    schedule=CAMPAIGN,
+    start_date=datetime(2025, 1, 1),  # Airflow 2.11 needs one for any schedule
+    tags=["fullsms", "example"],
+    doc_md=__doc__,
+)
 def fullsms_campaign_report() -> None:
     @task
     def report(triggering_asset_events: Any = None) -> list[str]:

@@ -26,10 +26,10 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, AssetWatcher, dag, task
+from airflow.providers.common.compat.sdk import Asset, dag, task
 
 from airflow_provider_fullsms.operators.fullsms import FullSmsSendToNumbersOperator
-from airflow_provider_fullsms.triggers.top_up import FullSmsBalanceTopUpTrigger
+from airflow_provider_fullsms.triggers.top_up import AssetWatcher, FullSmsBalanceTopUpTrigger
 
 WAITING_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "waiting_list.csv")
 MESSAGE = "Hi {first_name}, the Coperato grinder you asked about is back in stock. Reply STOP to opt out."

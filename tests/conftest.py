@@ -92,20 +92,17 @@ def dag_results() -> Any:
     """Read a finished ``dag.test()`` run's return values: ``{task_id: value}`` (mapped: a list)."""
 
     def read(dag_run: Any) -> dict[str, Any]:
-        from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
+
+        from tests.versions import return_values
 
         values: dict[str, Any] = {}
         with create_session() as session:
-            rows = session.scalars(
-                XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value")
-            )
-            for row in sorted(rows, key=lambda r: (r.task_id, r.map_index)):
-                value = XComModel.deserialize_value(row)
-                if row.map_index >= 0:
-                    values.setdefault(row.task_id, []).append(value)
+            for task_id, map_index, value in sorted(return_values(session, dag_run), key=lambda r: r[:2]):
+                if map_index >= 0:
+                    values.setdefault(task_id, []).append(value)
                 else:
-                    values[row.task_id] = value
+                    values[task_id] = value
         return values
 
     return read

@@ -7,11 +7,15 @@ What a test needs of the installed Airflow, in one place, like the provider's ve
   notifier, as a deadline alert's callback does).
 * :func:`callback_error`, :data:`CALLBACK_FAILURE_LOGGED` -- how a failing notifier surfaces,
   which changed with Airflow 3.1.
+* :data:`POSITIONAL_ARGUMENTS_ERROR` -- what an operator built with positional arguments raises.
 * :func:`printed_log` -- the log lines Airflow printed, in whichever format this Airflow prints.
-* :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it.
+* :func:`register_dag`, :func:`validate_reschedule_dates` -- what ``dag.test()`` needs around it;
+  :func:`return_values`, :func:`reschedules_of`, :func:`recorded_asset_events` -- what a run
+  left, where this Airflow keeps it.
 * :func:`without_mask_requests` -- a task's output without Airflow 3.0's quotes of masked secrets.
 * :func:`dag_bag`, :func:`import_string`, :func:`serde`, :func:`outlet_events` -- Airflow's own
-  pieces a test calls, from wherever the installed Airflow keeps them.
+  pieces a test calls, from wherever the installed Airflow keeps them; :func:`alias_events` -- what
+  a task added to ``outlet_events`` through an alias (Airflow 2.11 calls assets "datasets").
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 from typing import Any, NamedTuple
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 
@@ -32,6 +37,11 @@ def needs_airflow_3(what: str) -> pytest.MarkDecorator:
 def needs_airflow_3_1(what: str) -> pytest.MarkDecorator:
     """Skipped, saying why, before Airflow 3.1: ``what`` names the Airflow 3.1 piece the test is about."""
     return pytest.mark.skipif(not AIRFLOW_V_3_1_PLUS, reason=f"Airflow before 3.1 has no {what}")
+
+
+#: What constructing an operator with positional arguments raises: a ``TypeError`` from the Task SDK
+#: (Airflow 3), an ``AirflowException`` from 2.11's ``apply_defaults``; both say "Use keyword arguments".
+POSITIONAL_ARGUMENTS_ERROR: type[Exception] = TypeError if AIRFLOW_V_3_0_PLUS else AirflowException
 
 
 #: What the log says when a notifier in a task callback fails: the task runner's words from Airflow
@@ -138,19 +148,79 @@ def outlet_events() -> Any:
     return OutletEventAccessors()
 
 
-def alias_event_extras(events: Any, alias: Any) -> list[dict[str, Any]]:
-    """The ``extra`` of each event a task added through ``alias`` to :func:`outlet_events`."""
+def alias_events(events: Any, alias: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The ``(asset URI, extra)`` of each event a task added through ``alias`` to :func:`outlet_events`."""
     accessor = events[alias]
     if hasattr(accessor, "asset_alias_events"):
-        return [event.extra for event in accessor.asset_alias_events]
-    return [event["extra"] for event in accessor.dataset_alias_events]  # Airflow 2.11: dicts
+        return [(event.dest_asset_key.uri, event.extra) for event in accessor.asset_alias_events]
+    # Airflow 2.11: datasets, each event a dict
+    return [(event["dest_dataset_uri"], event["extra"]) for event in accessor.dataset_alias_events]
+
+
+def return_values(session: Any, dag_run: Any) -> list[tuple[str, int, Any]]:
+    """``(task_id, map_index, value)`` of each return value a DAG run's tasks left in XCom."""
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2.11: the model is XCom, its rows' values deserialised as loaded
+        from airflow.models.xcom import XCom
+
+        query = XCom.get_many(
+            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value", session=session
+        )
+        return [(row.task_id, row.map_index, row.value) for row in query.all()]
+    rows = session.scalars(
+        XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value")
+    )
+    return [(row.task_id, row.map_index, XComModel.deserialize_value(row)) for row in rows]
+
+
+def reschedules_of(session: Any, ti: Any) -> int:
+    """How many times ``ti`` was rescheduled (a sensor in ``reschedule`` mode), on every Airflow."""
+    from airflow.models.taskreschedule import TaskReschedule
+    from sqlalchemy import func, select
+
+    query = select(func.count()).select_from(TaskReschedule)
+    if hasattr(TaskReschedule, "ti_id"):
+        query = query.where(TaskReschedule.ti_id == ti.id)
+    else:  # Airflow 2.11: rows keyed by the task instance's parts
+        query = query.where(
+            TaskReschedule.dag_id == ti.dag_id,
+            TaskReschedule.run_id == ti.run_id,
+            TaskReschedule.task_id == ti.task_id,
+            TaskReschedule.map_index == ti.map_index,
+        )
+    return session.scalar(query) or 0
+
+
+def recorded_asset_events(uri: str) -> list[dict[str, Any]]:
+    """The ``extra`` of each event Airflow recorded for the asset ``uri`` (on 2.11: the dataset)."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        from airflow.models.asset import AssetEvent, AssetModel
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dataset import DatasetEvent, DatasetModel
+
+        query = select(DatasetEvent.extra).join(DatasetModel, DatasetEvent.dataset_id == DatasetModel.id)
+        query = query.where(DatasetModel.uri == uri).order_by(DatasetEvent.id)
+    else:
+        query = select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        query = query.where(AssetModel.uri == uri).order_by(AssetEvent.id)
+    with create_session() as session:
+        return list(session.scalars(query))
 
 
 def register_dag(dag: Any) -> None:
     """
     Store ``dag`` serialised under the ``dags-folder`` bundle, as the DAG processor does for a file
-    (``dag.test()`` runs the serialised DAG).
+    (``dag.test()`` runs the serialised DAG). On Airflow 2.11, which has no bundles and whose
+    ``dag.test()`` runs the DAG object itself: the DAG's rows (its datasets and aliases too), as its
+    DAG processor writes them.
     """
+    if not AIRFLOW_V_3_0_PLUS:
+        dag.sync_to_db()
+        return
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.collection import update_dag_parsing_results_in_db
     from airflow.serialization.serialized_objects import LazyDeserializedDAG, SerializedDAG

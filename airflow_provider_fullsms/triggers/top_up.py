@@ -35,13 +35,29 @@ from airflow.triggers.base import TriggerEvent
 from airflow_provider_fullsms.connection import DEFAULT_CONN_ID
 from airflow_provider_fullsms.triggers import shared_poll
 from airflow_provider_fullsms.triggers.fullsms import FullSmsBalanceTrigger
+from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS, AirflowTooOldError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 
     from airflow_provider_fullsms.triggers.fullsms import BalanceReading
 
-__all__ = ["FullSmsBalanceTopUpTrigger"]
+__all__ = ["AssetWatcher", "FullSmsBalanceTopUpTrigger"]
+
+if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk import AssetWatcher
+else:
+
+    class AssetWatcher:
+        """Stands in for Airflow's ``AssetWatcher`` before 3.0: refuses to be built, saying why."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise AirflowTooOldError(
+                "An asset watcher (event-driven scheduling, FullSmsBalanceTopUpTrigger)",
+                "3.0",
+                "Without it, wait for the balance in the DAG with FullSmsBalanceSensor (deferrable=True).",
+            )
+
 
 #: The asset state store key that remembers the side of ``min_balance`` the last reading was on.
 MEMORY_KEY_PREFIX = "fullsms.top_up"

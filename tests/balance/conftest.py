@@ -16,7 +16,7 @@ import pytest
 
 from airflow_provider_fullsms.sandbox.testing import SandboxClient
 from tests.balance.triggerers import TRIGGERERS, InTriggerer, runner_for
-from tests.versions import register_dag, validate_reschedule_dates
+from tests.versions import register_dag, reschedules_of, return_values, validate_reschedule_dates
 
 
 @dataclass
@@ -35,28 +35,14 @@ def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[Any]
     validate_reschedule_dates(monkeypatch)
 
     def run(dag: Any) -> DagResult:
-        from airflow.models.taskreschedule import TaskReschedule
-        from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
-        from sqlalchemy import func, select
 
         register_dag(dag)
         dag_run = dag.test()
         with create_session() as session:
             tis = dag_run.get_task_instances(session=session)
-            xcoms = {
-                row.task_id: XComModel.deserialize_value(row)
-                for row in session.scalars(
-                    XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id, key="return_value")
-                )
-            }
-            reschedules = {
-                ti.task_id: session.scalar(
-                    select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)
-                )
-                or 0
-                for ti in tis
-            }
+            xcoms = {task_id: value for task_id, _, value in return_values(session, dag_run)}
+            reschedules = {ti.task_id: reschedules_of(session, ti) for ti in tis}
             return DagResult(
                 state=str(dag_run.state),
                 task_states={ti.task_id: (str(ti.state) if ti.state else None) for ti in tis},

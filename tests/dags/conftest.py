@@ -17,8 +17,11 @@ EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 
 
 @pytest.fixture(scope="session")
-def dagbag() -> Any:
-    """The example DAGs, parsed the way the DAG processor parses them."""
+def dagbag(airflow_db: None) -> Any:
+    """
+    The example DAGs, parsed the way the DAG processor parses them: with the metadata database,
+    which Airflow 2.11 reads to parse a DAG scheduled on a dataset alias (fullsms_campaign_report).
+    """
     from tests.versions import dag_bag
 
     return dag_bag(str(EXAMPLE_DAGS))

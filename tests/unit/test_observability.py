@@ -26,7 +26,7 @@ from airflow_provider_fullsms.operators.links import FullSmsCampaignLink
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from tests import vendor_docs as docs
 from tests.conftest import FAKE_URL
-from tests.versions import alias_event_extras, outlet_events
+from tests.versions import alias_events, outlet_events
 
 KEY = TaskInstanceKey(dag_id="crm_to_sms", task_id="send", run_id="manual__2026-01-01", try_number=1)
 
@@ -108,8 +108,6 @@ def test_a_fullsms_asset_uri_without_a_host_or_a_task_is_refused(uri: str) -> No
 
 
 def test_a_finished_send_adds_its_campaign_to_its_alias_with_the_counts_in_extra(api: Any) -> None:
-    from airflow.sdk.execution_time.context import OutletEventAccessors
-
     with DAG("crm_to_sms", schedule=None):
         send = FullSmsSendToNumbersOperator(
             task_id="send",
@@ -117,14 +115,14 @@ def test_a_finished_send_adds_its_campaign_to_its_alias_with_the_counts_in_extra
             message="Hi",
             sender="COPERATO",
         )
-    events = OutletEventAccessors()
+    events = outlet_events()
     send.execute({"task_state_store": MemoryStateStore(), "outlet_events": events})  # type: ignore[arg-type]
 
-    [event] = events[AssetAlias(name="fullsms/crm_to_sms/send")].asset_alias_events
-    assert event.dest_asset_key.uri == "fullsms://fullsms.test/crm_to_sms/send"
-    assert event.extra["accepted"] == 2
-    assert event.extra["invalid"] == 1
-    assert read_asset_extra(event.extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
+    [(uri, extra)] = alias_events(events, AssetAlias(name="fullsms/crm_to_sms/send"))
+    assert uri == "fullsms://fullsms.test/crm_to_sms/send"
+    assert extra["accepted"] == 2
+    assert extra["invalid"] == 1
+    assert read_asset_extra(extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
 
 
 @given(
@@ -156,7 +154,7 @@ def test_where_airflow_hashes_an_alias_events_extra_the_send_emits_it_flat(
     events = outlet_events()
     send.execute({"task_state_store": MemoryStateStore(), "outlet_events": events})  # type: ignore[arg-type]
 
-    [extra] = alias_event_extras(events, AssetAlias(name="fullsms/crm_to_sms/send"))
+    [(_, extra)] = alias_events(events, AssetAlias(name="fullsms/crm_to_sms/send"))
     frozenset(extra.items())  # no TypeError: unhashable type: 'list', so the task succeeds
     assert read_asset_extra(extra)["campaign_ids"] == [docs.SEND_TO_NUMBERS["campaign_id"]]
 
@@ -176,8 +174,6 @@ def test_only_one_shard_of_a_mapped_send_creates_its_campaign_asset(
 ) -> None:
     from types import SimpleNamespace
 
-    from airflow.sdk.execution_time.context import OutletEventAccessors
-
     from airflow_provider_fullsms import assets
 
     asked: list[str] = []
@@ -186,7 +182,7 @@ def test_only_one_shard_of_a_mapped_send_creates_its_campaign_asset(
         send = FullSmsSendToNumbersOperator(
             task_id="send", numbers=["+447700900001"], message="Hi", sender="COPERATO"
         )
-    events = OutletEventAccessors()
+    events = outlet_events()
     context = {
         "task_state_store": MemoryStateStore(),
         "outlet_events": events,
@@ -200,9 +196,44 @@ def test_only_one_shard_of_a_mapped_send_creates_its_campaign_asset(
     }
     send.execute(context)  # type: ignore[arg-type]
 
-    alias_events = events[AssetAlias(name="fullsms/crm_to_sms/send")].asset_alias_events
-    assert len(alias_events) == (1 if emitted else 0)
+    assert len(alias_events(events, AssetAlias(name="fullsms/crm_to_sms/send"))) == (1 if emitted else 0)
     assert asked == ([] if map_index <= 0 else ["fullsms://fullsms.test/crm_to_sms/send"])
+
+
+@pytest.mark.parametrize(
+    ("alias_known", "emitted"),
+    [
+        (True, True),  # a stored DAG names the alias: the event is recorded
+        (None, True),  # Airflow cannot say: emitted, as before
+        (False, False),  # no record of it: Airflow 2.11 would fail the task after the send
+    ],
+)
+def test_where_airflow_fails_on_an_unknown_alias_the_send_emits_only_through_one_it_knows(
+    api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    alias_known: bool | None,
+    emitted: bool,
+) -> None:
+    from airflow_provider_fullsms import assets, version_compat
+
+    monkeypatch.setattr(version_compat, "ASSET_EVENT_RECORDS_UNKNOWN_ALIAS", False)  # Airflow 2.11
+    asked: list[str] = []
+    monkeypatch.setattr(assets, "asset_alias_exists", lambda name: asked.append(name) or alias_known)
+    with DAG("crm_to_sms", schedule=None, start_date=datetime(2026, 1, 1)):
+        send = FullSmsSendToNumbersOperator(
+            task_id="send", numbers=["+447700900001"], message="Hi", sender="COPERATO"
+        )
+    events = outlet_events()
+
+    summary = send.execute({"task_state_store": MemoryStateStore(), "outlet_events": events})  # type: ignore[arg-type]
+
+    assert summary["sent"] == 1  # the campaign's outcome stands either way
+    assert asked == ["fullsms/crm_to_sms/send"]
+    assert len(alias_events(events, AssetAlias(name="fullsms/crm_to_sms/send"))) == (1 if emitted else 0)
+    said = capsys.readouterr().out + caplog.text
+    assert ("No FullSMS campaign asset event" in said) is not emitted
 
 
 def test_outside_a_running_task_airflow_cannot_say_whether_an_asset_exists() -> None:

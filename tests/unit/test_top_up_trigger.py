@@ -276,7 +276,10 @@ def test_shares_the_balance_sensors_poll_on_the_same_connection_and_interval(ful
 
 
 def test_an_asset_watcher_takes_it_and_the_dag_serialises_it() -> None:
-    encoders = pytest.importorskip("airflow.serialization.encoders", reason="Airflow 3.1 has these encoders")
+    encoders = pytest.importorskip(
+        "airflow.serialization.encoders",
+        reason="Airflow before 3.1 has no airflow.serialization.encoders (which encode an asset's watchers)",
+    )
     from airflow.sdk import Asset, AssetWatcher
 
     encode_asset_like = encoders.encode_asset_like

@@ -15,6 +15,7 @@ from airflow_provider_fullsms.plugins.ledger_view import campaign_view, mask_num
 from airflow_provider_fullsms.plugins.pages import campaign_page
 from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
 from airflow_provider_fullsms.settlement import TaskAddress as TaskKey
+from tests.versions import needs_airflow_3
 
 TASK = TaskKey("crm", "run_1", "send", 2)
 
@@ -166,6 +167,7 @@ def page(requests_mock: Any) -> Any:
     return TestClient(app)
 
 
+@needs_airflow_3("api-server to host the FullSMS page (there: the fullsms-batches CLI)")
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_page_records_changes_and_withdraws_a_decision(page: Any, requests_mock: Any) -> None:
     requests_mock.put(f"{API}{TI}/state-store/fullsms.decision.0", status_code=204)
@@ -188,6 +190,7 @@ def test_the_page_records_changes_and_withdraws_a_decision(page: Any, requests_m
     ]
 
 
+@needs_airflow_3("api-server to host the FullSMS page (there: the fullsms-batches CLI)")
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_page_refuses_a_decision_about_a_batch_in_flight_while_the_task_runs(
     page: Any, requests_mock: Any
