@@ -33,9 +33,9 @@ at a time (and each goes through the one supervisor, one request at a time).
 Target: (a)/(c) <= 1.05 on Airflow 3.3 (its task state store), <= 1.10 on older Airflow 3
 (Variables), the median of five alternating pairs (two runs back to back share the machine's load
 of that moment), after one untimed warm-up run of each DAG. ``--diagnose`` adds two runs that are
-no target: (a) with its ledger in a dict in the task's memory, and the ledger's writes alone (no
-send), to tell the path's cost from the rest. ``--postgres`` puts the metadata database on a
-throw-away PostgreSQL that never waits for the disk, instead of SQLite.
+no target: (a) with its ledger in the task's memory (JSON-copied, as the real store is), and the
+ledger's writes alone (no send), to tell the path's cost from the rest. ``--postgres`` puts the
+metadata database on a throw-away PostgreSQL that never waits for the disk, instead of SQLite.
 
 Reproduce with::
 
@@ -113,12 +113,6 @@ def write_audience(path: Path, count: int, start: int = 447_700_000_000) -> Path
 
 def airflow_version() -> str:
     return version("apache-airflow")
-
-
-def has_state_store() -> bool:
-    """Whether the installed Airflow has the task state store (3.3+), without importing Airflow."""
-    major, minor = (int(part) for part in airflow_version().split(".")[:2])
-    return (major, minor) >= (3, 3)
 
 
 class Sides:
@@ -260,9 +254,10 @@ def section(
 
     :param diagnosis: (a0) against the same runs of (c), and the ledger's writes alone.
     """
-    state_store = has_state_store()
-    target = TARGET_STATE_STORE if state_store else TARGET_VARIABLES
-    ledger = "task_state_store" if state_store else "Airflow Variables (Task SDK)"
+    from tests.e2e.airflow_stack import TASK_STATE_STORE
+
+    target = TARGET_STATE_STORE if TASK_STATE_STORE else TARGET_VARIABLES
+    ledger = "task_state_store" if TASK_STATE_STORE else "Airflow Variables (Task SDK)"
     a, c = pairs.best
     rows = [a, c]
     if diagnosis is not None:
@@ -340,7 +335,7 @@ def section(
     if diagnosis is not None:
         memory, writes_alone = diagnosis
         parts.append(
-            f"Diagnosis: (a0), the same task with its ledger in a dict in its memory, ran after (a) in "
+            f"Diagnosis: (a0), the same task with its ledger in its memory, ran after (a) in "
             f"each pair: (a0)/(c) median {memory.ratio:.3f}"
             + (
                 f"; the {writes_alone['sets']:,} writes alone, no send, took {writes_alone['seconds']:.2f} s "

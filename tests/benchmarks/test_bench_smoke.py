@@ -286,7 +286,9 @@ def test_throughput_stack_runs_both_sides_as_real_tasks_and_counts_the_ledger_wr
     assert [(r["requests"], r["sent"]) for r in (provider, limit)] == [(4, 2_000), (4, 2_000)]
     # Through the store Airflow gives the task: the plan, then in flight and accepted per batch.
     assert provider["sets"] == 1 + 2 * 4
-    store = "TaskStateStoreAccessor" if bench.has_state_store() else "VariableStore"
+    from tests.e2e.airflow_stack import TASK_STATE_STORE
+
+    store = "TaskStateStoreAccessor" if TASK_STATE_STORE else "VariableStore"
     assert provider["store"].endswith(store)
     assert len(verdicts(result)) == 1
     assert "-m benchmarks.bench_throughput_stack --recipients 2000`" in result["text"]

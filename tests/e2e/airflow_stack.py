@@ -41,19 +41,25 @@ from tests.e2e.processes import free_port, kill_like_a_dead_machine, process_gro
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _minor(distribution: str) -> tuple[int, int]:
+    """The installed ``distribution``'s major and minor version, read without importing it."""
+    major, minor = version(distribution).split(".")[:2]
+    return int(major), int(minor)
+
+
 #: Whether the Airflow installed beside this interpreter is Airflow 2 (webserver, ``/api/v1``).
-AIRFLOW_2 = int(version("apache-airflow").split(".")[0]) < 3
+AIRFLOW_2 = _minor("apache-airflow") < (3, 0)
 PROCESSES = (
     ("webserver", "scheduler", "triggerer")
     if AIRFLOW_2
     else ("api-server", "scheduler", "triggerer", "dag-processor")
 )
 #: Whether that Airflow keeps task state stores (3.3+); before, the provider's ledger is in Variables.
-TASK_STATE_STORE = tuple(int(part) for part in version("apache-airflow").split(".")[:2]) >= (3, 3)
+TASK_STATE_STORE = _minor("apache-airflow") >= (3, 3)
 #: Whether ``airflow celery worker --celery-hostname`` starts a working pool (Celery provider 3.20+).
-CELERY_NAMES_WORKERS_SAFELY = tuple(
-    int(part) for part in version("apache-airflow-providers-celery").split(".")[:2]
-) >= (3, 20)
+CELERY_NAMES_WORKERS_SAFELY = _minor("apache-airflow-providers-celery") >= (3, 20)
 #: The user the stack creates on Airflow 2, whose REST API needs one (basic auth).
 AIRFLOW_2_USER = ("e2e-admin", "e2e-only-password")
 
