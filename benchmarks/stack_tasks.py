@@ -87,8 +87,9 @@ class TimedSendToNumbersOperator(FullSmsSendToNumbersOperator):
         before the clock starts, as the limit reads its payloads, so both sides start from the
         audience in memory (as in :mod:`benchmarks.bench_throughput`); ``False``: the provider
         reads the file itself, twice (to check every number, then to send), on the clock.
-    :param in_memory_ledger: diagnosis only: keep the ledger in a dict in the task's memory instead
-        of the store Airflow gives the task (what the ledger's path through the api-server costs).
+    :param in_memory_ledger: diagnosis only: keep the ledger in the task's memory
+        (:class:`~airflow_provider_fullsms.sandbox.testing.MemoryStateStore`, JSON-copied as the real
+        store is) instead of the store Airflow gives the task (what the path through the api-server costs).
     """
 
     def __init__(self, *, read_first: bool = True, in_memory_ledger: bool = False, **kwargs: Any) -> None:
@@ -100,7 +101,9 @@ class TimedSendToNumbersOperator(FullSmsSendToNumbersOperator):
     def _ledger(self, context: Context) -> Ledger:
         ledger = super()._ledger(context)
         if self.in_memory_ledger:
-            ledger.store = _DictStore()
+            from airflow_provider_fullsms.sandbox.testing import MemoryStateStore
+
+            ledger.store = MemoryStateStore()
         if ledger.store is not None:
             self._timed = TimedStore(ledger.store)
             ledger.store = self._timed
@@ -193,16 +196,3 @@ def _never_expires() -> dict[str, Any]:
     from airflow_provider_fullsms.campaigns.ledger import never_expire
 
     return {"retention": never_expire()}
-
-
-class _DictStore:
-    """A ledger store in the task's memory (diagnosis only: it does not survive the task)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, **kwargs: Any) -> None:
-        self.values[key] = value
