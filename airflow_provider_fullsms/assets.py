@@ -81,14 +81,8 @@ def asset_exists(uri: str) -> bool | None:
     from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
 
     try:
-        if not AIRFLOW_V_3_0_PLUS:  # Airflow 2: the worker reads the metadata database itself.
-            from airflow.models.dataset import DatasetModel
-            from airflow.utils.session import create_session
-            from sqlalchemy import select
-
-            with create_session() as session:
-                found = session.scalar(select(DatasetModel.id).where(DatasetModel.uri == uri).limit(1))
-            return found is not None
+        if not AIRFLOW_V_3_0_PLUS:
+            return _in_airflow_2_database("DatasetModel", "uri", uri)
         from airflow.sdk.exceptions import ErrorType
         from airflow.sdk.execution_time.comms import ErrorResponse, GetAssetByUri
         from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
@@ -104,26 +98,29 @@ def asset_exists(uri: str) -> bool | None:
 def asset_alias_exists(name: str) -> bool | None:
     """
     Whether Airflow 2.11 has a record of the asset alias ``name``, asked from inside a running task;
-    ``None`` when it cannot say (outside a task, no metadata database, or Airflow 3, whose worker
-    has no such question to ask).
+    ``None`` when it cannot say (outside a task, no metadata database, or an Airflow without 2.11's
+    ``DatasetAliasModel``). Asked only where
+    :data:`~airflow_provider_fullsms.version_compat.ASSET_EVENT_RECORDS_UNKNOWN_ALIAS` is false.
 
     Airflow 2.11 has one when a stored DAG names the alias, as an outlet or in its schedule: so
-    where it has none, no DAG is scheduled on it, and 2.11 fails a task whose event goes through
-    it (see :data:`~airflow_provider_fullsms.version_compat.ASSET_EVENT_RECORDS_UNKNOWN_ALIAS`).
+    where it has none, no DAG is scheduled on it, and 2.11 fails a task whose event goes through it.
     """
-    from airflow_provider_fullsms.version_compat import AIRFLOW_V_3_0_PLUS
-
-    if AIRFLOW_V_3_0_PLUS:
-        return None
     try:
-        from airflow.models.dataset import DatasetAliasModel
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        with create_session() as session:
-            found = session.scalar(
-                select(DatasetAliasModel.id).where(DatasetAliasModel.name == name).limit(1)
-            )
+        return _in_airflow_2_database("DatasetAliasModel", "name", name)
     except Exception:
         return None
+
+
+def _in_airflow_2_database(model: str, column: str, value: str) -> bool:
+    """
+    Whether Airflow 2.11's metadata database has a row of ``airflow.models.dataset.<model>`` whose
+    ``column`` is ``value``: a worker there reads the database itself.
+    """
+    from airflow.models import dataset
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    table = getattr(dataset, model)
+    with create_session() as session:
+        found = session.scalar(select(table.id).where(getattr(table, column) == value).limit(1))
     return found is not None
